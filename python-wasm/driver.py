@@ -1,0 +1,223 @@
+# sdistill guest driver. Runs ONLY inside the WASI sandbox (CPython 3.12 under wasmtime),
+# never on the host. The host passes one JSON argument and reads one JSON file back from
+# /out/result.json; nothing the sdist prints on stdout/stderr is part of the answer.
+#
+# Guest filesystem (all the guest can see):
+#   /sdist    private, writable copy of the unpacked sdist (cwd)
+#   /site     pinned guest wheels (setuptools ...), read-only, bytecode precompiled
+#   /scratch  fresh writable scratch dir: HOME, TMPDIR, egg-info output
+#   /out      where this driver writes its single result file
+import sys
+
+sys.path[:0] = ["/site"]
+sys.dont_write_bytecode = True
+
+import errno
+import io
+import json
+import os
+import traceback
+
+CONFIG = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+RESULT = "/out/result.json"
+WARNINGS = []
+CAPTURED_KWARGS = {}
+
+
+def write_result(obj):
+    data = json.dumps(obj)
+    with open(RESULT, "w", encoding="utf-8") as f:
+        f.write(data)
+
+
+def finish(obj):
+    # Exit at once: atexit handlers and stray threads of the sdist must not run after
+    # the answer, nor rewrite it.
+    write_result(obj)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os._exit(0)
+
+
+def fail(kind, exc=None, message=None):
+    tb = traceback.format_exc() if exc is not None else ""
+    if message is None:
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip() if exc else kind
+    finish({"ok": False, "kind": kind, "message": message, "traceback": tb[-8000:],
+            "warnings": WARNINGS})
+
+
+# --- What WASI lacks and setuptools (or common setup.py code) expects --------------------
+
+def _install_stand_ins():
+    for name, value in (("getuid", 1000), ("geteuid", 1000), ("getgid", 1000),
+                        ("getegid", 1000), ("getppid", 1)):
+        if not hasattr(os, name):
+            setattr(os, name, (lambda v: (lambda: v))(value))
+    if not hasattr(os, "getlogin"):
+        os.getlogin = lambda: "user"
+    if not hasattr(os, "umask"):
+        os.umask = lambda mask: 0o022
+
+    def not_installed(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory (no processes in the sdistill sandbox)")
+
+    import subprocess
+
+    class _NoProcess(subprocess.Popen):
+        def __init__(self, args, *a, **kw):
+            self.args = args
+            self.returncode = 127
+            not_installed()
+
+    subprocess.Popen = _NoProcess
+    os.system = lambda cmd: 127 << 8
+    os.popen = not_installed
+    # Replace only what exists: adding os.fork would make the stdlib think it can fork.
+    for name in ("execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "spawnvp",
+                 "spawnvpe", "posix_spawn", "posix_spawnp"):
+        if hasattr(os, name):
+            setattr(os, name, not_installed)
+
+
+# --- Capture setup() kwargs as a last-resort answer ---------------------------------------
+
+def _wrap_setup(module):
+    original = getattr(module, "setup", None)
+    if original is None or getattr(original, "_sdistill", False):
+        return
+
+    def setup(**kwargs):
+        CAPTURED_KWARGS.update(kwargs)
+        return original(**kwargs)
+
+    setup._sdistill = True
+    module.setup = setup
+
+
+def _find_pkg_info(base):
+    for entry in sorted(os.listdir(base)):
+        if entry.endswith(".egg-info"):
+            path = os.path.join(base, entry, "PKG-INFO")
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                    return f.read()
+    return None
+
+
+def _fast_egg_info():
+    # egg_info walks the whole tree to write SOURCES.txt; metadata does not depend on it.
+    from setuptools.command import egg_info as ei
+
+    def find_sources(self):
+        self.filelist = ei.FileList()
+
+    ei.egg_info.find_sources = find_sources
+
+
+def run_setup_py(project):
+    egg_base = "/scratch/egg-info"
+    os.makedirs(egg_base, exist_ok=True)
+    os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
+    import setuptools  # noqa: F401  (installs setuptools' distutils for `import distutils`)
+    import distutils.core
+
+    _wrap_setup(setuptools)
+    _wrap_setup(distutils.core)
+    _fast_egg_info()
+    setup_py = os.path.join(project, "setup.py")
+    if os.path.isfile(setup_py):
+        with open(setup_py, "rb") as f:
+            source = f.read()
+    else:
+        source = b"from setuptools import setup; setup()\n"
+        WARNINGS.append("no setup.py; ran setuptools with setup.cfg/pyproject only")
+    sys.argv = ["setup.py", "-q", "egg_info", "--egg-base", egg_base]
+    sys.path.insert(0, project)
+    code = compile(source, setup_py, "exec")
+    globs = {"__name__": "__main__", "__file__": setup_py, "__builtins__": __builtins__}
+    try:
+        exec(code, globs)
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            pkg_info = _find_pkg_info(egg_base)
+            if pkg_info is None:
+                fail("setup-failed", e, message="setup.py exited with status %r" % (e.code,))
+    pkg_info = _find_pkg_info(egg_base)
+    if pkg_info is not None:
+        finish({"ok": True, "method": "sandbox-egg-info", "metadata": pkg_info,
+                "warnings": WARNINGS})
+    if CAPTURED_KWARGS:
+        finish({"ok": True, "method": "sandbox-setup-kwargs",
+                "kwargs": _jsonable_kwargs(CAPTURED_KWARGS), "warnings": WARNINGS})
+    fail("no-metadata", message="setup.py finished without calling setup() or writing metadata")
+
+
+def _jsonable_kwargs(kwargs):
+    out = {}
+    for key in ("name", "version", "install_requires", "extras_require", "python_requires"):
+        value = kwargs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (str, int, float)):
+            out[key] = str(value)
+        elif isinstance(value, dict):
+            out[key] = {str(k): _as_list(v) for k, v in value.items()}
+        else:
+            out[key] = _as_list(value)
+    return out
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        return [line for line in (l.strip() for l in value.splitlines()) if line and not line.startswith("#")]
+    try:
+        return [str(v) for v in value]
+    except TypeError:
+        return [str(value)]
+
+
+def run_pep517(project, backend_name, backend_path):
+    for p in reversed(backend_path or []):
+        sys.path.insert(0, os.path.join(project, p))
+    module_name, _, obj_path = backend_name.partition(":")
+    try:
+        backend = __import__(module_name, fromlist=["_"])
+    except ImportError as e:
+        fail("unsupported-backend", e,
+             message="build backend %s is not available in the sandbox (%s)" % (backend_name, e))
+    for attr in filter(None, obj_path.split(".")):
+        backend = getattr(backend, attr)
+    hook = getattr(backend, "prepare_metadata_for_build_wheel", None)
+    if hook is None:
+        fail("unsupported-backend", message="backend %s has no prepare_metadata_for_build_wheel" % backend_name)
+    out_dir = "/scratch/pep517-metadata"
+    os.makedirs(out_dir, exist_ok=True)
+    dist_info = hook(out_dir, {})
+    with open(os.path.join(out_dir, dist_info, "METADATA"), encoding="utf-8",
+              errors="surrogateescape") as f:
+        finish({"ok": True, "method": "sandbox-pep517", "metadata": f.read(), "warnings": WARNINGS})
+
+
+def main():
+    project = CONFIG.get("project", "/sdist")
+    os.chdir(project)
+    _install_stand_ins()
+    backend = CONFIG.get("backend")
+    try:
+        if backend and not backend.startswith("setuptools.build_meta"):
+            run_pep517(project, backend, CONFIG.get("backend_path"))
+        else:
+            run_setup_py(project)
+    except MemoryError as e:
+        fail("memory", e)
+    except RecursionError as e:
+        fail("setup-failed", e)
+    except BaseException as e:  # noqa: BLE001 - every failure of the sdist's code is reported
+        fail("setup-failed", e)
+
+
+main()

@@ -1,0 +1,287 @@
+//! The command-line interface: argument parsing, output, exit codes.
+//!
+//! The only module that prints or decides the process exit status. Exit codes:
+//! `0` every input produced metadata, `1` at least one input failed (its object carries
+//! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
+//! not installable, output not writable).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::inspect::{Inspector, Options, SandboxMode};
+use crate::limits::{parse_size, Limits};
+use crate::report;
+use crate::sandbox::{runtime, SandboxConfig};
+
+/// Exit status when every input produced metadata.
+pub const EXIT_OK: u8 = 0;
+/// Exit status when at least one input failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status for usage errors (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the command could not run at all.
+pub const EXIT_ENVIRONMENT: u8 = 3;
+
+/// Read the dependency metadata of Python sdists without running their code on the host.
+#[derive(Debug, Parser)]
+#[command(name = "sdistill", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the metadata of sdists, wheels or source directories.
+    Inspect(InspectArgs),
+    /// Manage the pinned WASI CPython runtime the sandbox runs.
+    Runtime {
+        #[command(subcommand)]
+        command: RuntimeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RuntimeCommand {
+    /// Download every artifact of python-wasm/runtime.lock, verify and install it.
+    Install(RuntimeArgs),
+    /// Show what is installed, where, and its hashes.
+    Info(RuntimeArgs),
+}
+
+#[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// Package index to fetch from (PEP 691 JSON, PEP 503 HTML fallback).
+    #[arg(long, env = "SDISTILL_INDEX_URL", default_value = runtime::DEFAULT_INDEX_URL)]
+    index_url: String,
+    /// Directory holding sdistill's caches (default: the user cache dir).
+    #[arg(long, env = "SDISTILL_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// sdists (.tar.gz, .tgz, .tar.bz2, .tar.xz, .zip), wheels (.whl) or source directories.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write the output to this file (atomically) instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Inputs processed in parallel [default: number of cores].
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Never run build code: dynamic sdists fail with `needs-sandbox`.
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Do not download the runtime if it is missing.
+    #[arg(long)]
+    offline: bool,
+    /// A pre-provisioned runtime directory (as made by `runtime install`).
+    #[arg(long, env = "SDISTILL_RUNTIME")]
+    runtime: Option<PathBuf>,
+    #[command(flatten)]
+    runtime_args: RuntimeArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Max bytes an archive may unpack to.
+    #[arg(long, value_parser = parse_size, default_value = "1GiB")]
+    max_unpacked_size: u64,
+    /// Max members in an archive.
+    #[arg(long, default_value_t = Limits::default().max_entries)]
+    max_entries: u64,
+    /// Max decompressed:compressed ratio over a whole archive.
+    #[arg(long, default_value_t = Limits::default().max_compression_ratio)]
+    max_compression_ratio: u64,
+    /// Wall-clock seconds one sandbox run may take.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Memory the guest interpreter may use.
+    #[arg(long, value_parser = parse_size, default_value = "1024MiB")]
+    memory_limit: u64,
+    /// Guest output kept (the rest is discarded).
+    #[arg(long, value_parser = parse_size, default_value = "1MiB")]
+    max_output: u64,
+    /// Bytes the guest may write to its scratch dir and sdist copy.
+    #[arg(long, value_parser = parse_size, default_value = "256MiB")]
+    max_scratch: u64,
+}
+
+impl LimitArgs {
+    fn to_limits(&self) -> Limits {
+        Limits {
+            max_unpacked_size: self.max_unpacked_size,
+            max_entries: self.max_entries,
+            max_compression_ratio: self.max_compression_ratio.max(1),
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            memory_limit: self.memory_limit,
+            max_output: self.max_output,
+            max_scratch: self.max_scratch,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Parses arguments, runs the command, and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let code = match cli.command {
+        Command::Inspect(args) => inspect(args),
+        Command::Runtime { command } => match command {
+            RuntimeCommand::Install(args) => runtime_install(args),
+            RuntimeCommand::Info(args) => runtime_info(args),
+        },
+    };
+    ExitCode::from(code)
+}
+
+fn sandbox_config(args: &RuntimeArgs, runtime: Option<PathBuf>, offline: bool) -> SandboxConfig {
+    SandboxConfig {
+        runtime_dir: runtime,
+        cache_dir: args.cache_dir.clone(),
+        index_url: args.index_url.clone(),
+        auto_install: !offline,
+    }
+}
+
+fn inspect(args: InspectArgs) -> u8 {
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Text
+    } else {
+        Format::Json
+    });
+    let options = Options {
+        limits: args.limits.to_limits(),
+        sandbox: if args.no_sandbox {
+            SandboxMode::Off
+        } else {
+            SandboxMode::Auto
+        },
+        sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
+        work_dir: None,
+    };
+    let inspector = Inspector::new(options);
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    // Streamed output goes to stdout as inputs finish; with --output everything is written
+    // at the end in one atomic rename, so a reader never sees a partial file.
+    let stream = args.output.is_none() && !matches!(format, Format::Json);
+    let mut stdout = std::io::stdout().lock();
+    let mut write_failed = false;
+    let total = args.inputs.len();
+    let progress = std::io::stderr().is_terminal() && total > 3;
+    let mut done = 0usize;
+    let reports = inspector.inspect_batch(&args.inputs, jobs, |_, report| {
+        done += 1;
+        if progress {
+            eprint!("\r[{done}/{total}] inspected\x1b[K");
+            if done == total {
+                eprintln!();
+            }
+        }
+        if stream && !write_failed {
+            let text = match format {
+                Format::Jsonl => report::to_json_line(report) + "\n",
+                _ => report::to_text(report),
+            };
+            write_failed = stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+                .is_err();
+        }
+    });
+    if !stream {
+        let text = match format {
+            Format::Json => report::to_json_array(&reports) + "\n",
+            Format::Jsonl => reports
+                .iter()
+                .map(|r| report::to_json_line(r) + "\n")
+                .collect(),
+            Format::Text => reports.iter().map(report::to_text).collect(),
+        };
+        let result = match &args.output {
+            Some(path) => write_atomically(path, text.as_bytes()),
+            None => stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush()),
+        };
+        if let Err(e) = result {
+            eprintln!("sdistill: cannot write output: {e}");
+            return EXIT_ENVIRONMENT;
+        }
+    }
+    if write_failed {
+        return EXIT_ENVIRONMENT;
+    }
+    if reports.iter().all(|r| r.outcome.is_ok()) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn runtime_install(args: RuntimeArgs) -> u8 {
+    let config = sandbox_config(&args, None, false);
+    match runtime::install(&config, &mut |msg| eprintln!("{}", report::sanitize(msg))) {
+        Ok(installed) => {
+            println!("runtime installed in {}", installed.dir.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            EXIT_ENVIRONMENT
+        }
+    }
+}
+
+fn runtime_info(args: RuntimeArgs) -> u8 {
+    let config = sandbox_config(&args, None, true);
+    match runtime::info(&config) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            EXIT_ENVIRONMENT
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The one error type of the library, each variant carrying the context a user needs.
+//!
+//! Errors are values: the library never prints or exits. The CLI renders them once.
+//! Every variant maps to a stable [`Error::kind`] string, which is what JSON consumers and
+//! tests match on; the `Display` text is for people and may improve over time.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::limits::LimitKind;
+
+/// Why an archive was refused. Each variant names the offending member.
+#[derive(Debug, Error)]
+pub enum ArchiveProblem {
+    /// A member path contains a `..` component.
+    #[error("member `{entry}` climbs out of the archive with `..`")]
+    Traversal {
+        /// The member name as stored in the archive (lossily decoded).
+        entry: String,
+    },
+    /// A member path is absolute or carries a drive/UNC prefix.
+    #[error("member `{entry}` has an absolute path")]
+    AbsolutePath {
+        /// The member name.
+        entry: String,
+    },
+    /// A symbolic or hard link whose target resolves outside the unpacked tree.
+    #[error("link `{entry}` points outside the archive (to `{target}`)")]
+    LinkEscape {
+        /// The link member.
+        entry: String,
+        /// Its target as stored.
+        target: String,
+    },
+    /// Symbolic links that resolve into each other without end.
+    #[error("link `{entry}` is part of a symlink loop or chain that is too deep")]
+    LinkLoop {
+        /// The link member.
+        entry: String,
+    },
+    /// A hard link whose target is not an earlier regular file of the archive.
+    #[error("hard link `{entry}` targets `{target}`, which is not a regular file earlier in the archive")]
+    BadHardLink {
+        /// The link member.
+        entry: String,
+        /// Its target.
+        target: String,
+    },
+    /// The same path appears twice, or one member would replace or pass through another.
+    #[error("member `{entry}` duplicates or conflicts with an earlier member")]
+    Conflict {
+        /// The member name.
+        entry: String,
+    },
+    /// A device node, FIFO, socket or other member that is not file, directory or link.
+    #[error("member `{entry}` is a {what}, which sdists never contain")]
+    SpecialFile {
+        /// The member name.
+        entry: String,
+        /// What kind of member it is.
+        what: &'static str,
+    },
+    /// A member name that is not valid UTF-8 or contains NUL.
+    #[error("member name `{entry}` is not valid UTF-8 text")]
+    BadName {
+        /// The name, lossily decoded.
+        entry: String,
+    },
+    /// The archive cannot be decoded: truncated, corrupt, or not the format its name says.
+    #[error("corrupt or truncated archive: {detail}")]
+    Corrupt {
+        /// What the decoder reported.
+        detail: String,
+    },
+}
+
+/// Everything that can go wrong while inspecting one input.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The input or a file needed to process it could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The input is neither a known archive kind, a wheel, nor a directory.
+    #[error("{}: not a supported input (expected .tar.gz, .tgz, .tar.bz2, .tar.xz, .zip, .whl or a directory)", path.display())]
+    UnsupportedInput {
+        /// The input path.
+        path: PathBuf,
+    },
+    /// The archive is unsafe or unreadable; nothing from it was used.
+    #[error("archive refused: {0}")]
+    Archive(#[from] ArchiveProblem),
+    /// A resource limit was exceeded.
+    #[error("limit exceeded: {limit} ({detail}); raise it with {}", limit.flag())]
+    Limit {
+        /// Which limit.
+        limit: LimitKind,
+        /// What was observed.
+        detail: String,
+    },
+    /// A metadata file exists but cannot be used (bad syntax, invalid name or version).
+    #[error("invalid metadata in {file}: {detail}")]
+    InvalidMetadata {
+        /// Which file (`PKG-INFO`, `pyproject.toml`, `METADATA`, ...).
+        file: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// No metadata could be found or produced at all.
+    #[error("no metadata: {detail}")]
+    NoMetadata {
+        /// Why.
+        detail: String,
+    },
+    /// Static metadata is not enough and the sandbox was disabled (or is unavailable).
+    #[error("static metadata is incomplete ({reason}) and the sandbox is disabled")]
+    NeedsSandbox {
+        /// Which fields are dynamic or missing.
+        reason: String,
+    },
+    /// The guest runtime is missing, corrupt or cannot be installed.
+    #[error("runtime: {detail}")]
+    Runtime {
+        /// What is wrong and which command fixes it.
+        detail: String,
+    },
+    /// Fetching from a package index failed (only `runtime install` and build requirements).
+    #[error("index: {detail}")]
+    Index {
+        /// The URL and the failure.
+        detail: String,
+    },
+    /// The sdist's own build code raised an exception inside the sandbox.
+    #[error("setup failed inside the sandbox: {message}")]
+    SetupFailed {
+        /// The last line of the traceback.
+        message: String,
+        /// The tail of the guest traceback.
+        traceback: String,
+    },
+    /// The sdist declares a build backend that cannot run in the sandbox.
+    #[error("unsupported build backend `{backend}`: {detail}")]
+    UnsupportedBackend {
+        /// The backend named in `[build-system].build-backend`.
+        backend: String,
+        /// Why it cannot run.
+        detail: String,
+    },
+    /// The sandbox itself failed (engine error, trap, protocol violation).
+    #[error("sandbox: {detail}")]
+    Sandbox {
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// The stable machine-readable kind, used as `error.kind` in JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::UnsupportedInput { .. } => "unsupported-input",
+            Self::Archive(_) => "archive",
+            Self::Limit { .. } => "limit",
+            Self::InvalidMetadata { .. } => "invalid-metadata",
+            Self::NoMetadata { .. } => "no-metadata",
+            Self::NeedsSandbox { .. } => "needs-sandbox",
+            Self::Runtime { .. } => "runtime",
+            Self::Index { .. } => "index",
+            Self::SetupFailed { .. } => "setup-failed",
+            Self::UnsupportedBackend { .. } => "unsupported-backend",
+            Self::Sandbox { .. } => "sandbox",
+        }
+    }
+
+    /// The limit involved, for `limit` errors.
+    pub fn limit(&self) -> Option<LimitKind> {
+        match self {
+            Self::Limit { limit, .. } => Some(*limit),
+            _ => None,
+        }
+    }
+
+    /// Extra detail worth keeping in machine output (the guest traceback tail).
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::SetupFailed { traceback, .. } => Some(traceback),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn limit_exceeded(limit: LimitKind, detail: impl Into<String>) -> Self {
+        Self::Limit {
+            limit,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

