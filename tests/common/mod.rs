@@ -1,0 +1,236 @@
+//! Fixture builders shared by the integration tests: sdists of every archive kind,
+//! including hostile ones, generated on the fly (no third-party files are committed).
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// One archive member.
+#[derive(Clone, Debug)]
+pub enum Member {
+    File(Vec<u8>, Vec<u8>),
+    Dir(Vec<u8>),
+    Symlink(Vec<u8>, Vec<u8>),
+    Hardlink(Vec<u8>, Vec<u8>),
+    Fifo(Vec<u8>),
+    CharDevice(Vec<u8>),
+}
+
+pub fn file(path: &str, content: &str) -> Member {
+    Member::File(path.as_bytes().to_vec(), content.as_bytes().to_vec())
+}
+pub fn symlink(path: &str, target: &str) -> Member {
+    Member::Symlink(path.as_bytes().to_vec(), target.as_bytes().to_vec())
+}
+pub fn hardlink(path: &str, target: &str) -> Member {
+    Member::Hardlink(path.as_bytes().to_vec(), target.as_bytes().to_vec())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    TarGz,
+    TarBz2,
+    TarXz,
+    Zip,
+}
+
+impl Kind {
+    pub fn ext(self) -> &'static str {
+        match self {
+            Kind::TarGz => "tar.gz",
+            Kind::TarBz2 => "tar.bz2",
+            Kind::TarXz => "tar.xz",
+            Kind::Zip => "zip",
+        }
+    }
+    pub const ALL: [Kind; 4] = [Kind::TarGz, Kind::TarBz2, Kind::TarXz, Kind::Zip];
+}
+
+/// Writes raw tar bytes for members, bypassing the tar crate's own path checks so that
+/// hostile names reach sdistill unchanged.
+pub fn tar_bytes(members: &[Member]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in members {
+        let mut h = tar::Header::new_gnu();
+        let (name, data, kind, link): (&[u8], &[u8], tar::EntryType, &[u8]) = match m {
+            Member::File(n, d) => (n, d, tar::EntryType::Regular, b""),
+            Member::Dir(n) => (n, b"", tar::EntryType::Directory, b""),
+            Member::Symlink(n, t) => (n, b"", tar::EntryType::Symlink, t),
+            Member::Hardlink(n, t) => (n, b"", tar::EntryType::Link, t),
+            Member::Fifo(n) => (n, b"", tar::EntryType::Fifo, b""),
+            Member::CharDevice(n) => (n, b"", tar::EntryType::Char, b""),
+        };
+        assert!(
+            name.len() < 100 && link.len() < 100,
+            "fixture names must be short"
+        );
+        {
+            let gnu = h.as_gnu_mut().expect("gnu header");
+            gnu.name[..name.len()].copy_from_slice(name);
+            gnu.linkname[..link.len()].copy_from_slice(link);
+        }
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(1_600_000_000);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        out.extend(std::iter::repeat_n(0u8, pad));
+    }
+    out.extend(std::iter::repeat_n(0u8, 1024));
+    out
+}
+
+pub fn compress(kind: Kind, raw: &[u8]) -> Vec<u8> {
+    match kind {
+        Kind::TarGz => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(raw).unwrap();
+            e.finish().unwrap()
+        }
+        Kind::TarBz2 => {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            e.write_all(raw).unwrap();
+            e.finish().unwrap()
+        }
+        Kind::TarXz => {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+            e.write_all(raw).unwrap();
+            e.finish().unwrap()
+        }
+        Kind::Zip => panic!("zip is not a stream compressor"),
+    }
+}
+
+pub fn zip_bytes(members: &[Member]) -> Vec<u8> {
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for m in members {
+        match m {
+            Member::File(n, d) => {
+                w.start_file(String::from_utf8_lossy(n), opts).unwrap();
+                w.write_all(d).unwrap();
+            }
+            Member::Dir(n) => {
+                w.add_directory(String::from_utf8_lossy(n), opts).unwrap();
+            }
+            Member::Symlink(n, t) => {
+                w.add_symlink(String::from_utf8_lossy(n), String::from_utf8_lossy(t), opts)
+                    .unwrap();
+            }
+            other => panic!("zip fixtures do not support {other:?}"),
+        }
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// Writes an sdist of `kind` named `name` into `dir`.
+pub fn write_sdist(dir: &Path, name: &str, kind: Kind, members: &[Member]) -> PathBuf {
+    let path = dir.join(format!("{name}.{}", kind.ext()));
+    let bytes = match kind {
+        Kind::Zip => zip_bytes(members),
+        k => compress(k, &tar_bytes(members)),
+    };
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A PKG-INFO document.
+pub fn pkg_info(name: &str, version: &str, mv: &str, requires: &[&str], extra: &str) -> String {
+    let mut s = format!("Metadata-Version: {mv}\nName: {name}\nVersion: {version}\n");
+    for r in requires {
+        s.push_str(&format!("Requires-Dist: {r}\n"));
+    }
+    s.push_str(extra);
+    s.push_str("\nlong description\n");
+    s
+}
+
+/// A static sdist (PKG-INFO 2.2, no Dynamic) with a pyproject build-system.
+pub fn static_members(name: &str, version: &str) -> Vec<Member> {
+    let top = format!("{name}-{version}");
+    vec![
+        Member::Dir(format!("{top}/").into_bytes()),
+        file(
+            &format!("{top}/PKG-INFO"),
+            &pkg_info(
+                name,
+                version,
+                "2.2",
+                &["requests>=2.0", "tomli; python_version < \"3.11\"", "pytest; extra == \"test\""],
+                "Requires-Python: >=3.8\nProvides-Extra: test\n",
+            ),
+        ),
+        file(
+            &format!("{top}/pyproject.toml"),
+            "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+        ),
+        file(&format!("{top}/src/{name}/__init__.py"), ""),
+    ]
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sdistill")
+}
+
+/// Runs the CLI with a clean environment for the runtime (installed runtime, no network).
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("SDISTILL_RUNTIME")
+        .output()
+        .expect("run sdistill")
+}
+
+/// Runs `inspect --format json --offline` and returns (exit code, parsed array, stderr).
+pub fn inspect_json(extra: &[&str], inputs: &[&Path]) -> (i32, Vec<Value>, String) {
+    let mut args = vec!["inspect", "--format", "json", "--offline"];
+    args.extend_from_slice(extra);
+    let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    args.extend(inputs.iter().map(String::as_str));
+    let out = run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let parsed: Vec<Value> = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}\nstderr: {stderr}"));
+    (out.status.code().unwrap_or(-1), parsed, stderr)
+}
+
+/// Inspects one input and returns (exit code, its object).
+pub fn inspect_one(extra: &[&str], input: &Path) -> (i32, Value) {
+    let (code, mut arr, _) = inspect_json(extra, &[input]);
+    assert_eq!(arr.len(), 1);
+    (code, arr.remove(0))
+}
+
+pub fn error_kind(v: &Value) -> Option<&str> {
+    v["error"]["kind"].as_str()
+}
+
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// A directory outside every temporary tree sdistill makes, to detect escapes.
+pub fn canary_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sdistill-canary-")
+        .tempdir()
+        .unwrap()
+}
+
+pub fn dir_is_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().next().is_none()
+}
