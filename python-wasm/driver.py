@@ -83,6 +83,124 @@ def _install_stand_ins():
             setattr(os, name, not_installed)
 
 
+# --- Names removed from the stdlib that old setup.py files still use -------------------
+# Installed lazily: an alias costs nothing unless used, and each use is reported, so a
+# result that needed one says so in its warnings.
+
+def _note(what):
+    msg = "compatibility: provided removed stdlib name %s" % what
+    if msg not in WARNINGS:
+        WARNINGS.append(msg)
+
+
+def _install_compat():
+    import collections
+    import collections.abc
+    import configparser
+
+    abc_names = set(collections.abc.__all__)
+
+    def collections_getattr(name):
+        if name in abc_names:
+            _note("collections.%s" % name)
+            return getattr(collections.abc, name)
+        raise AttributeError("module 'collections' has no attribute %r" % name)
+
+    collections.__getattr__ = collections_getattr
+
+    def configparser_getattr(name):
+        if name == "SafeConfigParser":
+            _note("configparser.SafeConfigParser")
+            return configparser.ConfigParser
+        raise AttributeError("module 'configparser' has no attribute %r" % name)
+
+    configparser.__getattr__ = configparser_getattr
+
+    import importlib.abc
+    import importlib.util
+    import types
+
+    def make_imp():
+        import importlib
+        mod = types.ModuleType("imp")
+        mod.reload = importlib.reload
+        mod.new_module = types.ModuleType
+        mod.PY_SOURCE, mod.PY_COMPILED, mod.C_EXTENSION, mod.PKG_DIRECTORY = 1, 2, 3, 5
+
+        def load_source(name, path, file=None):
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            return module
+
+        def find_module(name, path=None):
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None:
+                raise ImportError("No module named %s" % name)
+            return (None, spec.origin, ("", "", mod.PY_SOURCE))
+
+        mod.load_source = load_source
+        mod.find_module = find_module
+        mod.get_suffixes = lambda: [(".py", "r", mod.PY_SOURCE)]
+        return mod
+
+    def make_userdict():
+        import collections
+        mod = types.ModuleType("UserDict")
+        mod.UserDict = collections.UserDict
+        mod.IterableUserDict = collections.UserDict
+
+        class DictMixin:
+            # Python 2's concrete mixin: everything from __getitem__ and keys().
+            def __iter__(self):
+                return iter(self.keys())
+
+            def __len__(self):
+                return len(self.keys())
+
+            def __contains__(self, key):
+                try:
+                    self[key]
+                except KeyError:
+                    return False
+                return True
+
+            has_key = __contains__
+
+            def get(self, key, default=None):
+                try:
+                    return self[key]
+                except KeyError:
+                    return default
+
+            def items(self):
+                return [(k, self[k]) for k in self.keys()]
+
+            def values(self):
+                return [self[k] for k in self.keys()]
+
+        mod.DictMixin = DictMixin
+        return mod
+
+    legacy = {"imp": make_imp, "UserDict": make_userdict}
+
+    class LegacyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name in legacy:
+                return importlib.util.spec_from_loader(name, self)
+            return None
+
+        def create_module(self, spec):
+            _note(spec.name)
+            return legacy[spec.name]()
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(LegacyModules())
+
+
 # --- Capture setup() kwargs as a last-resort answer ---------------------------------------
 
 def _wrap_setup(module):
@@ -206,6 +324,7 @@ def main():
     project = CONFIG.get("project", "/sdist")
     os.chdir(project)
     _install_stand_ins()
+    _install_compat()
     backend = CONFIG.get("backend")
     try:
         if backend and not backend.startswith("setuptools.build_meta"):

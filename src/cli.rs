@@ -90,6 +90,10 @@ struct InspectArgs {
     /// Do not download the runtime if it is missing.
     #[arg(long)]
     offline: bool,
+    /// Directory for unpacked trees and scratch dirs [default: /dev/shm when writable,
+    /// else the system temp dir].
+    #[arg(long, env = "SDISTILL_WORK_DIR")]
+    work_dir: Option<PathBuf>,
     /// A pre-provisioned runtime directory (as made by `runtime install`).
     #[arg(long, env = "SDISTILL_RUNTIME")]
     runtime: Option<PathBuf>,
@@ -181,7 +185,7 @@ fn inspect(args: InspectArgs) -> u8 {
             SandboxMode::Auto
         },
         sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
-        work_dir: None,
+        work_dir: args.work_dir.clone(),
     };
     let inspector = Inspector::new(options);
     let jobs = args.jobs.unwrap_or_else(|| {

@@ -40,7 +40,9 @@ pub struct Options {
     pub sandbox: SandboxMode,
     /// Where the guest runtime lives and how it may be obtained.
     pub sandbox_config: SandboxConfig,
-    /// Parent directory for temporary files (the system temp dir when `None`).
+    /// Parent directory for unpacked trees and sandbox scratch dirs. `None` picks
+    /// [`default_work_dir`]: a RAM-backed tmpfs when there is one, since unpacking
+    /// thousands of small files is many times faster there than on a disk.
     pub work_dir: Option<PathBuf>,
 }
 
@@ -267,7 +269,8 @@ impl Inspector {
             return Ok(Metadata::from_core(core, Method::Wheel, build, &source));
         }
 
-        let unpacked = archive::unpack(path, kind, limits, self.options.work_dir.as_deref())?;
+        let work_dir = self.work_dir();
+        let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
         let root = unpacked.root_dir()?;
         let findings = static_meta::read_sdist(&root, limits)?;
         warnings.extend(findings.warnings.iter().cloned());
@@ -285,7 +288,7 @@ impl Inspector {
             return Err(Error::NeedsSandbox { reason });
         }
         let sandbox = self.sandbox()?;
-        let out = sandbox.run(&unpacked.root_path(), &findings, limits)?;
+        let out = sandbox.run(&unpacked.root_path(), &findings, limits, &work_dir)?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
         Ok(Metadata::from_core(
@@ -294,6 +297,13 @@ impl Inspector {
             findings.build,
             &source,
         ))
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        self.options
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| default_work_dir().to_path_buf())
     }
 
     fn sandbox(&self) -> Result<Arc<Sandbox>> {
@@ -306,6 +316,22 @@ impl Inspector {
             .clone()
             .map_err(|detail| Error::Runtime { detail })
     }
+}
+
+/// Where temporary trees go by default: `SDISTILL_WORK_DIR`, else `/dev/shm` when it is a
+/// writable tmpfs, else the system temp dir. Decided once per process.
+pub fn default_work_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("SDISTILL_WORK_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+            return shm.to_path_buf();
+        }
+        std::env::temp_dir()
+    })
 }
 
 /// sha256 and size of a file, streamed.

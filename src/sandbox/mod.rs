@@ -144,6 +144,7 @@ impl Sandbox {
         root: &Path,
         findings: &StaticFindings,
         limits: &Limits,
+        work_dir: &Path,
     ) -> Result<SandboxOutput> {
         if let Some(backend) = findings.build.backend.as_deref() {
             if let Some(why) = native_backend(backend) {
@@ -155,12 +156,12 @@ impl Sandbox {
         }
         let scratch = tempfile::Builder::new()
             .prefix("sdistill-scratch-")
-            .tempdir()
-            .map_err(|e| Error::io("$TMPDIR", e))?;
+            .tempdir_in(work_dir)
+            .map_err(|e| Error::io(work_dir, e))?;
         let out = tempfile::Builder::new()
             .prefix("sdistill-out-")
-            .tempdir()
-            .map_err(|e| Error::io("$TMPDIR", e))?;
+            .tempdir_in(work_dir)
+            .map_err(|e| Error::io(work_dir, e))?;
         for sub in ["home", "tmp"] {
             std::fs::create_dir(scratch.path().join(sub))
                 .map_err(|e| Error::io(scratch.path().join(sub), e))?;
