@@ -75,13 +75,19 @@ def sha256(path):
 
 
 def run_measured(cmd, env=None):
-    """Runs cmd; returns (stdout, wall seconds, peak RSS MiB) from wait4's rusage."""
+    """Runs cmd; returns (stdout, wall seconds, peak RSS MiB). Peak RSS comes from GNU time
+    (`/usr/bin/time -f %M`), because a child's ru_maxrss also counts the forking parent."""
+    timed = ["/usr/bin/time", "-f", "%M"] + cmd if os.path.exists("/usr/bin/time") else cmd
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return out, time.perf_counter() - start, usage.ru_maxrss / 1024.0
+    proc = subprocess.run(timed, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    wall = time.perf_counter() - start
+    rss = float("nan")
+    if timed is not cmd:
+        try:
+            rss = int(proc.stderr.decode().strip().splitlines()[-1]) / 1024.0
+        except (ValueError, IndexError):
+            pass
+    return proc.stdout, wall, rss
 
 
 def pct(values, q):

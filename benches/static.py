@@ -35,10 +35,17 @@ def make_sdist(path, name):
 
 
 def run(cmd):
+    """Returns (wall seconds, peak RSS MiB); peak RSS from GNU time, because a child's
+    ru_maxrss also counts the forking parent."""
+    timed = ["/usr/bin/time", "-f", "%M"] + cmd if os.path.exists("/usr/bin/time") else cmd
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024.0
+    proc = subprocess.run(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    try:
+        rss = int(proc.stderr.decode().strip().splitlines()[-1]) / 1024.0
+    except (ValueError, IndexError):
+        rss = float("nan")
+    return wall, rss
 
 
 def main():

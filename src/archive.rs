@@ -170,7 +170,7 @@ fn unpack_into(path: &Path, kind: InputKind, limits: &Limits, dir: Dir) -> Resul
             };
             // The ratio is measured on the decompressed stream, before tar parses it.
             let meter = Meter::ratio(decoder, compressed, limits, sink.tripped.clone());
-            read_tar(meter, &mut sink)?;
+            read_tar(meter, &mut sink, meter_cap(compressed, limits))?;
         }
         InputKind::SdistZip | InputKind::Wheel => {
             let file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -200,9 +200,7 @@ struct Meter<R> {
 impl<R> Meter<R> {
     /// Caps the decompressed stream at `ratio x compressed` (never below the floor).
     fn ratio(inner: R, compressed: u64, limits: &Limits, tripped: Tripped) -> Self {
-        let cap = compressed
-            .saturating_mul(limits.max_compression_ratio)
-            .max(Limits::RATIO_FLOOR);
+        let cap = meter_cap(compressed, limits);
         Self {
             inner,
             seen: 0,
@@ -222,6 +220,13 @@ impl<R: Read> Read for Meter<R> {
         }
         Ok(n)
     }
+}
+
+/// Decompressed bytes allowed for an archive of `compressed` bytes.
+fn meter_cap(compressed: u64, limits: &Limits) -> u64 {
+    compressed
+        .saturating_mul(limits.max_compression_ratio)
+        .max(Limits::RATIO_FLOOR)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -265,6 +270,27 @@ impl TreeWriter {
             return Err(Error::limit_exceeded(
                 LimitKind::Entries,
                 format!("more than {} members", self.limits.max_entries),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a member whose declared size alone would exceed a limit.
+    fn check_declared(&self, declared: u64, ratio_cap: u64) -> Result<()> {
+        let total = self.bytes.saturating_add(declared);
+        if total > self.limits.max_unpacked_size {
+            return Err(Error::limit_exceeded(
+                LimitKind::UnpackedSize,
+                format!(
+                    "a member declares {declared} bytes; more than {} in all",
+                    self.limits.max_unpacked_size
+                ),
+            ));
+        }
+        if total > ratio_cap {
+            return Err(Error::limit_exceeded(
+                LimitKind::CompressionRatio,
+                format!("a member declares {declared} bytes, beyond the ratio limit"),
             ));
         }
         Ok(())
@@ -530,7 +556,7 @@ fn sanitize(raw: &[u8], backslash_separates: bool) -> Result<Vec<String>> {
 // ---------------------------------------------------------------------------------------
 // Readers.
 
-fn read_tar<R: Read>(reader: R, sink: &mut TreeWriter) -> Result<()> {
+fn read_tar<R: Read>(reader: R, sink: &mut TreeWriter, ratio_cap: u64) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| sink.read_error(e))?;
     for entry in entries {
@@ -546,7 +572,13 @@ fn read_tar<R: Read>(reader: R, sink: &mut TreeWriter) -> Result<()> {
         }
         let path = sanitize(&raw, false)?;
         match kind {
-            T::Regular | T::Continuous => sink.add_file(&path, &name, &mut entry)?,
+            T::Regular | T::Continuous => {
+                // Refuse on the declared size before writing a byte: a bomb's header
+                // usually announces it.
+                let declared = entry.header().size().unwrap_or(0);
+                sink.check_declared(declared, ratio_cap)?;
+                sink.add_file(&path, &name, &mut entry)?
+            }
             T::Directory => sink.add_dir(&path, &name)?,
             T::Symlink | T::Link => {
                 let target_raw = entry
@@ -597,9 +629,7 @@ fn read_zip(file: File, compressed: u64, sink: &mut TreeWriter) -> Result<()> {
             ),
         ));
     }
-    let ratio_cap = compressed
-        .saturating_mul(sink.limits.max_compression_ratio)
-        .max(Limits::RATIO_FLOOR);
+    let ratio_cap = meter_cap(compressed, &sink.limits);
     for i in 0..zip.len() {
         sink.count_entry()?;
         let mut member = zip.by_index(i).map_err(zip_error)?;
@@ -628,6 +658,7 @@ fn read_zip(file: File, compressed: u64, sink: &mut TreeWriter) -> Result<()> {
                 .map_err(|e| sink.read_error(e))?;
             sink.add_symlink(&path, &name, &target)?;
         } else {
+            sink.check_declared(member.size(), ratio_cap)?;
             // The ratio is checked over the whole archive: the total so far plus this member.
             let budget = ratio_cap.saturating_sub(sink.bytes);
             let mut limited = RatioGuard {
