@@ -116,7 +116,8 @@ def main():
     paths = [fetch(e) for e in entries]
     print(f"{len(paths)} sdists (categories {args.categories}), jobs={args.jobs}, binary={args.binary}")
 
-    out, wall, rss = run_measured([args.binary, "inspect", "--format", "json", "--offline",
+    # Not --offline: build requirements are fetched (hash-checked) and cached on first use.
+    out, wall, rss = run_measured([args.binary, "inspect", "--format", "json",
                                    "-j", str(args.jobs)] + paths)
     results = json.loads(out)
     print(f"batch: {wall:.1f} s wall, {len(paths) / wall:.2f} sdists/s, peak RSS {rss:.0f} MiB")

@@ -216,6 +216,41 @@ def _wrap_setup(module):
     module.setup = setup
 
 
+def _patch_build_eggs():
+    # setup_requires: setuptools would run pip in a subprocess. Instead, report what is
+    # missing so the host can provide real wheels and run again (once).
+    import setuptools.dist
+    from importlib import metadata as md
+
+    def fetch_build_eggs(self, requires):
+        from packaging.requirements import Requirement
+
+        missing = []
+        for text in _as_list(requires):
+            try:
+                req = Requirement(text)
+            except Exception:
+                missing.append(text)
+                continue
+            if req.marker is not None and not req.marker.evaluate():
+                continue
+            try:
+                have = md.version(req.name)
+            except md.PackageNotFoundError:
+                missing.append(text)
+                continue
+            if req.specifier and not req.specifier.contains(have, prereleases=True):
+                missing.append(text)
+        if missing:
+            if CONFIG.get("allow_build_retry"):
+                finish({"ok": False, "kind": "needs-build-requires", "requires": missing,
+                        "warnings": WARNINGS})
+            WARNINGS.append("setup_requires could not be provided: " + ", ".join(missing))
+        return []
+
+    setuptools.dist.Distribution.fetch_build_eggs = fetch_build_eggs
+
+
 def _find_pkg_info(base):
     for entry in sorted(os.listdir(base)):
         if entry.endswith(".egg-info"):
@@ -246,6 +281,7 @@ def run_setup_py(project):
     _wrap_setup(setuptools)
     _wrap_setup(distutils.core)
     _fast_egg_info()
+    _patch_build_eggs()
     setup_py = os.path.join(project, "setup.py")
     if os.path.isfile(setup_py):
         with open(setup_py, "rb") as f:
@@ -322,6 +358,7 @@ def run_pep517(project, backend_name, backend_path):
 
 def main():
     project = CONFIG.get("project", "/sdist")
+    sys.path[1:1] = CONFIG.get("paths") or []
     os.chdir(project)
     _install_stand_ins()
     _install_compat()

@@ -27,6 +27,8 @@ pub struct IndexFile {
     pub sha256: Option<String>,
     /// Whether the file is yanked (PEP 592).
     pub yanked: bool,
+    /// `Requires-Python` the index states (PEP 503 `data-requires-python`).
+    pub requires_python: Option<String>,
 }
 
 /// A client for one index (PEP 503 base URL such as `https://pypi.org/simple/`).
@@ -192,11 +194,16 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<IndexFile>> {
                 Some(serde_json::Value::String(_)) => true,
                 _ => false,
             };
+            let requires_python = f
+                .get("requires-python")
+                .and_then(|r| r.as_str())
+                .map(str::to_string);
             Some(IndexFile {
                 filename,
                 url: strip_fragment(url),
                 sha256,
                 yanked,
+                requires_python,
             })
         })
         .collect())
@@ -236,6 +243,7 @@ fn parse_html_page(body: &str, page: &url::Url) -> Vec<IndexFile> {
             url: strip_fragment(url),
             sha256,
             yanked: attr(attrs, "data-yanked").is_some(),
+            requires_python: attr(attrs, "data-requires-python").map(|r| html_unescape(&r)),
         });
     }
     out

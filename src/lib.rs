@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod build_deps;
 pub mod cli;
 pub mod error;
 pub mod index;

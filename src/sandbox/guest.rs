@@ -34,6 +34,10 @@ pub struct GuestRequest {
     pub backend: Option<String>,
     /// `[build-system].backend-path`.
     pub backend_path: Vec<String>,
+    /// Guest paths of build-requirement directories, added to `sys.path` after `/site`.
+    pub paths: Vec<String>,
+    /// Whether the driver may stop and ask for missing `setup_requires`.
+    pub allow_build_retry: bool,
 }
 
 /// The guest argv: the interpreter with site disabled, no bytecode writes, and the driver.
@@ -42,6 +46,8 @@ pub fn argv(request: &GuestRequest) -> Vec<String> {
         "project": "/sdist",
         "backend": request.backend,
         "backend_path": request.backend_path,
+        "paths": request.paths,
+        "allow_build_retry": request.allow_build_retry,
     });
     vec![
         "python".to_string(),
@@ -83,6 +89,8 @@ struct RawResult {
     traceback: Option<String>,
     #[serde(default)]
     warnings: Vec<String>,
+    #[serde(default)]
+    requires: Vec<String>,
 }
 
 /// What the driver reported.
@@ -97,6 +105,8 @@ pub enum GuestResult {
         /// Driver warnings.
         warnings: Vec<String>,
     },
+    /// The build needs `setup_requires` that were not provided.
+    NeedsBuildRequires(Vec<String>),
     /// The driver reported a failure of the sdist's code.
     Failure(Error),
 }
@@ -117,6 +127,9 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
     let text = read_capped(file, cap, "guest result")?;
     let raw: RawResult =
         serde_json::from_str(&text).map_err(|e| protocol(&format!("bad result JSON: {e}")))?;
+    if !raw.ok && raw.kind.as_deref() == Some("needs-build-requires") {
+        return Ok(Some(GuestResult::NeedsBuildRequires(raw.requires)));
+    }
     if !raw.ok {
         let message = raw.message.unwrap_or_default();
         let err = match raw.kind.as_deref() {

@@ -24,6 +24,7 @@ use cap_std::fs::Dir;
 use wasmtime::{InstancePre, Module, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use crate::build_deps::{BuildDeps, BuildEnv};
 use crate::error::{Error, Result};
 use crate::limits::{LimitKind, Limits};
 use crate::metadata::CoreMetadata;
@@ -59,6 +60,7 @@ impl Default for SandboxConfig {
 /// A verified runtime, compiled and linked, ready to run many sdists (shareable).
 pub struct Sandbox {
     engine: GuestEngine,
+    deps: BuildDeps,
     pre: InstancePre<GuestState>,
     site: PathBuf,
 }
@@ -75,6 +77,7 @@ pub struct SandboxOutput {
 }
 
 /// One directory the guest sees.
+#[derive(Debug)]
 struct Preopen<'a> {
     host: &'a Path,
     guest: &'a str,
@@ -134,7 +137,17 @@ impl Sandbox {
             .map_err(|e| Error::Sandbox {
                 detail: format!("cannot link the runtime: {e}"),
             })?;
-        Ok(Self { engine, pre, site })
+        let deps = BuildDeps::new(
+            &runtime::cache_root(config),
+            &config.index_url,
+            !config.auto_install,
+        );
+        Ok(Self {
+            engine,
+            deps,
+            pre,
+            site,
+        })
     }
 
     /// Runs the build code of one unpacked sdist (`root` is its private copy) and returns
@@ -154,50 +167,21 @@ impl Sandbox {
                 });
             }
         }
-        let scratch = tempfile::Builder::new()
-            .prefix("sdistill-scratch-")
-            .tempdir_in(work_dir)
-            .map_err(|e| Error::io(work_dir, e))?;
-        let out = tempfile::Builder::new()
-            .prefix("sdistill-out-")
-            .tempdir_in(work_dir)
-            .map_err(|e| Error::io(work_dir, e))?;
-        for sub in ["home", "tmp"] {
-            std::fs::create_dir(scratch.path().join(sub))
-                .map_err(|e| Error::io(scratch.path().join(sub), e))?;
-        }
-        let request = GuestRequest {
-            backend: findings.build.backend.clone(),
-            backend_path: findings.build.backend_path.clone(),
+        let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
+            findings.build.requires.clone()
+        } else {
+            Vec::new()
         };
-        let preopens = [
-            Preopen {
-                host: root,
-                guest: "/sdist",
-                perms: FsPerms::ReadWrite,
-            },
-            Preopen {
-                host: &self.site,
-                guest: "/site",
-                perms: FsPerms::ReadOnly,
-            },
-            Preopen {
-                host: scratch.path(),
-                guest: "/scratch",
-                perms: FsPerms::ReadWrite,
-            },
-            Preopen {
-                host: out.path(),
-                guest: "/out",
-                perms: FsPerms::ReadWrite,
-            },
-        ];
-        let outcome = self.run_guest(&preopens, &guest::argv(&request), limits)?;
-
-        let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
-            .map_err(|e| Error::io(out.path(), e))?;
-        let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
-        let mut warnings = Vec::new();
+        let mut env = self.deps.resolve(&requirements);
+        let (mut result, mut outcome) =
+            self.attempt(root, findings, limits, work_dir, &env, true)?;
+        if let Some(GuestResult::NeedsBuildRequires(more)) = &result {
+            // setup_requires are only known once setup() runs: provide them, run again.
+            requirements.extend(more.iter().cloned());
+            env = self.deps.resolve(&requirements);
+            (result, outcome) = self.attempt(root, findings, limits, work_dir, &env, false)?;
+        }
+        let mut warnings = env.warnings.clone();
         let (stdout_tail, stdout_total) = outcome.stdout.snapshot();
         let (stderr_tail, stderr_total) = outcome.stderr.snapshot();
         let _ = stdout_tail;
@@ -257,6 +241,10 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
+            (Some(GuestResult::NeedsBuildRequires(reqs)), _) => Err(Error::SetupFailed {
+                message: format!("setup_requires could not be provided: {}", reqs.join(", ")),
+                traceback: env.warnings.join("\n"),
+            }),
             (None, Ending::Exited(code)) => Err(Error::NoMetadata {
                 detail: format!(
                     "the build exited with status {code} before producing metadata{}",
@@ -267,6 +255,71 @@ impl Sandbox {
                 detail: format!("the guest trapped: {trap}{}", tail_note(&stderr_tail)),
             }),
         }
+    }
+
+    /// One guest run with `env`'s build requirements preopened read-only.
+    fn attempt(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        env: &BuildEnv,
+        allow_build_retry: bool,
+    ) -> Result<(Option<GuestResult>, RunOutcome)> {
+        let scratch = tempfile::Builder::new()
+            .prefix("sdistill-scratch-")
+            .tempdir_in(work_dir)
+            .map_err(|e| Error::io(work_dir, e))?;
+        let out = tempfile::Builder::new()
+            .prefix("sdistill-out-")
+            .tempdir_in(work_dir)
+            .map_err(|e| Error::io(work_dir, e))?;
+        for sub in ["home", "tmp"] {
+            std::fs::create_dir(scratch.path().join(sub))
+                .map_err(|e| Error::io(scratch.path().join(sub), e))?;
+        }
+        let dep_paths: Vec<String> = (0..env.dirs.len()).map(|i| format!("/deps/{i}")).collect();
+        let request = GuestRequest {
+            backend: findings.build.backend.clone(),
+            backend_path: findings.build.backend_path.clone(),
+            paths: dep_paths.clone(),
+            allow_build_retry,
+        };
+        let mut preopens = vec![
+            Preopen {
+                host: root,
+                guest: "/sdist",
+                perms: FsPerms::ReadWrite,
+            },
+            Preopen {
+                host: &self.site,
+                guest: "/site",
+                perms: FsPerms::ReadOnly,
+            },
+            Preopen {
+                host: scratch.path(),
+                guest: "/scratch",
+                perms: FsPerms::ReadWrite,
+            },
+            Preopen {
+                host: out.path(),
+                guest: "/out",
+                perms: FsPerms::ReadWrite,
+            },
+        ];
+        for (dir, guest_path) in env.dirs.iter().zip(&dep_paths) {
+            preopens.push(Preopen {
+                host: dir,
+                guest: guest_path,
+                perms: FsPerms::ReadOnly,
+            });
+        }
+        let outcome = self.run_guest(&preopens, &guest::argv(&request), limits)?;
+        let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
+            .map_err(|e| Error::io(out.path(), e))?;
+        let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
+        Ok((result, outcome))
     }
 
     fn run_guest(
