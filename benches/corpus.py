@@ -44,7 +44,15 @@ def norm_req(text):
     except Exception:
         return "INVALID:" + text.strip()
     r.name = canonicalize_name(r.name)
-    return str(r)
+    text = str(r)
+    # `(a and b) and c` == `a and b and c`: drop parentheses of and-only markers so that
+    # setuptools versions that parenthesize differently compare equal.
+    if ";" in text:
+        head, marker = text.split(";", 1)
+        if " or " not in marker:
+            marker = marker.replace("(", "").replace(")", "")
+        text = head + ";" + marker
+    return text
 
 
 def norm_reqs(reqs):

@@ -68,10 +68,54 @@ def _install_stand_ins():
     import subprocess
 
     class _NoProcess(subprocess.Popen):
-        def __init__(self, args, *a, **kw):
+        # Without a shell a missing program raises ENOENT; through a shell it is a process
+        # that printed "not found" and exited 127. Code written for a machine without the
+        # tool (pkg-config, xslt-config, git) expects exactly that.
+        def __init__(self, args, *a, shell=False, stdout=None, stderr=None, text=None,
+                     universal_newlines=None, encoding=None, errors=None, **kw):
             self.args = args
+            self.pid = 0
+            self.returncode = None
+            if not shell:
+                self.returncode = 127
+                not_installed()
+            textual = bool(text or universal_newlines or encoding or errors)
+            cmd = args if isinstance(args, str) else " ".join(map(str, args))
+            name = cmd.split()[0] if cmd.split() else cmd
+            message = "sh: 1: %s: not found\n" % name
+            self._out = "" if textual else b""
+            self._err = message if textual else message.encode()
+            self.stdin = None
+            self.stdout = (io.StringIO(self._out) if textual else io.BytesIO(self._out)) if stdout == subprocess.PIPE else None
+            self.stderr = (io.StringIO(self._err) if textual else io.BytesIO(self._err)) if stderr == subprocess.PIPE else None
+            if stderr == subprocess.STDOUT and stdout == subprocess.PIPE:
+                self.stdout = io.StringIO(self._err) if textual else io.BytesIO(self._err)
             self.returncode = 127
-            not_installed()
+
+        def communicate(self, input=None, timeout=None):
+            out = self.stdout.read() if self.stdout is not None else None
+            err = self.stderr.read() if self.stderr is not None else None
+            return out, err
+
+        def poll(self):
+            return self.returncode
+
+        def wait(self, timeout=None):
+            return self.returncode
+
+        def kill(self):
+            pass
+
+        terminate = kill
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __del__(self):
+            pass
 
     subprocess.Popen = _NoProcess
     os.system = lambda cmd: 127 << 8
@@ -116,6 +160,13 @@ def _install_compat():
 
     configparser.__getattr__ = configparser_getattr
 
+    def readfp(self, fp, filename=None):
+        _note("configparser.RawConfigParser.readfp")
+        return self.read_file(fp, filename)
+
+    if not hasattr(configparser.RawConfigParser, "readfp"):
+        configparser.RawConfigParser.readfp = readfp
+
     import importlib.abc
     import importlib.util
     import types
@@ -138,9 +189,17 @@ def _install_compat():
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             if spec is None:
                 raise ImportError("No module named %s" % name)
-            return (None, spec.origin, ("", "", mod.PY_SOURCE))
+            if spec.submodule_search_locations:
+                return (None, spec.submodule_search_locations[0], ("", "", mod.PKG_DIRECTORY))
+            return (open(spec.origin), spec.origin, (".py", "r", mod.PY_SOURCE))
+
+        def load_module(name, file, pathname, description):
+            if description and description[2] == mod.PKG_DIRECTORY:
+                pathname = os.path.join(pathname, "__init__.py")
+            return load_source(name, pathname)
 
         mod.load_source = load_source
+        mod.load_module = load_module
         mod.find_module = find_module
         mod.get_suffixes = lambda: [(".py", "r", mod.PY_SOURCE)]
         return mod
@@ -183,7 +242,86 @@ def _install_compat():
         mod.DictMixin = DictMixin
         return mod
 
+    def _no_process():
+        raise OSError(errno.ENOSYS, "no processes in the sdistill sandbox")
+
+    def make_multiprocessing():
+        # WASI has no processes: a serial stand-in that build scripts can import.
+        mod = types.ModuleType("multiprocessing")
+        mod.cpu_count = lambda: 1
+
+        class TimeoutError(Exception):
+            pass
+
+        class AsyncResult:
+            def __init__(self, fn, args, kwds):
+                try:
+                    self._value, self._error = fn(*args, **kwds), None
+                except Exception as e:  # re-raised by get(), like a worker's error
+                    self._value, self._error = None, e
+
+            def get(self, timeout=None):
+                if self._error is not None:
+                    raise self._error
+                return self._value
+
+            def wait(self, timeout=None):
+                pass
+
+            def ready(self):
+                return True
+
+            def successful(self):
+                return self._error is None
+
+        class Pool:
+            def __init__(self, *a, **k):
+                pass
+
+            def map(self, fn, it, *a):
+                return list(map(fn, it))
+
+            imap = imap_unordered = map
+
+            def apply(self, fn, args=(), kwds=None):
+                return fn(*args, **(kwds or {}))
+
+            def apply_async(self, fn, args=(), kwds=None, callback=None, error_callback=None):
+                return AsyncResult(fn, args, kwds or {})
+
+            def map_async(self, fn, it, *a, **k):
+                return AsyncResult(lambda: list(map(fn, it)), (), {})
+
+            def close(self):
+                pass
+
+            def join(self):
+                pass
+
+            def terminate(self):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        mod.Pool = Pool
+        mod.TimeoutError = TimeoutError
+        mod.Process = lambda *a, **k: _no_process()
+        pool = types.ModuleType("multiprocessing.pool")
+        pool.Pool = pool.ThreadPool = Pool
+        pool.AsyncResult = pool.ApplyResult = AsyncResult
+        mod.pool = pool
+        sys.modules["multiprocessing.pool"] = pool
+        return mod
+
     legacy = {"imp": make_imp, "UserDict": make_userdict}
+    try:
+        import multiprocessing  # noqa: F401
+    except ImportError:
+        legacy["multiprocessing"] = make_multiprocessing
 
     class LegacyModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         def find_spec(self, name, path=None, target=None):
@@ -251,6 +389,29 @@ def _patch_build_eggs():
     setuptools.dist.Distribution.fetch_build_eggs = fetch_build_eggs
 
 
+def _accept_removed_keywords():
+    # setuptools >= 58 rejects use_2to3 & co.; old sdists still pass them. Accept and say so.
+    import setuptools.dist
+
+    original = getattr(setuptools.dist, "invalid_unless_false", None)
+    if original is None:
+        return
+
+    def invalid_unless_false(dist, attr, value):
+        if value:
+            msg = "compatibility: ignored removed setup() keyword %s" % attr
+            if msg not in WARNINGS:
+                WARNINGS.append(msg)
+
+    setuptools.dist.invalid_unless_false = invalid_unless_false
+    if not hasattr(setuptools, "Feature"):
+        class Feature:
+            def __init__(self, *args, **kwargs):
+                _note("setuptools.Feature")
+
+        setuptools.Feature = Feature
+
+
 def _find_pkg_info(base):
     for entry in sorted(os.listdir(base)):
         if entry.endswith(".egg-info"):
@@ -282,6 +443,7 @@ def run_setup_py(project):
     _wrap_setup(distutils.core)
     _fast_egg_info()
     _patch_build_eggs()
+    _accept_removed_keywords()
     setup_py = os.path.join(project, "setup.py")
     if os.path.isfile(setup_py):
         with open(setup_py, "rb") as f:
@@ -299,7 +461,12 @@ def run_setup_py(project):
         if e.code not in (None, 0):
             pkg_info = _find_pkg_info(egg_base)
             if pkg_info is None:
+                _kwargs_fallback("setup.py exited with status %r" % (e.code,))
                 fail("setup-failed", e, message="setup.py exited with status %r" % (e.code,))
+    except Exception as e:
+        if CAPTURED_KWARGS:
+            _kwargs_fallback("".join(traceback.format_exception_only(type(e), e)).strip())
+        raise
     pkg_info = _find_pkg_info(egg_base)
     if pkg_info is not None:
         finish({"ok": True, "method": "sandbox-egg-info", "metadata": pkg_info,
@@ -308,6 +475,16 @@ def run_setup_py(project):
         finish({"ok": True, "method": "sandbox-setup-kwargs",
                 "kwargs": _jsonable_kwargs(CAPTURED_KWARGS), "warnings": WARNINGS})
     fail("no-metadata", message="setup.py finished without calling setup() or writing metadata")
+
+
+def _kwargs_fallback(reason):
+    # setup() was called but setuptools refused to write metadata (e.g. a non-PEP 440
+    # specifier such as `pytz>dev`): report the arguments as written, flagged.
+    if CAPTURED_KWARGS.get("name"):
+        WARNINGS.append("setuptools could not write metadata (%s); reporting the setup() "
+                        "arguments as written" % reason[:300])
+        finish({"ok": True, "method": "sandbox-setup-kwargs",
+                "kwargs": _jsonable_kwargs(CAPTURED_KWARGS), "warnings": WARNINGS})
 
 
 def _jsonable_kwargs(kwargs):
