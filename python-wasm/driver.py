@@ -4,12 +4,11 @@
 #
 # Guest filesystem (all the guest can see):
 #   /sdist    private, writable copy of the unpacked sdist (cwd)
-#   /site     pinned guest wheels (setuptools ...), read-only, bytecode precompiled
+#   /site     pinned guest wheels, one directory each, read-only, bytecode precompiled
 #   /scratch  fresh writable scratch dir: HOME, TMPDIR, egg-info output
 #   /out      where this driver writes its single result file
 import sys
 
-sys.path[:0] = ["/site"]
 sys.dont_write_bytecode = True
 
 import errno
@@ -19,6 +18,9 @@ import os
 import traceback
 
 CONFIG = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+# The setuptools tree chosen by the host (the current one first, a pkg_resources-shipping
+# one on retry), then the build requirements.
+sys.path[:0] = [CONFIG.get("setuptools_path", "/site")] + (CONFIG.get("paths") or [])
 RESULT = "/out/result.json"
 WARNINGS = []
 CAPTURED_KWARGS = {}
@@ -535,7 +537,6 @@ def run_pep517(project, backend_name, backend_path):
 
 def main():
     project = CONFIG.get("project", "/sdist")
-    sys.path[1:1] = CONFIG.get("paths") or []
     os.chdir(project)
     _install_stand_ins()
     _install_compat()

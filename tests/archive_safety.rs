@@ -237,34 +237,48 @@ fn truncated_and_corrupt_archives() {
     assert_eq!(code, 1);
 }
 
-/// A multi-member gzip of `members` x 64 MiB of zeros, made without compressing GiBs.
-fn gzip_bomb(path: &Path, members: usize) {
-    let mut header = tar::Header::new_gnu();
-    header.set_path("bomb-1/zeros").unwrap();
-    header.set_size((members * 64 * 1024 * 1024) as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(header.as_bytes()).unwrap();
-    let head = e.finish().unwrap();
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(&vec![0u8; 64 * 1024 * 1024]).unwrap();
-    let zeros = e.finish().unwrap();
+/// A multi-member gzip: `files` tar members of 64 MiB of zeros each (with `one_member`,
+/// a single tar member declaring the whole size), made without compressing GiBs.
+fn gzip_bomb(path: &Path, files: usize, one_member: bool) {
+    let gz = |bytes: &[u8], level| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let header = |name: &str, size: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        gz(h.as_bytes(), 1)
+    };
+    let zeros = gz(&vec![0u8; 64 * 1024 * 1024], 9);
     let mut f = std::fs::File::create(path).unwrap();
-    f.write_all(&head).unwrap();
-    for _ in 0..members {
+    if one_member {
+        f.write_all(&header("bomb-1/zeros", (files * 64 * 1024 * 1024) as u64))
+            .unwrap();
+    }
+    for i in 0..files {
+        if !one_member {
+            f.write_all(&header(&format!("bomb-1/zeros{i}"), 64 * 1024 * 1024))
+                .unwrap();
+        }
         f.write_all(&zeros).unwrap();
     }
 }
 
 #[test]
-fn gzip_bomb_trips_the_ratio_limit() {
+fn gzip_bomb_is_refused_early() {
     let tmp = tempfile::tempdir().unwrap();
+    // One member announcing 4 GiB: refused on its header, before anything is written.
     let path = tmp.path().join("bomb-1.tar.gz");
-    gzip_bomb(&path, 64); // 4 GiB of zeros in ~4 MiB
-    let started = std::time::Instant::now();
+    gzip_bomb(&path, 64, true);
+    refused(&path, "limit", Some("unpacked-size"));
+    // 64 members of 64 MiB (4 GiB in ~4 MiB): the ratio trips.
+    let path = tmp.path().join("bomb-2.tar.gz");
+    gzip_bomb(&path, 64, false);
     refused(&path, "limit", Some("compression-ratio"));
-    eprintln!("gzip bomb refused in {:?}", started.elapsed());
     // With the ratio check off, the size limit trips instead.
     let (code, v) = inspect_one(
         &[

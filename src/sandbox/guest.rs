@@ -38,6 +38,8 @@ pub struct GuestRequest {
     pub paths: Vec<String>,
     /// Whether the driver may stop and ask for missing `setup_requires`.
     pub allow_build_retry: bool,
+    /// Guest path of the setuptools tree to use.
+    pub setuptools_path: String,
 }
 
 /// The guest argv: the interpreter with site disabled, no bytecode writes, and the driver.
@@ -48,6 +50,7 @@ pub fn argv(request: &GuestRequest) -> Vec<String> {
         "backend_path": request.backend_path,
         "paths": request.paths,
         "allow_build_retry": request.allow_build_retry,
+        "setuptools_path": request.setuptools_path,
     });
     vec![
         "python".to_string(),

@@ -60,6 +60,7 @@ impl Default for SandboxConfig {
 /// A verified runtime, compiled and linked, ready to run many sdists (shareable).
 pub struct Sandbox {
     engine: GuestEngine,
+    setuptools: Vec<String>,
     deps: BuildDeps,
     pre: InstancePre<GuestState>,
     site: PathBuf,
@@ -142,8 +143,10 @@ impl Sandbox {
             &config.index_url,
             !config.auto_install,
         );
+        let setuptools = runtime::Lock::embedded()?.setuptools_paths();
         Ok(Self {
             engine,
+            setuptools,
             deps,
             pre,
             site,
@@ -172,15 +175,41 @@ impl Sandbox {
         } else {
             Vec::new()
         };
+        // At most three runs: setup_requires are only known once setup() runs (provide
+        // them, run again); setuptools no longer ships pkg_resources, which old setup.py
+        // files import (run again on the setuptools that does).
         let mut env = self.deps.resolve(&requirements);
-        let (mut result, mut outcome) =
-            self.attempt(root, findings, limits, work_dir, &env, true)?;
-        if let Some(GuestResult::NeedsBuildRequires(more)) = &result {
-            // setup_requires are only known once setup() runs: provide them, run again.
-            requirements.extend(more.iter().cloned());
-            env = self.deps.resolve(&requirements);
-            (result, outcome) = self.attempt(root, findings, limits, work_dir, &env, false)?;
+        let mut setuptools = 0;
+        let mut build_retry_left = true;
+        let mut notes = Vec::new();
+        let (mut result, mut outcome);
+        loop {
+            (result, outcome) = self.attempt(
+                root,
+                findings,
+                limits,
+                work_dir,
+                &env,
+                build_retry_left,
+                setuptools,
+            )?;
+            match &result {
+                Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
+                    build_retry_left = false;
+                    requirements.extend(more.iter().cloned());
+                    env = self.deps.resolve(&requirements);
+                }
+                _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
+                    setuptools += 1;
+                    notes.push(format!(
+                        "compatibility: retried with {} because the build imports pkg_resources",
+                        self.setuptools[setuptools].trim_start_matches("/site/")
+                    ));
+                }
+                _ => break,
+            }
         }
+        env.warnings.extend(notes);
         let mut warnings = env.warnings.clone();
         let (stdout_tail, stdout_total) = outcome.stdout.snapshot();
         let (stderr_tail, stderr_total) = outcome.stderr.snapshot();
@@ -266,6 +295,7 @@ impl Sandbox {
         work_dir: &Path,
         env: &BuildEnv,
         allow_build_retry: bool,
+        setuptools: usize,
     ) -> Result<(Option<GuestResult>, RunOutcome)> {
         let scratch = tempfile::Builder::new()
             .prefix("sdistill-scratch-")
@@ -285,6 +315,11 @@ impl Sandbox {
             backend_path: findings.build.backend_path.clone(),
             paths: dep_paths.clone(),
             allow_build_retry,
+            setuptools_path: self
+                .setuptools
+                .get(setuptools)
+                .cloned()
+                .unwrap_or_else(|| "/site".to_string()),
         };
         let mut preopens = vec![
             Preopen {
@@ -409,6 +444,12 @@ impl Sandbox {
             })
         })
     }
+}
+
+/// Whether a run failed only because `pkg_resources` is missing.
+fn needs_pkg_resources(result: &Option<GuestResult>) -> bool {
+    matches!(result, Some(GuestResult::Failure(Error::SetupFailed { traceback, .. }))
+        if traceback.contains("No module named 'pkg_resources'"))
 }
 
 /// The root cause of a trap, without the wasm backtrace.

@@ -125,6 +125,17 @@ pub struct InstalledRuntime {
     pub wasm_sha256: String,
 }
 
+impl Lock {
+    /// Guest paths of the setuptools trees, in the order they are tried.
+    pub fn setuptools_paths(&self) -> Vec<String> {
+        self.artifacts
+            .iter()
+            .filter(|a| a.role == "wheel" && a.name.starts_with("setuptools-"))
+            .map(|a| format!("/site/{}", a.name))
+            .collect()
+    }
+}
+
 impl InstalledRuntime {
     /// Path of the interpreter.
     pub fn wasm_path(&self) -> PathBuf {
@@ -254,7 +265,9 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
         if artifact.role == "wheel" {
             let wheel = downloads.join(format!("{}.whl", artifact.name));
             fs::rename(&target, &wheel).map_err(|e| Error::io(&wheel, e))?;
-            archive::unpack_to_dir(&wheel, InputKind::Wheel, &Limits::default(), &site)?;
+            let dest = site.join(&artifact.name);
+            fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+            archive::unpack_to_dir(&wheel, InputKind::Wheel, &Limits::default(), &dest)?;
             log(&format!(
                 "unpacked {} into the guest site dir",
                 artifact.name
