@@ -77,6 +77,14 @@ pub struct SandboxOutput {
     pub warnings: Vec<String>,
 }
 
+/// What one guest run gets: build requirements, whether it may ask for more, and which
+/// setuptools tree (index into the lock's setuptools list).
+struct Attempt<'a> {
+    env: &'a BuildEnv,
+    allow_build_retry: bool,
+    setuptools: usize,
+}
+
 /// One directory the guest sees.
 #[derive(Debug)]
 struct Preopen<'a> {
@@ -184,15 +192,12 @@ impl Sandbox {
         let mut notes = Vec::new();
         let (mut result, mut outcome);
         loop {
-            (result, outcome) = self.attempt(
-                root,
-                findings,
-                limits,
-                work_dir,
-                &env,
-                build_retry_left,
+            let plan = Attempt {
+                env: &env,
+                allow_build_retry: build_retry_left,
                 setuptools,
-            )?;
+            };
+            (result, outcome) = self.attempt(root, findings, limits, work_dir, plan)?;
             match &result {
                 Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
                     build_retry_left = false;
@@ -293,10 +298,13 @@ impl Sandbox {
         findings: &StaticFindings,
         limits: &Limits,
         work_dir: &Path,
-        env: &BuildEnv,
-        allow_build_retry: bool,
-        setuptools: usize,
+        plan: Attempt<'_>,
     ) -> Result<(Option<GuestResult>, RunOutcome)> {
+        let Attempt {
+            env,
+            allow_build_retry,
+            setuptools,
+        } = plan;
         let scratch = tempfile::Builder::new()
             .prefix("sdistill-scratch-")
             .tempdir_in(work_dir)
