@@ -414,6 +414,58 @@ def _accept_removed_keywords():
         setuptools.Feature = Feature
 
 
+TARGETS = {
+    # platform: (sys.platform, os.name, platform.system(), sysconfig platform tag)
+    "linux": ("linux", "posix", "Linux", "linux-{machine}"),
+    "macos": ("darwin", "posix", "Darwin", "macosx-11.0-{machine}"),
+    "windows": ("win32", "nt", "Windows", "win-amd64"),
+}
+
+
+def _fake_target():
+    # Make the guest look like the machine the user resolves for, so setup.py branches
+    # (sys.platform, os.name, platform.system(), 64-bit maxsize) go the way they would
+    # there. sysconfig is loaded first: its data module is named after the real platform.
+    target = CONFIG.get("target") or {}
+    name = target.get("platform", "linux")
+    machine = target.get("machine", "x86_64")
+    if name not in TARGETS:
+        return
+    sys_platform, os_name, system, tag = TARGETS[name]
+    import platform
+    import sysconfig
+
+    sysconfig.get_config_vars()
+    tag = tag.format(machine=machine.lower())
+    if os_name == "nt":
+        # pathlib picks its flavour from os.name on every Path(): keep the real one.
+        import pathlib
+
+        def path_new(cls, *args, **kwargs):
+            if cls is pathlib.Path:
+                cls = pathlib.PosixPath
+            return object.__new__(cls)
+
+        pathlib.Path.__new__ = path_new
+    sys.platform = sys_platform
+    os.name = os_name
+    sys.maxsize = 2 ** 63 - 1
+    os.cpu_count = lambda: 4
+    platform.system = lambda: system
+    platform.machine = lambda: machine
+    release = {"linux": "6.1.0", "macos": "23.0.0", "windows": "10"}[name]
+    uname = platform.uname_result(system, "sdistill", release, "", machine)
+    platform.uname = lambda: uname
+    platform.platform = lambda *a, **k: "%s-%s-%s" % (system, release, machine)
+    sysconfig.get_platform = lambda: tag
+    try:
+        import distutils.util
+
+        distutils.util.get_platform = lambda: tag
+    except Exception:
+        pass
+
+
 def _find_pkg_info(base):
     for entry in sorted(os.listdir(base)):
         if entry.endswith(".egg-info"):
@@ -446,6 +498,7 @@ def run_setup_py(project):
     _fast_egg_info()
     _patch_build_eggs()
     _accept_removed_keywords()
+    _fake_target()
     setup_py = os.path.join(project, "setup.py")
     if os.path.isfile(setup_py):
         with open(setup_py, "rb") as f:
@@ -524,6 +577,7 @@ def run_pep517(project, backend_name, backend_path):
              message="build backend %s is not available in the sandbox (%s)" % (backend_name, e))
     for attr in filter(None, obj_path.split(".")):
         backend = getattr(backend, attr)
+    _fake_target()
     hook = getattr(backend, "prepare_metadata_for_build_wheel", None)
     if hook is None:
         fail("unsupported-backend", message="backend %s has no prepare_metadata_for_build_wheel" % backend_name)

@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::inspect::{Inspector, Options, SandboxMode};
 use crate::limits::{parse_size, Limits};
 use crate::report;
-use crate::sandbox::{runtime, SandboxConfig};
+use crate::sandbox::{runtime, SandboxConfig, Target, TargetMachine, TargetPlatform};
 
 /// Exit status when every input produced metadata.
 pub const EXIT_OK: u8 = 0;
@@ -64,6 +64,21 @@ struct RuntimeArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Linux,
+    Macos,
+    Windows,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MachineArg {
+    #[value(name = "x86_64", alias = "amd64")]
+    X86_64,
+    #[value(name = "aarch64", alias = "arm64")]
+    Aarch64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Text,
     Json,
@@ -94,6 +109,12 @@ struct InspectArgs {
     /// else the system temp dir].
     #[arg(long, env = "SDISTILL_WORK_DIR")]
     work_dir: Option<PathBuf>,
+    /// The platform setup.py should see (sys.platform, os.name, platform.system()).
+    #[arg(long, value_enum, default_value = "linux")]
+    target_platform: PlatformArg,
+    /// The CPU architecture setup.py should see (platform.machine()).
+    #[arg(long, value_enum, default_value = "x86_64")]
+    target_machine: MachineArg,
     /// A pre-provisioned runtime directory (as made by `runtime install`).
     #[arg(long, env = "SDISTILL_RUNTIME")]
     runtime: Option<PathBuf>,
@@ -186,6 +207,17 @@ fn inspect(args: InspectArgs) -> u8 {
         },
         sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
         work_dir: args.work_dir.clone(),
+        target: Target {
+            platform: match args.target_platform {
+                PlatformArg::Linux => TargetPlatform::Linux,
+                PlatformArg::Macos => TargetPlatform::Macos,
+                PlatformArg::Windows => TargetPlatform::Windows,
+            },
+            machine: match args.target_machine {
+                MachineArg::X86_64 => TargetMachine::X86_64,
+                MachineArg::Aarch64 => TargetMachine::Aarch64,
+            },
+        },
     };
     let inspector = Inspector::new(options);
     let jobs = args.jobs.unwrap_or_else(|| {

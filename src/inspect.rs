@@ -19,7 +19,7 @@ use crate::archive::{self, InputKind};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::metadata::CoreMetadata;
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sandbox::{Sandbox, SandboxConfig, Target};
 use crate::static_meta::{self, BuildSystem, Method};
 
 /// Whether the sandbox may be used when static metadata is not enough.
@@ -40,6 +40,8 @@ pub struct Options {
     pub sandbox: SandboxMode,
     /// Where the guest runtime lives and how it may be obtained.
     pub sandbox_config: SandboxConfig,
+    /// The machine the answer is for: the sandbox imitates it (`--target-platform`).
+    pub target: Target,
     /// Parent directory for unpacked trees and sandbox scratch dirs. `None` picks
     /// [`default_work_dir`]: a RAM-backed tmpfs when there is one, since unpacking
     /// thousands of small files is many times faster there than on a disk.
@@ -52,6 +54,7 @@ impl Default for Options {
             limits: Limits::default(),
             sandbox: SandboxMode::Auto,
             sandbox_config: SandboxConfig::default(),
+            target: Target::default(),
             work_dir: None,
         }
     }
@@ -97,6 +100,8 @@ pub struct Metadata {
     pub method: Method,
     /// A pip requirement line pinning this exact file, when it has a hash.
     pub pin: Option<String>,
+    /// The platform the build code ran as (sandbox answers only): setup.py may branch on it.
+    pub target: Option<Target>,
 }
 
 impl Metadata {
@@ -118,6 +123,7 @@ impl Metadata {
             build_requires_source: build.source,
             method,
             pin,
+            target: None,
         }
     }
 }
@@ -288,15 +294,18 @@ impl Inspector {
             return Err(Error::NeedsSandbox { reason });
         }
         let sandbox = self.sandbox()?;
-        let out = sandbox.run(&unpacked.root_path(), &findings, limits, &work_dir)?;
+        let out = sandbox.run(
+            &unpacked.root_path(),
+            &findings,
+            limits,
+            &work_dir,
+            self.options.target,
+        )?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
-        Ok(Metadata::from_core(
-            out.metadata,
-            out.method,
-            findings.build,
-            &source,
-        ))
+        let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, &source);
+        meta.target = Some(self.options.target);
+        Ok(meta)
     }
 
     fn work_dir(&self) -> PathBuf {

@@ -30,6 +30,7 @@ pub fn to_json(report: &Report) -> Value {
         "build_requires_source": null,
         "method": null,
         "pin": null,
+        "target": null,
         "warnings": report.warnings,
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "error": null,

@@ -40,6 +40,55 @@ pub struct GuestRequest {
     pub allow_build_retry: bool,
     /// Guest path of the setuptools tree to use.
     pub setuptools_path: String,
+    /// The platform the guest pretends to be.
+    pub target: Target,
+}
+
+/// The machine a user resolves for; the guest imitates it (`--target-platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Target {
+    /// Operating system.
+    pub platform: TargetPlatform,
+    /// CPU architecture.
+    pub machine: TargetMachine,
+}
+
+/// Operating systems a target can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetPlatform {
+    /// `sys.platform == "linux"`.
+    #[default]
+    Linux,
+    /// `sys.platform == "darwin"`.
+    Macos,
+    /// `sys.platform == "win32"`.
+    Windows,
+}
+
+/// CPU architectures a target can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum TargetMachine {
+    /// x86-64 (`AMD64` on Windows).
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    /// 64-bit ARM (`arm64` on macOS, `aarch64` on Linux).
+    #[serde(rename = "aarch64")]
+    Aarch64,
+}
+
+impl Target {
+    /// `platform.machine()` as that OS spells it.
+    pub fn machine_name(self) -> &'static str {
+        match (self.platform, self.machine) {
+            (TargetPlatform::Windows, TargetMachine::X86_64) => "AMD64",
+            (TargetPlatform::Windows, TargetMachine::Aarch64) => "ARM64",
+            (TargetPlatform::Macos, TargetMachine::Aarch64) => "arm64",
+            (_, TargetMachine::Aarch64) => "aarch64",
+            (_, TargetMachine::X86_64) => "x86_64",
+        }
+    }
 }
 
 /// The guest argv: the interpreter with site disabled, no bytecode writes, and the driver.
@@ -51,6 +100,14 @@ pub fn argv(request: &GuestRequest) -> Vec<String> {
         "paths": request.paths,
         "allow_build_retry": request.allow_build_retry,
         "setuptools_path": request.setuptools_path,
+        "target": {
+            "platform": match request.target.platform {
+                TargetPlatform::Linux => "linux",
+                TargetPlatform::Macos => "macos",
+                TargetPlatform::Windows => "windows",
+            },
+            "machine": request.target.machine_name(),
+        },
     });
     vec![
         "python".to_string(),

@@ -31,6 +31,7 @@ use crate::metadata::CoreMetadata;
 use crate::static_meta::{Method, StaticFindings};
 use engine::GuestEngine;
 use guest::{GuestRequest, GuestResult};
+pub use guest::{Target, TargetMachine, TargetPlatform};
 use wasi::{CapturedOutput, GuestState, WriteMonitor};
 
 /// Where the runtime is and how it may be obtained.
@@ -83,6 +84,7 @@ struct Attempt<'a> {
     env: &'a BuildEnv,
     allow_build_retry: bool,
     setuptools: usize,
+    target: Target,
 }
 
 /// One directory the guest sees.
@@ -169,6 +171,7 @@ impl Sandbox {
         findings: &StaticFindings,
         limits: &Limits,
         work_dir: &Path,
+        target: Target,
     ) -> Result<SandboxOutput> {
         if let Some(backend) = findings.build.backend.as_deref() {
             if let Some(why) = native_backend(backend) {
@@ -196,6 +199,7 @@ impl Sandbox {
                 env: &env,
                 allow_build_retry: build_retry_left,
                 setuptools,
+                target,
             };
             (result, outcome) = self.attempt(root, findings, limits, work_dir, plan)?;
             match &result {
@@ -304,6 +308,7 @@ impl Sandbox {
             env,
             allow_build_retry,
             setuptools,
+            ..
         } = plan;
         let scratch = tempfile::Builder::new()
             .prefix("sdistill-scratch-")
@@ -328,6 +333,7 @@ impl Sandbox {
                 .get(setuptools)
                 .cloned()
                 .unwrap_or_else(|| "/site".to_string()),
+            target: plan.target,
         };
         let mut preopens = vec![
             Preopen {

@@ -234,3 +234,135 @@ pub fn canary_dir() -> tempfile::TempDir {
 pub fn dir_is_empty(dir: &Path) -> bool {
     std::fs::read_dir(dir).unwrap().next().is_none()
 }
+
+/// A wheel with one module and its dist-info.
+pub fn wheel_bytes(name: &str, version: &str, module_source: &str, requires: &[&str]) -> Vec<u8> {
+    let module = name.replace('-', "_");
+    let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    for r in requires {
+        meta.push_str(&format!("Requires-Dist: {r}\n"));
+    }
+    zip_bytes(&[
+        file(&format!("{module}/__init__.py"), module_source),
+        file(&format!("{module}-{version}.dist-info/METADATA"), &meta),
+        file(
+            &format!("{module}-{version}.dist-info/WHEEL"),
+            "Wheel-Version: 1.0\nGenerator: sdistill-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+        file(&format!("{module}-{version}.dist-info/RECORD"), ""),
+    ])
+}
+
+/// A PEP 503 index served by the test on 127.0.0.1, stopped when dropped.
+pub struct IndexServer {
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One file on the test index: (project, filename, bytes, sha256 to advertise).
+pub struct IndexEntry {
+    pub project: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub advertised_sha256: Option<String>,
+}
+
+impl IndexServer {
+    pub fn start(entries: Vec<IndexEntry>) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/simple/", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+            while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let (stream, _) = match listener.accept() {
+                    Ok(s) => s,
+                    Err(_) => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                stream.set_nonblocking(false).ok();
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .ok();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, ctype, body) = Self::respond(&entries, &path);
+                let mut stream = stream;
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        Self {
+            url,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn respond(entries: &[IndexEntry], path: &str) -> (&'static str, &'static str, Vec<u8>) {
+        if let Some(project) = path.strip_prefix("/simple/") {
+            let project = project.trim_end_matches('/');
+            let mut html = String::from("<html><body>\n");
+            for e in entries.iter().filter(|e| e.project == project) {
+                let sha = e.advertised_sha256.clone().unwrap_or_else(|| {
+                    use sha2::Digest;
+                    hex::encode(sha2::Sha256::digest(&e.bytes))
+                });
+                html.push_str(&format!(
+                    "<a href=\"/files/{0}#sha256={sha}\">{0}</a>\n",
+                    e.filename
+                ));
+            }
+            html.push_str("</body></html>\n");
+            return ("200 OK", "text/html", html.into_bytes());
+        }
+        if let Some(name) = path.strip_prefix("/files/") {
+            if let Some(e) = entries.iter().find(|e| e.filename == name) {
+                return ("200 OK", "application/octet-stream", e.bytes.clone());
+            }
+        }
+        ("404 Not Found", "text/plain", b"not found".to_vec())
+    }
+}
+
+impl Drop for IndexServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A private cache dir that shares the installed runtime's compiled module (so tests do not
+/// recompile it), plus the `--runtime` argument for the installed runtime.
+pub fn private_cache() -> (tempfile::TempDir, String) {
+    let config = sdistill::sandbox::SandboxConfig::default();
+    let runtime = sdistill::sandbox::runtime::default_runtime_dir(&config);
+    let modules = sdistill::sandbox::runtime::cache_root(&config).join("modules");
+    let tmp = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&modules, tmp.path().join("modules")).unwrap();
+    (tmp, runtime.display().to_string())
+}
