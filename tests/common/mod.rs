@@ -183,13 +183,32 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_sdistill")
 }
 
-/// Runs the CLI with a clean environment for the runtime (installed runtime, no network).
+/// A secret placed in the environment of every sdistill process the tests start: no
+/// output may ever contain it (the guest gets no host environment).
+pub const SECRET: &str = "sdistill-test-secret-8d1f0c";
+
+/// Runs the CLI with a clean environment for the runtime (installed runtime, no network),
+/// a secret in its environment, and checks common to every run: no panic, no secret and
+/// no host password file in the output.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin())
+    let out = Command::new(bin())
         .args(args)
         .env_remove("SDISTILL_RUNTIME")
+        .env("SDISTILL_TEST_SECRET", SECRET)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .output()
-        .expect("run sdistill")
+        .expect("run sdistill");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(SECRET), "secret leaked: {text}");
+        assert!(
+            !text.contains("root:x:0:0"),
+            "host /etc/passwd leaked: {text}"
+        );
+    }
+    out
 }
 
 /// Runs `inspect --format json --offline` and returns (exit code, parsed array, stderr).
@@ -201,7 +220,6 @@ pub fn inspect_json(extra: &[&str], inputs: &[&Path]) -> (i32, Vec<Value>, Strin
     let out = run(&args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
     let parsed: Vec<Value> = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}\nstderr: {stderr}"));
     (out.status.code().unwrap_or(-1), parsed, stderr)

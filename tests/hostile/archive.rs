@@ -2,12 +2,10 @@
 //! promptly, without a panic, and without writing anything outside sdistill's own
 //! temporary directory.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// Inspects `path` and asserts the error kind (and limit, when given).
 fn refused(path: &Path, kind: &str, limit: Option<&str>) -> serde_json::Value {

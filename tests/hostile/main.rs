@@ -1,0 +1,20 @@
+//! The hostile suite: generated sdists that try every way we know to reach the host.
+//!
+//! Every case runs the real binary (with the real sandbox where build code runs) and
+//! asserts containment — no canary written, no secret or host file in the output (checked
+//! on every run by `common::run`), no connection, an end within its limit — and the exact
+//! documented error kind and exit status.
+//!
+//! - `archive`: traversal, absolute paths, link escapes, loops, devices, bombs, entry
+//!   floods, duplicates, bad names, truncated and corrupt archives;
+//! - `setup_py`: host reads and writes, network, processes, secrets, CPU, sleep, memory,
+//!   disk, recursion, output floods, early exits, lingering code, spoofing, poisoning;
+//! - `metadata`: huge and deeply nested files, megabyte lines, invalid PEP 508/440,
+//!   terminal escape sequences.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod archive;
+mod metadata;
+mod setup_py;
