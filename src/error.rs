@@ -153,6 +153,12 @@ pub enum Error {
         /// Why it cannot run.
         detail: String,
     },
+    /// A bug in sdistill (a panic) while processing this input; the batch continues.
+    #[error("internal error (please report it with the input): {detail}")]
+    Internal {
+        /// The panic message.
+        detail: String,
+    },
     /// The sandbox itself failed (engine error, trap, protocol violation).
     #[error("sandbox: {detail}")]
     Sandbox {
@@ -177,6 +183,7 @@ impl Error {
             Self::SetupFailed { .. } => "setup-failed",
             Self::UnsupportedBackend { .. } => "unsupported-backend",
             Self::Sandbox { .. } => "sandbox",
+            Self::Internal { .. } => "internal",
         }
     }
 

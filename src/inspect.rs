@@ -174,7 +174,18 @@ impl Inspector {
         let started = Instant::now();
         let mut warnings = Vec::new();
         let mut source = None;
-        let outcome = self.run(path, &mut source, &mut warnings);
+        // A panic is a bug, but it must cost only this input, never the batch.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(path, &mut source, &mut warnings)
+        }))
+        .unwrap_or_else(|panic| {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(Error::Internal { detail })
+        });
         Report {
             input: path.to_path_buf(),
             source,

@@ -143,7 +143,9 @@ impl CoreMetadata {
             if let Err(e) = Requirement::<pep508_rs::VerbatimUrl>::from_str(req) {
                 warnings.push(format!(
                     "{file}: Requires-Dist `{req}` is not PEP 508 ({}); kept as written, pip would refuse it",
-                    first_line(&e.to_string())
+                    // Only the message: pep508_rs 0.9's full `Display` slices the input by
+                    // byte offsets and panics on some non-ASCII input (found by fuzzing).
+                    first_line(&e.message.to_string())
                 ));
             }
         }
@@ -236,6 +238,15 @@ mod tests {
         assert!(!metadata_version_at_least("", (2, 2)));
     }
 
+    /// Regression (fuzzing): pep508_rs panicked formatting this error.
+    #[test]
+    fn non_ascii_requirement_error_does_not_panic() {
+        let raw: &[u8] = b"Name: demo\r\nVersion: 1.0\r\nRequires-Dist: a>=1; extra == \"x\"Dy\ramic: Lic\x9d\x91\x8c\x9a\xf2\xf5\xbb\x9ascri\r\n";
+        let m = CoreMetadata::parse(&String::from_utf8_lossy(raw), "PKG-INFO").unwrap();
+        let w = m.validate("PKG-INFO").unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+    }
+
     #[test]
     fn legacy_specifier_is_flagged_not_dropped() {
         let m = CoreMetadata::parse("Name: x\nVersion: 1\nRequires-Dist: pytz>dev\n", "PKG-INFO")
@@ -243,5 +254,19 @@ mod tests {
         let w = m.validate("PKG-INFO").unwrap();
         assert_eq!(m.requires_dist, vec!["pytz>dev"]);
         assert_eq!(w.len(), 1, "{w:?}");
+    }
+}
+/// Documents the upstream bug worked around in `validate`; when it starts failing, the
+/// dependency is fixed and the workaround may go.
+#[cfg(test)]
+mod upstream {
+    #[test]
+    fn pep508_full_display_panics_on_this_input() {
+        use std::str::FromStr;
+        let raw: &[u8] = b"a>=1; extra == \"x\"Dy\ramic: Lic\x9d\x91\x8c\x9a\xf2\xf5\xbb\x9ascri";
+        let text = String::from_utf8_lossy(raw);
+        let e = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&text).unwrap_err();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.to_string()));
+        assert!(r.is_err(), "no panic: {:?}", r);
     }
 }
