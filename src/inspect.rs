@@ -301,6 +301,14 @@ impl Inspector {
             return Ok(Metadata::from_core(core, method, findings.build, &source));
         }
         let reason = findings.reason.clone().unwrap_or_default();
+        if !["setup.py", "setup.cfg", "pyproject.toml"]
+            .iter()
+            .any(|f| root.is_file(f))
+        {
+            return Err(Error::NoMetadata {
+                detail: format!("no PKG-INFO, setup.py, setup.cfg or pyproject.toml at the project root ({reason})"),
+            });
+        }
         if self.options.sandbox == SandboxMode::Off {
             return Err(Error::NeedsSandbox { reason });
         }
