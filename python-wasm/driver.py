@@ -133,8 +133,8 @@ def _install_stand_ins():
 # Installed lazily: an alias costs nothing unless used, and each use is reported, so a
 # result that needed one says so in its warnings.
 
-def _note(what):
-    msg = "compatibility: provided removed stdlib name %s" % what
+def _note(what, template="compatibility: provided removed stdlib name %s"):
+    msg = template % what
     if msg not in WARNINGS:
         WARNINGS.append(msg)
 
@@ -339,6 +339,25 @@ def _install_compat():
             pass
 
     sys.meta_path.append(LegacyModules())
+
+    class LegacyFinders(importlib.abc.MetaPathFinder):
+        # Python 3.12 ignores meta-path finders that only have find_module (old vendored
+        # six, for one); ask them the old way.
+        def find_spec(self, name, path=None, target=None):
+            for finder in list(sys.meta_path):
+                if finder is self or hasattr(finder, "find_spec"):
+                    continue
+                find_module = getattr(finder, "find_module", None)
+                if find_module is None:
+                    continue
+                loader = find_module(name, path)
+                if loader is not None:
+                    _note(type(finder).__name__, "compatibility: served the find_module()-only "
+                          "import hook %s (Python 3.12 ignores those)")
+                    return importlib.util.spec_from_loader(name, loader)
+            return None
+
+    sys.meta_path.append(LegacyFinders())
 
 
 # --- Capture setup() kwargs as a last-resort answer ---------------------------------------
