@@ -298,3 +298,25 @@ fn a_wheel_whose_hash_does_not_match_is_refused() {
     assert_ne!(v[0]["version"], "4.2", "{}", v[0]);
     assert!(warnings(&v[0]).contains("sha256"), "{}", v[0]);
 }
+
+#[test]
+fn find_module_only_import_hooks_still_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+import sys, types
+class OldStyle:
+    def find_module(self, name, path=None):
+        return self if name == 'legacy_moves' else None
+    def load_module(self, name):
+        m = types.ModuleType(name); m.VALUE = 'ok'; sys.modules[name] = m; return m
+sys.meta_path.append(OldStyle())
+import legacy_moves
+from setuptools import setup
+setup(name='oldhook', version='1.0', install_requires=['dep-' + legacy_moves.VALUE])
+"#;
+    let path = sdist(tmp.path(), "oldhook", setup, vec![]);
+    let (code, v) = inspect_one(&[], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(reqs(&v), vec!["dep-ok"]);
+    assert!(warnings(&v).contains("OldStyle"), "{v}");
+}
