@@ -191,6 +191,7 @@ pub const SECRET: &str = "sdistill-test-secret-8d1f0c";
 /// a secret in its environment, and checks common to every run: no panic, no secret and
 /// no host password file in the output.
 pub fn run(args: &[&str]) -> Output {
+    let started = std::time::Instant::now();
     let out = Command::new(bin())
         .args(args)
         .env_remove("SDISTILL_RUNTIME")
@@ -198,6 +199,11 @@ pub fn run(args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .output()
         .expect("run sdistill");
+    // Containment, not speed: every limit is far below this; a hang would blow through it.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(240),
+        "sdistill did not end within its limits: {args:?}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
