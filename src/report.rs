@@ -5,7 +5,6 @@
 //! requirements, error messages quoting archive members) has its control characters
 //! escaped: an sdist cannot send escape sequences to the user's terminal.
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::inspect::Report;
@@ -130,15 +129,6 @@ pub fn to_text(report: &Report) -> String {
         out.push_str(&format!("  warning: {}\n", sanitize(w)));
     }
     out
-}
-
-/// Serializable view of options that affect answers, for recording in output headers.
-#[derive(Debug, Serialize)]
-pub struct Header {
-    /// Schema id.
-    pub schema: &'static str,
-    /// sdistill version.
-    pub version: &'static str,
 }
 
 #[cfg(test)]
