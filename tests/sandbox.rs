@@ -8,39 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use serde_json::Value;
-
-/// A setup.py-only sdist (PKG-INFO 1.0, so static metadata is not trusted).
-fn setup_py_sdist(dir: &Path, name: &str, setup_py: &str) -> PathBuf {
-    let top = format!("{name}-1.0");
-    let members = vec![
-        file(
-            &format!("{top}/PKG-INFO"),
-            &format!("Metadata-Version: 1.0\nName: {name}\nVersion: 1.0\n"),
-        ),
-        file(&format!("{top}/setup.py"), setup_py),
-    ];
-    write_sdist(dir, &top, Kind::TarGz, &members)
-}
-
-/// A setup() call that declares honest metadata after `payload` ran.
-fn honest(name: &str, payload: &str) -> String {
-    format!(
-        "{payload}\nfrom setuptools import setup\nsetup(name='{name}', version='1.0', install_requires=['honest-dep>=1'], python_requires='>=3.8')\n"
-    )
-}
-
-fn assert_honest(v: &Value, name: &str) {
-    assert!(v["error"].is_null(), "expected metadata, got {v}");
-    assert_eq!(v["name"], name, "{v}");
-    assert_eq!(v["version"], "1.0");
-    assert_eq!(
-        v["requires_dist"],
-        serde_json::json!(["honest-dep>=1"]),
-        "{v}"
-    );
-    assert!(v["method"].as_str().unwrap().starts_with("sandbox-"), "{v}");
-}
 
 #[test]
 fn setup_py_metadata_like_pip() {
