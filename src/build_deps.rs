@@ -17,12 +17,13 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, Requirement, VersionOrUrl};
+use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, VersionOrUrl};
 
 use crate::archive::{self, InputKind};
 use crate::error::{Error, Result};
-use crate::index::{normalize_name, IndexClient, IndexFile};
+use crate::index::{IndexClient, IndexFile};
 use crate::limits::Limits;
+use crate::metadata::normalize_name;
 use crate::metadata::CoreMetadata;
 
 /// Most wheels one sdist's build environment may pull in.
@@ -116,7 +117,7 @@ impl BuildDeps {
         let mut queue: VecDeque<String> = requirements.iter().cloned().collect();
         let mut chosen: HashMap<String, Version> = HashMap::new();
         while let Some(text) = queue.pop_front() {
-            let req = match Requirement::<pep508_rs::VerbatimUrl>::from_str(&text) {
+            let req = match crate::metadata::parse_requirement(&text) {
                 Ok(r) => r,
                 Err(_) => {
                     env.warnings.push(format!(
@@ -126,7 +127,7 @@ impl BuildDeps {
                     continue;
                 }
             };
-            if !req.marker.evaluate(&markers, &[]) {
+            if !crate::metadata::guarded(|| req.marker.evaluate(&markers, &[])).unwrap_or(false) {
                 continue;
             }
             let name = normalize_name(req.name.as_ref());

@@ -15,6 +15,7 @@ use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 
 use crate::error::{Error, Result};
+pub use crate::metadata::normalize_name;
 
 /// One distribution file listed by an index page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,24 +150,6 @@ fn index_error(url: &str, e: ureq::Error) -> Error {
     Error::Index {
         detail: format!("{url}: {e}"),
     }
-}
-
-/// PEP 503 name normalization: lower-case, runs of `-_.` become `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::new();
-    let mut sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
 }
 
 fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<IndexFile>> {

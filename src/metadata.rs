@@ -126,31 +126,33 @@ impl CoreMetadata {
     /// parsers. Returns one warning per invalid value; values are kept as written so that
     /// nothing is dropped silently. A name that is not a valid project name is an error.
     pub fn validate(&self, file: &str) -> Result<Vec<String>> {
-        PackageName::from_str(&self.name).map_err(|e| Error::InvalidMetadata {
-            file: file.to_string(),
-            detail: format!("Name `{}` is not a valid project name: {e}", self.name),
-        })?;
+        let name_ok = guarded(|| PackageName::from_str(&self.name).map_err(|e| e.to_string()))
+            .unwrap_or_else(|| Err("unparsable name".to_string()));
+        if let Err(e) = name_ok {
+            return Err(Error::InvalidMetadata {
+                file: file.to_string(),
+                detail: format!("Name `{}` is not a valid project name: {e}", self.name),
+            });
+        }
         let mut warnings = Vec::new();
         if self.version.is_empty() {
             warnings.push(format!("{file}: no Version field"));
-        } else if let Err(e) = Version::from_str(&self.version) {
+        } else if let Err(e) = parse_pep440(|| Version::from_str(&self.version).map(|_| ())) {
             warnings.push(format!(
                 "{file}: Version `{}` is not PEP 440 ({e}); reported as written",
                 self.version
             ));
         }
         for req in &self.requires_dist {
-            if let Err(e) = Requirement::<pep508_rs::VerbatimUrl>::from_str(req) {
+            if let Err(e) = parse_requirement(req) {
                 warnings.push(format!(
                     "{file}: Requires-Dist `{req}` is not PEP 508 ({}); kept as written, pip would refuse it",
-                    // Only the message: pep508_rs 0.9's full `Display` slices the input by
-                    // byte offsets and panics on some non-ASCII input (found by fuzzing).
-                    first_line(&e.message.to_string())
+                    first_line(&e)
                 ));
             }
         }
         if let Some(rp) = &self.requires_python {
-            if let Err(e) = VersionSpecifiers::from_str(rp) {
+            if let Err(e) = parse_pep440(|| VersionSpecifiers::from_str(rp).map(|_| ())) {
                 warnings.push(format!(
                     "{file}: Requires-Python `{rp}` is not PEP 440 ({e}); kept as written"
                 ));
@@ -191,6 +193,73 @@ const REPORTED_FIELDS: &[&str] = &[
     "requires-python",
     "provides-extra",
 ];
+
+/// Runs a third-party parser on input-derived text, turning a panic into `None`.
+///
+/// pep508_rs 0.9.2 panics on some inputs (found by fuzzing: a name ending in `.`, `-` or
+/// `_` followed by more text, e.g. `a.>=1`; byte-slicing inside multi-byte characters).
+/// Input must never crash sdistill, so every parse of untrusted text goes through here.
+/// The panic message is suppressed for these calls only (a thread-local flag consulted by
+/// a panic hook installed once), so real bugs elsewhere still print.
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    use std::cell::Cell;
+    use std::sync::Once;
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+    QUIET.with(|q| q.set(false));
+    result
+}
+
+/// Parses a PEP 508 requirement without ever panicking; the error is a one-line message.
+pub fn parse_requirement(text: &str) -> std::result::Result<Requirement, String> {
+    match guarded(|| Requirement::<pep508_rs::VerbatimUrl>::from_str(text)) {
+        // Only the message: the error's full `Display` can itself panic (see above).
+        Some(Ok(r)) => Ok(r),
+        Some(Err(e)) => Err(guarded(|| e.message.to_string())
+            .unwrap_or_else(|| "unparsable requirement".to_string())),
+        None => Err("unparsable requirement".to_string()),
+    }
+}
+
+/// Runs a PEP 440 parse under [`guarded`], rendering any error as text.
+fn parse_pep440<E: std::fmt::Display>(
+    f: impl FnOnce() -> std::result::Result<(), E>,
+) -> std::result::Result<(), String> {
+    match guarded(|| f().map_err(|e| e.to_string())) {
+        Some(r) => r,
+        None => Err("unparsable".to_string()),
+    }
+}
+
+/// PEP 503 name (and PEP 685 extra) normalization: lower-case, runs of `-_.` become `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
 
 /// Compares a `Metadata-Version` such as `2.1` or `2.5` against a minimum.
 pub fn metadata_version_at_least(text: &str, min: (u64, u64)) -> bool {
@@ -245,6 +314,16 @@ mod tests {
         let m = CoreMetadata::parse(&String::from_utf8_lossy(raw), "PKG-INFO").unwrap();
         let w = m.validate("PKG-INFO").unwrap();
         assert_eq!(w.len(), 1, "{w:?}");
+    }
+
+    /// Regression (fuzzing): inputs on which pep508_rs 0.9.2 panics are flagged instead.
+    #[test]
+    fn requirements_that_panic_the_parser_are_flagged() {
+        for req in ["a.>=1", "a- ", "a_\t", "a.[x]", "Sbuis.\u{1}"] {
+            assert!(parse_requirement(req).is_err(), "{req:?}");
+        }
+        let raw: &[u8] = b"a>=0; extra == \"x\"Requ\xa5\x9b\xf4\xd2\xaf\xc3hon: >=3.8";
+        let _ = parse_requirement(&String::from_utf8_lossy(raw));
     }
 
     #[test]

@@ -12,10 +12,8 @@
 //! requirements whichever way the metadata was obtained.
 
 use std::io::Read;
-use std::str::FromStr;
 
 use cap_std::fs::Dir;
-use pep508_rs::{Requirement, VerbatimUrl};
 use serde::Serialize;
 
 use crate::archive::read_capped;
@@ -335,22 +333,9 @@ impl ProjectTable {
     }
 }
 
-/// PEP 685 extra normalization: lower-case, runs of `-_.` become `-`.
+/// PEP 685 extra normalization: the same rule as PEP 503 names.
 pub fn normalize_extra(extra: &str) -> String {
-    let mut out = String::with_capacity(extra.len());
-    let mut sep = false;
-    for c in extra.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
+    crate::metadata::normalize_name(extra)
 }
 
 /// Appends `extra == "name"` to a requirement, combining with an existing marker the way
@@ -358,7 +343,7 @@ pub fn normalize_extra(extra: &str) -> String {
 pub fn with_extra_marker(req: &str, extra: &str) -> String {
     let extra_marker = format!("extra == \"{extra}\"");
     // A URL requirement's marker must be separated by whitespace before `;`.
-    let is_url = Requirement::<VerbatimUrl>::from_str(req)
+    let is_url = crate::metadata::parse_requirement(req)
         .map(|r| matches!(r.version_or_url, Some(pep508_rs::VersionOrUrl::Url(_))))
         .unwrap_or(false);
     let split = if is_url {

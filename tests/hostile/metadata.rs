@@ -110,3 +110,13 @@ fn terminal_escapes_never_reach_the_terminal() {
         assert!(!text.is_empty());
     }
 }
+
+/// Regression (fuzzing): requirement strings on which the PEP 508 parser panicked.
+#[test]
+fn requirements_that_crashed_the_parser_are_flagged() {
+    let text = "Metadata-Version: 2.2\nName: crashy\nVersion: 1\nRequires-Dist: a.>=1\nRequires-Dist: b- \nRequires-Dist: c.[x]\n";
+    let (code, v) = one(vec![file("c-1/PKG-INFO", text)], &["--no-sandbox"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["requires_dist"].as_array().unwrap().len(), 3, "{v}");
+    assert!(v["warnings"].to_string().contains("a.>=1"), "{v}");
+}
