@@ -5,6 +5,7 @@
 //! - `/site` — the pinned guest wheels, read-only;
 //! - `/scratch` — a fresh writable directory (HOME, TMPDIR);
 //! - `/out` — where the driver writes its one result file;
+//! - `/deps/N` — each build requirement (an unpacked wheel or stand-in), read-only;
 //! - a fixed environment (no host variable is inherited), no stdin, captured stdout/stderr.
 //!
 //! WASI preview 1 has no socket creation and no processes, and no network capability is
