@@ -235,27 +235,13 @@ setup(name='usehelper', version=version, setup_requires=['sdhelper>=4'], install
         vec![file("pyproject.toml", "[build-system]\nrequires = ['setuptools', 'nativeonly']\nbuild-backend = 'setuptools.build_meta'\n")],
     );
     let run = |offline: bool| {
-        let mut args = vec![
-            "inspect",
-            "--format",
-            "json",
-            "--runtime",
-            &runtime,
-            "--index-url",
-            &server.url,
-        ];
+        let mut args = vec!["--runtime", &runtime, "--index-url", &server.url];
         if offline {
             args.push("--offline");
         }
-        let (a_s, b_s) = (a.display().to_string(), b.display().to_string());
-        let out = std::process::Command::new(bin())
-            .args(&args)
-            .args([a_s, b_s])
-            .env("SDISTILL_CACHE_DIR", cache.path())
-            .output()
-            .unwrap();
-        let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-        v
+        args.push(a.to_str().unwrap());
+        args.push(b.to_str().unwrap());
+        inspect_env(&args, &[("SDISTILL_CACHE_DIR", cache.path().as_os_str())]).1
     };
     let v = run(false);
     assert_eq!(v[0]["version"], "4.2", "{}", v[0]);
@@ -280,21 +266,16 @@ fn a_wheel_whose_hash_does_not_match_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let setup = "from setuptools import setup\ntry:\n    import sdhelper\n    v = sdhelper.VERSION\nexcept ImportError:\n    v = '0.0.0'\nsetup(name='usehelper', version=v, setup_requires=['sdhelper'])\n";
     let a = sdist(tmp.path(), "usehelper", setup, vec![]);
-    let out = std::process::Command::new(bin())
-        .args([
-            "inspect",
-            "--format",
-            "json",
+    let (_, v) = inspect_env(
+        &[
             "--runtime",
             &runtime,
             "--index-url",
             &server.url,
             a.to_str().unwrap(),
-        ])
-        .env("SDISTILL_CACHE_DIR", cache.path())
-        .output()
-        .unwrap();
-    let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+        &[("SDISTILL_CACHE_DIR", cache.path().as_os_str())],
+    );
     assert_ne!(v[0]["version"], "4.2", "{}", v[0]);
     assert!(warnings(&v[0]).contains("sha256"), "{}", v[0]);
 }

@@ -39,20 +39,12 @@ fn tampered_runtime_is_refused() {
 fn missing_runtime_offline_names_the_fix() {
     let tmp = tempfile::tempdir().unwrap();
     let sdist = dynamic_sdist(tmp.path());
-    let out = std::process::Command::new(bin())
-        .args([
-            "inspect",
-            "--format",
-            "json",
-            "--offline",
-            sdist.to_str().unwrap(),
-        ])
-        .env("SDISTILL_CACHE_DIR", tmp.path().join("empty-cache"))
-        .env_remove("SDISTILL_RUNTIME")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let empty = tmp.path().join("empty-cache");
+    let (code, v) = inspect_env(
+        &["--offline", sdist.to_str().unwrap()],
+        &[("SDISTILL_CACHE_DIR", empty.as_os_str())],
+    );
+    assert_eq!(code, 1);
     assert_eq!(error_kind(&v[0]), Some("runtime"));
     assert!(v[0]["error"]["message"]
         .as_str()

@@ -220,9 +220,8 @@ impl Sandbox {
         }
         env.warnings.extend(notes);
         let mut warnings = env.warnings.clone();
-        let (stdout_tail, stdout_total) = outcome.stdout.snapshot();
+        let (_, stdout_total) = outcome.stdout.snapshot();
         let (stderr_tail, stderr_total) = outcome.stderr.snapshot();
-        let _ = stdout_tail;
         for (what, total) in [("stdout", stdout_total), ("stderr", stderr_total)] {
             if total > limits.max_output {
                 warnings.push(format!(

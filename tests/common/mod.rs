@@ -191,14 +191,21 @@ pub const SECRET: &str = "sdistill-test-secret-8d1f0c";
 /// a secret in its environment, and checks common to every run: no panic, no secret and
 /// no host password file in the output.
 pub fn run(args: &[&str]) -> Output {
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables (a private cache dir, say).
+pub fn run_env(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Output {
     let started = std::time::Instant::now();
-    let out = Command::new(bin())
-        .args(args)
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
         .env_remove("SDISTILL_RUNTIME")
         .env("SDISTILL_TEST_SECRET", SECRET)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .output()
-        .expect("run sdistill");
+        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run sdistill");
     // Containment, not speed: every limit is far below this; a hang would blow through it.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(240),
@@ -229,6 +236,17 @@ pub fn inspect_json(extra: &[&str], inputs: &[&Path]) -> (i32, Vec<Value>, Strin
     let parsed: Vec<Value> = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}\nstderr: {stderr}"));
     (out.status.code().unwrap_or(-1), parsed, stderr)
+}
+
+/// Runs `inspect --format json` with `args` and `envs`; returns (exit code, parsed array).
+pub fn inspect_env(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> (i32, Vec<Value>) {
+    let mut all = vec!["inspect", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = run_env(&all, envs);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let parsed =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}"));
+    (out.status.code().unwrap_or(-1), parsed)
 }
 
 /// Inspects one input and returns (exit code, its object).
