@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::inspect::{Inspector, Options, SandboxMode};
 use crate::limits::{parse_size, Limits};
 use crate::report;
-use crate::sandbox::{runtime, SandboxConfig, Target, TargetMachine, TargetPlatform};
+use crate::sandbox::{runtime, Notify, SandboxConfig, Target, TargetMachine, TargetPlatform};
 
 /// Exit status when every input produced metadata.
 pub const EXIT_OK: u8 = 0;
@@ -189,6 +189,7 @@ fn sandbox_config(args: &RuntimeArgs, runtime: Option<PathBuf>, offline: bool) -
         cache_dir: args.cache_dir.clone(),
         index_url: args.index_url.clone(),
         auto_install: !offline,
+        notify: Notify::to(|line| eprintln!("sdistill: {}", report::sanitize(line))),
     }
 }
 

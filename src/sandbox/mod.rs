@@ -45,6 +45,39 @@ pub struct SandboxConfig {
     pub index_url: String,
     /// Install the runtime on first use when it is missing.
     pub auto_install: bool,
+    /// Where progress of an automatic install is reported (silent by default).
+    pub notify: Notify,
+}
+
+/// A sink for progress lines from the library, which never prints by itself.
+#[derive(Clone, Default)]
+pub struct Notify(Option<NotifyFn>);
+
+/// The callback behind a [`Notify`].
+type NotifyFn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+impl Notify {
+    /// Reports lines to `f`.
+    pub fn to(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(f)))
+    }
+
+    /// Reports one line (no-op when silent).
+    pub fn say(&self, line: &str) {
+        if let Some(f) = &self.0 {
+            f(line);
+        }
+    }
+}
+
+impl std::fmt::Debug for Notify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Notify(..)"
+        } else {
+            "Notify(silent)"
+        })
+    }
 }
 
 impl Default for SandboxConfig {
@@ -54,6 +87,7 @@ impl Default for SandboxConfig {
             cache_dir: None,
             index_url: runtime::DEFAULT_INDEX_URL.to_string(),
             auto_install: true,
+            notify: Notify::default(),
         }
     }
 }
@@ -112,16 +146,16 @@ struct RunOutcome {
 
 impl Sandbox {
     /// Locates, verifies (sha256) and compiles the runtime; installs it first when missing
-    /// and `auto_install` is set (saying so on stderr, the one place the library speaks,
-    /// because a silent multi-megabyte download would surprise a user).
+    /// and `auto_install` is set, telling `config.notify` (a silent multi-megabyte download
+    /// would surprise a user; the CLI prints these lines on stderr).
     pub fn load(config: &SandboxConfig) -> Result<Self> {
         let dir = match runtime::locate(config) {
             Ok(dir) => dir,
             Err(e) if config.auto_install && config.runtime_dir.is_none() => {
-                eprintln!(
-                    "sdistill: runtime not installed; installing it now (sdistill runtime install)"
-                );
-                runtime::install(config, &mut |m| eprintln!("sdistill: {m}"))
+                config
+                    .notify
+                    .say("runtime not installed; installing it now (sdistill runtime install)");
+                runtime::install(config, &mut |m| config.notify.say(m))
                     .map_err(|install| Error::Runtime {
                         detail: format!("{e}; automatic install failed: {install}"),
                     })?
