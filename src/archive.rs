@@ -69,18 +69,6 @@ impl InputKind {
         .find(|(ext, _)| name.ends_with(ext))
         .map(|(_, kind)| kind)
     }
-
-    /// Stable name used in JSON (`source.kind`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SdistTarGz => "sdist-tar-gz",
-            Self::SdistTarBz2 => "sdist-tar-bz2",
-            Self::SdistTarXz => "sdist-tar-xz",
-            Self::SdistZip => "sdist-zip",
-            Self::Wheel => "wheel",
-            Self::Directory => "directory",
-        }
-    }
 }
 
 /// A private, unpacked copy of an sdist. Dropping it removes the files.
@@ -88,17 +76,6 @@ impl InputKind {
 pub struct Unpacked {
     temp: tempfile::TempDir,
     root: PathBuf,
-    /// Number of members and bytes written, for diagnostics.
-    pub stats: UnpackStats,
-}
-
-/// What an unpack produced.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct UnpackStats {
-    /// Members processed.
-    pub entries: u64,
-    /// File bytes written.
-    pub bytes: u64,
 }
 
 impl Unpacked {
@@ -134,27 +111,14 @@ pub fn unpack(
     Ok(Unpacked {
         temp,
         root: sink.project_root(),
-        stats: UnpackStats {
-            entries: sink.entries,
-            bytes: sink.bytes,
-        },
     })
 }
 
 /// Unpacks `path` into the (empty) directory `dest` with every check of [`unpack`].
 /// Used to install guest wheels, whose members must obey the same rules.
-pub fn unpack_to_dir(
-    path: &Path,
-    kind: InputKind,
-    limits: &Limits,
-    dest: &Path,
-) -> Result<UnpackStats> {
+pub fn unpack_to_dir(path: &Path, kind: InputKind, limits: &Limits, dest: &Path) -> Result<()> {
     let dir = Dir::open_ambient_dir(dest, ambient_authority()).map_err(|e| Error::io(dest, e))?;
-    let sink = unpack_into(path, kind, limits, dir)?;
-    Ok(UnpackStats {
-        entries: sink.entries,
-        bytes: sink.bytes,
-    })
+    unpack_into(path, kind, limits, dir).map(|_| ())
 }
 
 fn unpack_into(path: &Path, kind: InputKind, limits: &Limits, dir: Dir) -> Result<TreeWriter> {
