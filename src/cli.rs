@@ -105,6 +105,10 @@ struct InspectArgs {
     /// Do not download the runtime if it is missing.
     #[arg(long)]
     offline: bool,
+    /// Neither read nor write the metadata cache (answers keyed by the file's sha256 and
+    /// the runtime, driver, target and limits).
+    #[arg(long, env = "SDISTILL_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cache: bool,
     /// Directory for unpacked trees and scratch dirs [default: /dev/shm when writable,
     /// else the system temp dir].
     #[arg(long, env = "SDISTILL_WORK_DIR")]
@@ -208,6 +212,7 @@ fn inspect(args: InspectArgs) -> u8 {
         },
         sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
         work_dir: args.work_dir.clone(),
+        cache: !args.no_cache,
         target: Target {
             platform: match args.target_platform {
                 PlatformArg::Linux => TargetPlatform::Linux,

@@ -16,10 +16,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::archive::{self, InputKind};
+use crate::cache::{CacheKey, MetadataCache};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::metadata::CoreMetadata;
-use crate::sandbox::{Sandbox, SandboxConfig, Target};
+use crate::sandbox::{guest, runtime, Sandbox, SandboxConfig, Target};
 use crate::static_meta::{self, BuildSystem, Method};
 
 /// Whether the sandbox may be used when static metadata is not enough.
@@ -46,6 +47,9 @@ pub struct Options {
     /// [`default_work_dir`]: a RAM-backed tmpfs when there is one, since unpacking
     /// thousands of small files is many times faster there than on a disk.
     pub work_dir: Option<PathBuf>,
+    /// Reuse and store answers in the metadata cache ([`MetadataCache`]) under the cache
+    /// root. On by default; `--no-cache` turns it off.
+    pub cache: bool,
 }
 
 impl Default for Options {
@@ -56,6 +60,7 @@ impl Default for Options {
             sandbox_config: SandboxConfig::default(),
             target: Target::default(),
             work_dir: None,
+            cache: true,
         }
     }
 }
@@ -76,7 +81,7 @@ pub struct Source {
 }
 
 /// The answer for one input: core metadata plus how it was obtained.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Metadata {
     /// Distribution name as declared.
     pub name: String,
@@ -95,7 +100,7 @@ pub struct Metadata {
     /// `[build-system].build-backend`, when declared.
     pub build_backend: Option<String>,
     /// `pyproject` or `default`: where `build_requires` came from.
-    pub build_requires_source: &'static str,
+    pub build_requires_source: String,
     /// How the core metadata was obtained.
     pub method: Method,
     /// A pip requirement line pinning this exact file, when it has a hash.
@@ -120,7 +125,7 @@ impl Metadata {
             provides_extra: core.provides_extra,
             build_requires: build.requires,
             build_backend: build.backend,
-            build_requires_source: build.source,
+            build_requires_source: build.source.to_string(),
             method,
             pin,
             target: None,
@@ -142,6 +147,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Wall time spent on this input.
     pub elapsed: Duration,
+    /// Whether the answer came from the metadata cache.
+    pub cached: bool,
 }
 
 /// Inspects Python distributions. Build once, reuse for many inputs, share across threads.
@@ -174,9 +181,10 @@ impl Inspector {
         let started = Instant::now();
         let mut warnings = Vec::new();
         let mut source = None;
+        let mut cached = false;
         // A panic is a bug, but it must cost only this input, never the batch.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run(path, &mut source, &mut warnings)
+            self.run(path, &mut source, &mut warnings, &mut cached)
         }))
         .unwrap_or_else(|panic| {
             let detail = panic
@@ -192,6 +200,7 @@ impl Inspector {
             outcome,
             warnings,
             elapsed: started.elapsed(),
+            cached,
         }
     }
 
@@ -239,6 +248,7 @@ impl Inspector {
                     }),
                     warnings: Vec::new(),
                     elapsed: Duration::ZERO,
+                    cached: false,
                 })
             })
             .collect()
@@ -249,6 +259,7 @@ impl Inspector {
         path: &Path,
         source_out: &mut Option<Source>,
         warnings: &mut Vec<String>,
+        cached: &mut bool,
     ) -> Result<Metadata> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let kind = InputKind::detect(path).ok_or_else(|| Error::UnsupportedInput {
@@ -271,6 +282,61 @@ impl Inspector {
             kind,
         };
         *source_out = Some(source.clone());
+        let cache = self.cache().zip(source.sha256.clone());
+        if let Some((cache, sha)) = &cache {
+            let key = CacheKey {
+                file_sha256: sha,
+                context: &self.cache_context(),
+            };
+            if let Some((meta, stored)) = cache.load(&key) {
+                warnings.extend(stored);
+                *cached = true;
+                return Ok(meta);
+            }
+        }
+        let before = warnings.len();
+        let meta = self.compute(path, kind, &source, warnings)?;
+        if let Some((cache, sha)) = &cache {
+            let key = CacheKey {
+                file_sha256: sha,
+                context: &self.cache_context(),
+            };
+            cache.store(&key, &meta, &warnings[before..]);
+        }
+        Ok(meta)
+    }
+
+    /// Everything besides the input's bytes that shapes an answer: a change to any of it
+    /// makes earlier cache entries unreachable.
+    fn cache_context(&self) -> String {
+        format!(
+            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?}",
+            env!("CARGO_PKG_VERSION"),
+            runtime::Lock::key(),
+            guest::driver_sha256(),
+            self.options.target,
+            self.options.limits,
+            self.options.sandbox,
+        )
+    }
+
+    fn cache(&self) -> Option<MetadataCache> {
+        if !self.options.cache {
+            return None;
+        }
+        Some(MetadataCache::new(
+            runtime::cache_root(&self.options.sandbox_config).join("metadata"),
+        ))
+    }
+
+    fn compute(
+        &self,
+        path: &Path,
+        kind: InputKind,
+        source: &Source,
+        warnings: &mut Vec<String>,
+    ) -> Result<Metadata> {
+        let source = source.clone();
         let limits = &self.options.limits;
 
         if kind == InputKind::Wheel {

@@ -26,6 +26,7 @@
 
 pub mod archive;
 pub mod build_deps;
+pub mod cache;
 pub mod cli;
 pub mod error;
 pub mod index;

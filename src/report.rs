@@ -32,6 +32,7 @@ pub fn to_json(report: &Report) -> Value {
         "target": null,
         "warnings": report.warnings,
         "elapsed_ms": report.elapsed.as_millis() as u64,
+        "cached": report.cached,
         "error": null,
     });
     match &report.outcome {
@@ -87,10 +88,11 @@ pub fn to_text(report: &Report) -> String {
     match &report.outcome {
         Ok(m) => {
             out.push_str(&format!(
-                "{} {}  ({input}, via {})\n",
+                "{} {}  ({input}, via {}{})\n",
                 sanitize(&m.name),
                 sanitize(&m.version),
-                m.method.as_str()
+                m.method.as_str(),
+                if report.cached { ", cached" } else { "" }
             ));
             if let Some(rp) = &m.requires_python {
                 out.push_str(&format!("  requires-python: {}\n", sanitize(rp)));

@@ -22,7 +22,7 @@ use crate::limits::Limits;
 use crate::metadata::CoreMetadata;
 
 /// How an answer was obtained; `method` in the JSON output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Method {
     /// A wheel's METADATA.
     #[serde(rename = "wheel")]

@@ -111,3 +111,58 @@ fn parallel_batch_mixes_hostile_and_honest() {
         assert_eq!(error_kind(&arr[2 * i + 1]), Some("setup-failed"));
     }
 }
+
+/// A repeated inspect of the same bytes is a verified cache lookup: no sandbox run (the
+/// second run has no runtime at all), and a tampered entry is recomputed, not trusted.
+#[test]
+fn metadata_cache_serves_repeats_and_rejects_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, runtime) = private_cache();
+    let path = setup_py_sdist(
+        tmp.path(),
+        "cachy",
+        "from setuptools import setup\nsetup(name='cachy', version='1.0', install_requires=['six'])\n",
+    );
+    let input = path.display().to_string();
+    let envs = [
+        ("SDISTILL_CACHE_DIR", cache.path().as_os_str()),
+        ("SDISTILL_NO_CACHE", std::ffi::OsStr::new("0")),
+    ];
+    let first = inspect_env(&["--offline", "--runtime", &runtime, &input], &envs).1;
+    assert_eq!(first[0]["cached"], false, "{}", first[0]);
+    assert_eq!(first[0]["method"], "sandbox-egg-info");
+
+    let missing = tmp.path().join("no-runtime-here");
+    let missing = missing.display().to_string();
+    let second = inspect_env(&["--offline", "--runtime", &missing, &input], &envs).1;
+    assert_eq!(second[0]["cached"], true, "{}", second[0]);
+    assert_eq!(second[0]["requires_dist"], first[0]["requires_dist"]);
+    assert_eq!(second[0]["method"], "sandbox-egg-info");
+
+    // --no-cache bypasses it: without a runtime that is now a runtime error.
+    let (code, bypass) = inspect_env(
+        &["--offline", "--no-cache", "--runtime", &missing, &input],
+        &envs,
+    );
+    assert_eq!(code, 1);
+    assert_eq!(error_kind(&bypass[0]), Some("runtime"), "{}", bypass[0]);
+
+    // Tamper with every entry: the answer is recomputed in the sandbox, not served.
+    let mut entries = Vec::new();
+    let mut stack = vec![cache.path().join("metadata")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                entries.push(e.path());
+            }
+        }
+    }
+    assert_eq!(entries.len(), 1);
+    let text = std::fs::read_to_string(&entries[0]).unwrap();
+    std::fs::write(&entries[0], text.replace("\"six\"", "\"evil\"")).unwrap();
+    let third = inspect_env(&["--offline", "--runtime", &runtime, &input], &envs).1;
+    assert_eq!(third[0]["cached"], false, "{}", third[0]);
+    assert_eq!(third[0]["requires_dist"], serde_json::json!(["six"]));
+}

@@ -46,7 +46,7 @@ pub struct GuestRequest {
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     /// Operating system.
     pub platform: TargetPlatform,
@@ -55,7 +55,7 @@ pub struct Target {
 }
 
 /// Operating systems a target can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetPlatform {
     /// `sys.platform == "linux"`.
@@ -68,7 +68,7 @@ pub enum TargetPlatform {
 }
 
 /// CPU architectures a target can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum TargetMachine {
     /// x86-64 (`AMD64` on Windows).
     #[default]

@@ -201,7 +201,9 @@ pub fn run_env(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Output {
     cmd.args(args)
         .env_remove("SDISTILL_RUNTIME")
         .env("SDISTILL_TEST_SECRET", SECRET)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        // Every test exercises the real pipeline unless it opts into the cache.
+        .env("SDISTILL_NO_CACHE", "1");
     for (k, v) in envs {
         cmd.env(k, v);
     }

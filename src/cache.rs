@@ -1,0 +1,173 @@
+//! The metadata cache: an answer already computed for the same bytes is a lookup.
+//!
+//! An entry is keyed by everything that could change the answer: the input's sha256, the
+//! sdistill version, the runtime lock, the guest driver, the target platform, the limits
+//! and the sandbox mode. A new runtime or driver therefore never serves an old answer.
+//! Entries are verified on every read (their recorded key, the input hash and a checksum
+//! of the payload) and a bad entry is ignored and replaced, never trusted. Only successful
+//! answers are stored: a failure is always recomputed, so raising a limit takes effect.
+//! Writes are atomic (temporary file, then rename), so concurrent processes never see
+//! half an entry.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::inspect::Metadata;
+
+/// A directory of verified metadata entries.
+#[derive(Debug, Clone)]
+pub struct MetadataCache {
+    dir: PathBuf,
+}
+
+/// What a cache key is computed from. Every field changes the key.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheKey<'a> {
+    /// sha256 of the input file.
+    pub file_sha256: &'a str,
+    /// Everything else that shapes the answer (versions, target, limits), as text.
+    pub context: &'a str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    file_sha256: String,
+    checksum: String,
+    payload: Payload,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    metadata: Metadata,
+    warnings: Vec<String>,
+}
+
+impl CacheKey<'_> {
+    fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"sdistill-metadata-cache/1\0");
+        h.update(self.file_sha256.as_bytes());
+        h.update(b"\0");
+        h.update(self.context.as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+impl MetadataCache {
+    /// A cache rooted at `dir` (created on first store).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The directory entries live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, digest: &str) -> PathBuf {
+        self.dir.join(&digest[..2]).join(format!("{digest}.json"))
+    }
+
+    /// The stored answer for `key`, if there is one and it verifies.
+    pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>)> {
+        let digest = key.digest();
+        let text = std::fs::read(self.path(&digest)).ok()?;
+        let entry: Entry = serde_json::from_slice(&text).ok()?;
+        if entry.key != digest || entry.file_sha256 != key.file_sha256 {
+            return None;
+        }
+        if checksum(&entry.payload)? != entry.checksum {
+            return None;
+        }
+        Some((entry.payload.metadata, entry.payload.warnings))
+    }
+
+    /// Stores an answer. Failures to write are ignored: the cache is an optimisation.
+    pub fn store(&self, key: &CacheKey, metadata: &Metadata, warnings: &[String]) {
+        let digest = key.digest();
+        let payload = Payload {
+            metadata: metadata.clone(),
+            warnings: warnings.to_vec(),
+        };
+        let Some(sum) = checksum(&payload) else {
+            return;
+        };
+        let entry = Entry {
+            key: digest.clone(),
+            file_sha256: key.file_sha256.to_string(),
+            checksum: sum,
+            payload,
+        };
+        let path = self.path(&digest);
+        let Some(parent) = path.parent() else { return };
+        if std::fs::create_dir_all(parent).is_err() {
+            return;
+        }
+        let Ok(bytes) = serde_json::to_vec(&entry) else {
+            return;
+        };
+        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(parent) {
+            use std::io::Write;
+            if tmp.write_all(&bytes).is_ok() {
+                let _ = tmp.persist(&path);
+            }
+        }
+    }
+}
+
+fn checksum(payload: &Payload) -> Option<String> {
+    let bytes = serde_json::to_vec(payload).ok()?;
+    Some(hex::encode(Sha256::digest(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::static_meta::Method;
+
+    fn sample() -> Metadata {
+        Metadata {
+            name: "demo".into(),
+            version: "1.0".into(),
+            metadata_version: None,
+            requires_dist: vec!["six".into()],
+            requires_python: None,
+            provides_extra: vec![],
+            build_requires: vec![],
+            build_backend: None,
+            build_requires_source: "default".into(),
+            method: Method::SandboxEggInfo,
+            pin: None,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = MetadataCache::new(dir.path());
+        let key = CacheKey {
+            file_sha256: "ab12",
+            context: "ctx",
+        };
+        assert!(cache.load(&key).is_none());
+        cache.store(&key, &sample(), &["w".into()]);
+        let (meta, warnings) = cache.load(&key).unwrap();
+        assert_eq!(meta.requires_dist, vec!["six"]);
+        assert_eq!(warnings, vec!["w"]);
+        // Another context is another entry.
+        let other = CacheKey {
+            file_sha256: "ab12",
+            context: "other",
+        };
+        assert!(cache.load(&other).is_none());
+        // A tampered payload no longer verifies.
+        let path = cache.path(&key.digest());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("six", "evil")).unwrap();
+        assert!(cache.load(&key).is_none());
+    }
+}
