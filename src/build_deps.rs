@@ -287,6 +287,7 @@ impl BuildDeps {
                     sha256: None,
                     yanked: false,
                     requires_python: None,
+                    core_metadata: None,
                 })
             })
             .collect()

@@ -153,6 +153,18 @@ pub enum Error {
         /// Why it cannot run.
         detail: String,
     },
+    /// A command line or requirements file that cannot be used as given.
+    #[error("{detail}")]
+    Usage {
+        /// What is wrong and where.
+        detail: String,
+    },
+    /// No set of versions satisfies the requirements; the explanation says why.
+    #[error("no solution: {explanation}")]
+    NoSolution {
+        /// pubgrub's derivation, written for people.
+        explanation: String,
+    },
     /// A bug in sdistill (a panic) while processing this input; the batch continues.
     #[error("internal error (please report it with the input): {detail}")]
     Internal {
@@ -184,6 +196,8 @@ impl Error {
             Self::UnsupportedBackend { .. } => "unsupported-backend",
             Self::Sandbox { .. } => "sandbox",
             Self::Internal { .. } => "internal",
+            Self::Usage { .. } => "usage",
+            Self::NoSolution { .. } => "no-solution",
         }
     }
 

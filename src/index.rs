@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub use crate::metadata::normalize_name;
 
 /// One distribution file listed by an index page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexFile {
     /// File name, e.g. `setuptools-80.9.0-py3-none-any.whl`.
     pub filename: String,
@@ -30,6 +30,23 @@ pub struct IndexFile {
     pub yanked: bool,
     /// `Requires-Python` the index states (PEP 503 `data-requires-python`).
     pub requires_python: Option<String>,
+    /// The index serves this file's core metadata on its own at `url + ".metadata"`
+    /// (PEP 658 / PEP 714), so a wheel's dependencies cost one small request.
+    pub core_metadata: Option<MetadataFile>,
+}
+
+/// A PEP 658 metadata file offered next to a distribution file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetadataFile {
+    /// Its sha256, when the index states one (it is then checked).
+    pub sha256: Option<String>,
+}
+
+impl IndexFile {
+    /// Where the PEP 658 metadata file lives.
+    pub fn metadata_url(&self) -> String {
+        format!("{}.metadata", self.url)
+    }
 }
 
 /// A client for one index (PEP 503 base URL such as `https://pypi.org/simple/`).
@@ -146,6 +163,38 @@ impl IndexClient {
     }
 }
 
+impl IndexClient {
+    /// Fetches a small file (a PEP 658 metadata file) into memory, at most `limit` bytes,
+    /// checking it against `sha256` when one is given.
+    pub fn fetch_small(&self, url: &str, sha256: Option<&str>, limit: u64) -> Result<Vec<u8>> {
+        let mut resp = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| index_error(url, e))?;
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| index_error(url, e))?;
+        if let Some(expected) = sha256 {
+            let got = hex::encode(Sha256::digest(&bytes));
+            if !got.eq_ignore_ascii_case(expected) {
+                return Err(Error::Index {
+                    detail: format!("{url}: sha256 {got} does not match the index's {expected}"),
+                });
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// The base URL of this index.
+    pub fn url(&self) -> &str {
+        self.base.as_str()
+    }
+}
+
 fn index_error(url: &str, e: ureq::Error) -> Error {
     Error::Index {
         detail: format!("{url}: {e}"),
@@ -181,12 +230,23 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<IndexFile>> {
                 .get("requires-python")
                 .and_then(|r| r.as_str())
                 .map(str::to_string);
+            let core_metadata = match f
+                .get("core-metadata")
+                .or_else(|| f.get("dist-info-metadata"))
+            {
+                Some(serde_json::Value::Bool(true)) => Some(MetadataFile { sha256: None }),
+                Some(serde_json::Value::Object(h)) => Some(MetadataFile {
+                    sha256: h.get("sha256").and_then(|v| v.as_str()).map(str::to_string),
+                }),
+                _ => None,
+            };
             Some(IndexFile {
                 filename,
                 url: strip_fragment(url),
                 sha256,
                 yanked,
                 requires_python,
+                core_metadata,
             })
         })
         .collect())
@@ -227,6 +287,12 @@ fn parse_html_page(body: &str, page: &url::Url) -> Vec<IndexFile> {
             sha256,
             yanked: attr(attrs, "data-yanked").is_some(),
             requires_python: attr(attrs, "data-requires-python").map(|r| html_unescape(&r)),
+            core_metadata: attr(attrs, "data-core-metadata")
+                .or_else(|| attr(attrs, "data-dist-info-metadata"))
+                .filter(|v| v != "false")
+                .map(|v| MetadataFile {
+                    sha256: v.strip_prefix("sha256=").map(str::to_string),
+                }),
         });
     }
     out
@@ -260,12 +326,17 @@ mod tests {
     #[test]
     fn parses_pep503_html() {
         let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
-        let files = parse_html_page(
+        let mut files = parse_html_page(
             r#"<html><body><a href="../../files/demo-1.0.tar.gz#sha256=abc" data-yanked="">demo-1.0.tar.gz</a>
+            <a href="../../files/demo-1.0-py3-none-any.whl#sha256=abd" data-core-metadata="sha256=fed" data-requires-python="&gt;=3.8">demo-1.0-py3-none-any.whl</a>
             <a href='https://x.invalid/demo-1.1-py3-none-any.whl#sha256=def'>demo-1.1-py3-none-any.whl</a></body></html>"#,
             &page,
         );
-        assert_eq!(files.len(), 2);
+        assert_eq!(files.len(), 3);
+        let wheel = files.remove(1);
+        assert_eq!(wheel.requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(wheel.core_metadata.unwrap().sha256.as_deref(), Some("fed"));
+        assert!(files[0].core_metadata.is_none());
         assert_eq!(
             files[0].url,
             "https://example.invalid/files/demo-1.0.tar.gz"

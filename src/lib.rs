@@ -34,6 +34,7 @@ pub mod inspect;
 pub mod limits;
 pub mod metadata;
 pub mod report;
+pub mod resolve;
 pub mod sandbox;
 pub mod static_meta;
 

@@ -1,0 +1,663 @@
+//! Locking: requirements in, exact hash-pinned versions out, for one target environment.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`requirements`] | read `requirements.in`-style files (`-r`, `-c`, continuations) |
+//! | [`environment`] | the target: marker environment, `Requires-Python`, wheel tags |
+//! | [`provider`] | versions and dependencies: the [`MetadataProvider`] seam, [`IndexProvider`] |
+//! | (this module) | the PubGrub adapter: PEP 440 version sets, extras, yanked, pre-releases |
+//! | [`output`] | the `requirements.txt` a `pip install --require-hashes` accepts |
+//!
+//! The resolver is [`pubgrub`] over [`pep440_rs`] versions. Version sets are
+//! `Ranges<Version>` built from PEP 440 specifiers, so `~=`, `!=1.*`, `===` and friends
+//! keep their PEP 440 meaning. An extra `name[x]` is its own package that pins `name` to
+//! the same version and adds the requirements `x` turns on, as uv models it. Markers are
+//! evaluated for the target; a package that only some marker pulled in is written with
+//! that marker (combined along every path that reaches it).
+
+pub mod environment;
+pub mod output;
+pub mod provider;
+pub mod requirements;
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::rc::Rc;
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
+use pubgrub::{
+    DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
+    PackageResolutionStatistics, PubGrubError, Ranges, Reporter,
+};
+
+use crate::error::{Error, Result};
+use crate::metadata::{normalize_name, parse_requirement};
+use crate::sandbox::Notify;
+
+pub use environment::TargetEnv;
+pub use provider::{DistFile, DistMetadata, IndexProvider, MetadataProvider, ProjectVersion};
+
+/// A requirement the user asked for, and where it was written (for `# via`).
+#[derive(Debug, Clone)]
+pub struct RootRequirement {
+    /// The parsed PEP 508 requirement.
+    pub requirement: Requirement,
+    /// `-r requirements.in`, `-c constraints.txt` or `command line`.
+    pub origin: String,
+}
+
+/// A set of project names, or all of them (`:all:`), as pip's `--no-binary` takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameSet {
+    /// Every project.
+    pub all: bool,
+    /// These projects (normalized).
+    pub names: BTreeSet<String>,
+}
+
+impl NameSet {
+    /// Parses pip's syntax: comma-separated names, `:all:` or `:none:`; repeated flags add.
+    pub fn add(&mut self, text: &str) {
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                ":all:" => self.all = true,
+                ":none:" => {
+                    self.all = false;
+                    self.names.clear();
+                }
+                name => {
+                    self.names.insert(normalize_name(name));
+                }
+            }
+        }
+    }
+
+    /// Whether `name` (normalized) is in the set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.all || self.names.contains(name)
+    }
+}
+
+/// Everything a lock is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct LockRequest {
+    /// What to install.
+    pub requirements: Vec<RootRequirement>,
+    /// Limits on versions that apply only if a project is required at all (`-c`).
+    pub constraints: Vec<RootRequirement>,
+    /// The target interpreter and platform.
+    pub env: TargetEnv,
+    /// Allow pre-releases everywhere (otherwise only where nothing else fits).
+    pub prerelease: bool,
+    /// Never use wheels of these projects (`--no-binary`).
+    pub no_binary: NameSet,
+    /// Never use sdists of these projects (`--only-binary`); wins over `no_binary`.
+    pub only_binary: NameSet,
+    /// Versions to keep when they still fit (the previous lock's pins).
+    pub preferences: BTreeMap<String, Version>,
+}
+
+/// One pinned project of a lock.
+#[derive(Debug, Clone)]
+pub struct LockedPackage {
+    /// Normalized project name.
+    pub name: String,
+    /// The chosen version.
+    pub version: Version,
+    /// sha256 of every file of that version pip may pick (sorted).
+    pub hashes: Vec<String>,
+    /// Who asked for it: `-r file` / `command line` for the user, project names otherwise.
+    pub via: Vec<String>,
+    /// The marker under which it is needed, when only some environments need it.
+    pub marker: Option<String>,
+    /// Which file answered its dependencies, and how (`metadata-file`, `sandbox-egg-info`, ...).
+    pub metadata_source: Option<(String, String)>,
+    /// The chosen version is yanked (selected only because it was pinned with `==`).
+    pub yanked: bool,
+}
+
+/// A successful lock.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// Pinned projects, sorted by name.
+    pub packages: Vec<LockedPackage>,
+    /// Everything worth a reader's attention (skipped requirements, missing extras).
+    pub warnings: Vec<String>,
+}
+
+/// Resolves `request` with facts from `provider`. Progress lines go to `notify`.
+pub fn resolve(
+    request: &LockRequest,
+    provider: &dyn MetadataProvider,
+    notify: &Notify,
+) -> Result<Resolution> {
+    let solver = Solver::new(request, provider, notify)?;
+    let selected = match pubgrub::resolve(&solver, Node::Root, Version::new([0u64])) {
+        Ok(selected) => selected,
+        Err(PubGrubError::NoSolution(mut tree)) => {
+            tree.collapse_no_versions();
+            return Err(Error::NoSolution {
+                explanation: DefaultStringReporter::report(&tree),
+            });
+        }
+        Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
+        | Err(PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source),
+    };
+    let selected: BTreeMap<Node, Version> = selected.into_iter().collect();
+    Ok(solver.finish(&selected))
+}
+
+/// A PubGrub package: the user's requirements, a project, or a project with one extra.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Node {
+    Root,
+    Base(String),
+    Extra(String, String),
+}
+
+impl Node {
+    fn project(&self) -> Option<&str> {
+        match self {
+            Node::Root => None,
+            Node::Base(n) | Node::Extra(n, _) => Some(n),
+        }
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Root => f.write_str("your requirements"),
+            Node::Base(n) => f.write_str(n),
+            Node::Extra(n, e) => write!(f, "{n}[{e}]"),
+        }
+    }
+}
+
+type Set = Ranges<Version>;
+
+/// A version the target can install, and its files.
+struct Candidate {
+    version: Version,
+    /// Files pip may pick on the target, best source of metadata first.
+    usable: Vec<DistFile>,
+    /// Every file of the version the binary policy allows: the lock's hashes.
+    all: Vec<DistFile>,
+    /// Every usable file is yanked.
+    yanked: bool,
+}
+
+struct Edge {
+    to: Node,
+    marker: MarkerTree,
+    origin: Option<String>,
+}
+
+struct Solver<'a> {
+    request: &'a LockRequest,
+    provider: &'a dyn MetadataProvider,
+    notify: &'a Notify,
+    markers: MarkerEnvironment,
+    constraints: BTreeMap<String, Set>,
+    candidates: RefCell<BTreeMap<String, Rc<Vec<Candidate>>>>,
+    metadata: RefCell<BTreeMap<(String, Version), std::result::Result<Rc<DistMetadata>, String>>>,
+    edges: RefCell<BTreeMap<(Node, Version), Vec<Edge>>>,
+    warnings: RefCell<BTreeSet<String>>,
+}
+
+impl<'a> Solver<'a> {
+    fn new(
+        request: &'a LockRequest,
+        provider: &'a dyn MetadataProvider,
+        notify: &'a Notify,
+    ) -> Result<Self> {
+        let markers = request.env.markers();
+        let mut constraints: BTreeMap<String, Set> = BTreeMap::new();
+        for c in &request.constraints {
+            if !c.requirement.marker.evaluate(&markers, &[]) {
+                continue;
+            }
+            let set = specifier_set(&c.requirement).map_err(|detail| Error::Usage {
+                detail: format!("{}: {detail}", c.origin),
+            })?;
+            let name = normalize_name(c.requirement.name.as_ref());
+            let entry = constraints.entry(name).or_insert_with(Ranges::full);
+            *entry = entry.intersection(&set);
+        }
+        for r in &request.requirements {
+            specifier_set(&r.requirement).map_err(|detail| Error::Usage {
+                detail: format!("{}: {detail}", r.origin),
+            })?;
+        }
+        Ok(Self {
+            request,
+            provider,
+            notify,
+            markers,
+            constraints,
+            candidates: RefCell::new(BTreeMap::new()),
+            metadata: RefCell::new(BTreeMap::new()),
+            edges: RefCell::new(BTreeMap::new()),
+            warnings: RefCell::new(BTreeSet::new()),
+        })
+    }
+
+    fn warn(&self, text: String) {
+        self.warnings.borrow_mut().insert(text);
+    }
+
+    /// The installable versions of `name`, newest first.
+    fn candidates(&self, name: &str) -> Result<Rc<Vec<Candidate>>> {
+        if let Some(c) = self.candidates.borrow().get(name) {
+            return Ok(c.clone());
+        }
+        let env = &self.request.env;
+        let wheels_ok =
+            !self.request.no_binary.contains(name) || self.request.only_binary.contains(name);
+        let sdists_ok = !self.request.only_binary.contains(name);
+        let mut out = Vec::new();
+        for pv in self.provider.versions(name)? {
+            let all: Vec<DistFile> = pv
+                .files
+                .into_iter()
+                .filter(|f| if f.is_wheel() { wheels_ok } else { sdists_ok })
+                .collect();
+            let fits = |f: &&DistFile| f.requires_python.as_deref().is_none_or(|r| env.admits(r));
+            let mut usable: Vec<DistFile> = all
+                .iter()
+                .filter(fits)
+                .filter(|f| !f.is_wheel() || env.wheel_compatible(&f.filename))
+                .cloned()
+                .collect();
+            if usable.is_empty() {
+                continue;
+            }
+            let yanked = usable.iter().all(|f| f.yanked);
+            if !yanked {
+                usable.retain(|f| !f.yanked);
+            }
+            // Best source of dependencies first: a wheel's metadata file, a wheel, an sdist.
+            usable.sort_by_key(|f| (!f.is_wheel(), f.core_metadata.is_none()));
+            out.push(Candidate {
+                version: pv.version,
+                usable,
+                all,
+                yanked,
+            });
+        }
+        out.sort_by(|a, b| b.version.cmp(&a.version));
+        let out = Rc::new(out);
+        self.candidates
+            .borrow_mut()
+            .insert(name.to_string(), out.clone());
+        Ok(out)
+    }
+
+    fn metadata(
+        &self,
+        name: &str,
+        version: &Version,
+    ) -> Result<std::result::Result<Rc<DistMetadata>, String>> {
+        let key = (name.to_string(), version.clone());
+        if let Some(m) = self.metadata.borrow().get(&key) {
+            return Ok(m.clone());
+        }
+        let candidates = self.candidates(name)?;
+        let Some(c) = candidates.iter().find(|c| &c.version == version) else {
+            return Ok(Err("no usable file".to_string()));
+        };
+        let result = match self.provider.metadata(name, version, &c.usable) {
+            Ok(m) => {
+                self.notify.say(&format!(
+                    "{name} {version}: dependencies from {} ({})",
+                    m.filename, m.method
+                ));
+                for w in &m.warnings {
+                    self.warn(format!("{name} {version}: {w}"));
+                }
+                Ok(Rc::new(m))
+            }
+            // The index itself failing is fatal; one distribution failing only rules
+            // that version out (the resolver tries another and says why if none fits).
+            Err(e @ Error::Index { .. }) => return Err(e),
+            Err(e) => {
+                self.warn(format!("{name} {version}: metadata unavailable: {e}"));
+                Err(format!("its metadata could not be read ({})", e.kind()))
+            }
+        };
+        self.metadata.borrow_mut().insert(key, result.clone());
+        Ok(result)
+    }
+
+    fn constrained(&self, name: &str, set: Set) -> Set {
+        match self.constraints.get(name) {
+            Some(c) => set.intersection(c),
+            None => set,
+        }
+    }
+
+    /// The dependencies `requirements` add for `extras` (an empty slice: the base ones;
+    /// otherwise only those the extras switch on).
+    fn add_requirements(
+        &self,
+        from: (&Node, &Version),
+        owner: &str,
+        requirements: &[String],
+        extra: Option<&str>,
+        deps: &mut BTreeMap<Node, Set>,
+        edges: &mut Vec<Edge>,
+    ) {
+        let extras: Vec<ExtraName> = extra
+            .and_then(|e| ExtraName::from_str(e).ok())
+            .into_iter()
+            .collect();
+        for text in requirements {
+            let req = match parse_requirement(text) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.warn(format!(
+                        "{owner} {}: ignoring requirement `{text}` ({e})",
+                        from.1
+                    ));
+                    continue;
+                }
+            };
+            let wanted = req.marker.evaluate(&self.markers, &extras);
+            let base = req.marker.evaluate(&self.markers, &[]);
+            if !wanted || (extra.is_some() && base) {
+                continue;
+            }
+            let set = match specifier_set(&req) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.warn(format!(
+                        "{owner} {}: ignoring requirement `{text}` ({e})",
+                        from.1
+                    ));
+                    continue;
+                }
+            };
+            let name = normalize_name(req.name.as_ref());
+            let marker = req.marker.clone().simplify_extras(&extras);
+            let mut targets = Vec::new();
+            if name != owner || !req.extras.is_empty() {
+                if name != owner {
+                    targets.push(Node::Base(name.clone()));
+                }
+                for e in &req.extras {
+                    targets.push(Node::Extra(name.clone(), normalize_name(e.as_ref())));
+                }
+            }
+            for node in targets {
+                // An extra of the project itself is at the same version.
+                let set = if name == owner {
+                    Ranges::singleton(from.1.clone())
+                } else {
+                    self.constrained(&name, set.clone())
+                };
+                let slot = deps.entry(node.clone()).or_insert_with(Ranges::full);
+                *slot = slot.intersection(&set);
+                edges.push(Edge {
+                    to: node,
+                    marker: marker.clone(),
+                    origin: None,
+                });
+            }
+        }
+    }
+
+    /// Pins, hashes, `# via` and markers of a solution.
+    fn finish(&self, selected: &BTreeMap<Node, Version>) -> Resolution {
+        let edges = self.edges.borrow();
+        let out_edges = |node: &Node| -> &[Edge] {
+            selected
+                .get(node)
+                .and_then(|v| edges.get(&(node.clone(), v.clone())))
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+        };
+        // The marker under which each node is needed: OR over the paths reaching it.
+        let mut needed: BTreeMap<Node, MarkerTree> = BTreeMap::new();
+        needed.insert(Node::Root, MarkerTree::TRUE);
+        for _ in 0..64 {
+            let mut changed = false;
+            for node in selected.keys() {
+                let Some(from) = needed.get(node).cloned() else {
+                    continue;
+                };
+                for edge in out_edges(node) {
+                    if !selected.contains_key(&edge.to) {
+                        continue;
+                    }
+                    let mut path = from.clone();
+                    path.and(edge.marker.clone());
+                    let slot = needed.entry(edge.to.clone()).or_insert(MarkerTree::FALSE);
+                    let mut merged = slot.clone();
+                    merged.or(path);
+                    if merged != *slot {
+                        *slot = merged;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut via: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for node in selected.keys() {
+            for edge in out_edges(node) {
+                let Some(to) = edge.to.project() else {
+                    continue;
+                };
+                let label = match (node, &edge.origin) {
+                    (Node::Root, Some(origin)) => origin.clone(),
+                    (Node::Root, None) => "command line".to_string(),
+                    (n, _) => n.project().unwrap_or_default().to_string(),
+                };
+                if Some(to) != node.project() {
+                    via.entry(to.to_string()).or_default().insert(label);
+                }
+            }
+        }
+        let mut packages = Vec::new();
+        for (node, version) in selected {
+            let Node::Base(name) = node else { continue };
+            let candidates = self.candidates.borrow();
+            let candidate = candidates
+                .get(name)
+                .and_then(|c| c.iter().find(|c| &c.version == version));
+            let mut hashes: Vec<String> = candidate
+                .map(|c| {
+                    c.all
+                        .iter()
+                        .map(|f| f.sha256.to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default();
+            hashes.sort();
+            hashes.dedup();
+            let marker = needed
+                .get(node)
+                .filter(|m| !m.is_true())
+                .and_then(|m| m.try_to_string());
+            let metadata_source = self
+                .metadata
+                .borrow()
+                .get(&(name.clone(), version.clone()))
+                .and_then(|m| {
+                    m.as_ref()
+                        .ok()
+                        .map(|m| (m.filename.clone(), m.method.clone()))
+                });
+            packages.push(LockedPackage {
+                name: name.clone(),
+                version: version.clone(),
+                hashes,
+                via: via.remove(name).unwrap_or_default().into_iter().collect(),
+                marker,
+                metadata_source,
+                yanked: candidate.is_some_and(|c| c.yanked),
+            });
+        }
+        let mut warnings: Vec<String> = self.warnings.borrow().iter().cloned().collect();
+        for p in packages.iter().filter(|p| p.yanked) {
+            warnings.push(format!(
+                "{} {} is yanked; it is pinned because it was asked for with ==",
+                p.name, p.version
+            ));
+        }
+        Resolution { packages, warnings }
+    }
+}
+
+/// The version set of a requirement's specifiers (everything when it has none).
+fn specifier_set(req: &Requirement) -> std::result::Result<Set, String> {
+    match &req.version_or_url {
+        None => Ok(Ranges::full()),
+        Some(VersionOrUrl::VersionSpecifier(specs)) => Ok(Ranges::from(specs.clone())),
+        Some(VersionOrUrl::Url(_)) => Err(format!(
+            "`{}` is a direct URL requirement, which a hash-pinned lock from an index cannot express",
+            req.name
+        )),
+    }
+}
+
+impl DependencyProvider for Solver<'_> {
+    type P = Node;
+    type V = Version;
+    type VS = Set;
+    type M = String;
+    type Err = Error;
+    type Priority = (bool, u32, Reverse<usize>);
+
+    fn prioritize(
+        &self,
+        package: &Node,
+        range: &Set,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        // Pinned packages first (they cannot branch), then the most conflicted, then the
+        // ones with the fewest known versions.
+        let known = package
+            .project()
+            .and_then(|n| self.candidates.borrow().get(n).map(|c| c.len()))
+            .unwrap_or(usize::MAX);
+        (
+            range.as_singleton().is_some(),
+            stats.conflict_count(),
+            Reverse(known),
+        )
+    }
+
+    fn choose_version(&self, package: &Node, range: &Set) -> Result<Option<Version>> {
+        let Some(name) = package.project() else {
+            return Ok(Some(Version::new([0u64])));
+        };
+        let candidates = self.candidates(name)?;
+        let pinned = range.as_singleton();
+        let fits: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| range.contains(&c.version))
+            .filter(|c| !c.yanked || pinned == Some(&c.version))
+            .collect();
+        if let Some(preferred) = self.request.preferences.get(name) {
+            if let Some(c) = fits.iter().find(|c| &c.version == preferred) {
+                return Ok(Some(c.version.clone()));
+            }
+        }
+        let chosen = if self.request.prerelease {
+            fits.first()
+        } else {
+            // Pre-releases only where no final release fits (pip's rule).
+            fits.iter()
+                .find(|c| !c.version.any_prerelease())
+                .or_else(|| fits.first())
+        };
+        Ok(chosen.map(|c| c.version.clone()))
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Node,
+        version: &Version,
+    ) -> Result<Dependencies<Node, Set, String>> {
+        let mut deps: BTreeMap<Node, Set> = BTreeMap::new();
+        let mut edges = Vec::new();
+        match package {
+            Node::Root => {
+                for r in &self.request.requirements {
+                    let req = &r.requirement;
+                    if !req.marker.evaluate(&self.markers, &[]) {
+                        continue;
+                    }
+                    let name = normalize_name(req.name.as_ref());
+                    let set = specifier_set(req).map_err(|detail| Error::Usage { detail })?;
+                    let set = self.constrained(&name, set);
+                    let mut nodes = vec![Node::Base(name.clone())];
+                    nodes.extend(
+                        req.extras
+                            .iter()
+                            .map(|e| Node::Extra(name.clone(), normalize_name(e.as_ref()))),
+                    );
+                    for node in nodes {
+                        let slot = deps.entry(node.clone()).or_insert_with(Ranges::full);
+                        *slot = slot.intersection(&set);
+                        edges.push(Edge {
+                            to: node,
+                            marker: req.marker.clone(),
+                            origin: Some(r.origin.clone()),
+                        });
+                    }
+                }
+            }
+            Node::Base(name) | Node::Extra(name, _) => {
+                let meta = match self.metadata(name, version)? {
+                    Ok(m) => m,
+                    Err(reason) => return Ok(Dependencies::Unavailable(reason)),
+                };
+                if let Some(rp) = &meta.requires_python {
+                    if !self.request.env.admits(rp) {
+                        return Ok(Dependencies::Unavailable(format!(
+                            "it requires Python {rp}"
+                        )));
+                    }
+                }
+                let extra = match package {
+                    Node::Extra(_, e) => {
+                        if !meta.provides_extra.iter().any(|p| normalize_name(p) == *e) {
+                            self.warn(format!("{name} {version} does not provide the extra `{e}`"));
+                        }
+                        deps.insert(Node::Base(name.clone()), Ranges::singleton(version.clone()));
+                        edges.push(Edge {
+                            to: Node::Base(name.clone()),
+                            marker: MarkerTree::TRUE,
+                            origin: None,
+                        });
+                        Some(e.as_str())
+                    }
+                    _ => None,
+                };
+                self.add_requirements(
+                    (package, version),
+                    name,
+                    &meta.requires_dist,
+                    extra,
+                    &mut deps,
+                    &mut edges,
+                );
+            }
+        }
+        self.edges
+            .borrow_mut()
+            .insert((package.clone(), version.clone()), edges);
+        Ok(Dependencies::Available(
+            deps.into_iter().collect::<DependencyConstraints<_, _>>(),
+        ))
+    }
+}
