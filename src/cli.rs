@@ -357,7 +357,10 @@ fn lock(args: LockArgs) -> u8 {
     match lock_inner(&args) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            // Multi-line explanations keep their lines; each line is still escaped.
+            for line in e.to_string().lines() {
+                eprintln!("sdistill: {}", report::sanitize(line));
+            }
             match e {
                 Error::Usage { .. } => EXIT_USAGE,
                 Error::NoSolution { .. } => EXIT_FAILED,

@@ -199,12 +199,14 @@ fn build_requirements_are_real_wheels_from_the_index() {
             filename: "sdhelper-4.2-py3-none-any.whl".into(),
             bytes: helper,
             advertised_sha256: None,
+            ..Default::default()
         },
         IndexEntry {
             project: "sdhelper-dep".into(),
             filename: "sdhelper_dep-1.5-py3-none-any.whl".into(),
             bytes: dep,
             advertised_sha256: None,
+            ..Default::default()
         },
         // Only a compiled wheel: gets a stand-in.
         IndexEntry {
@@ -212,6 +214,7 @@ fn build_requirements_are_real_wheels_from_the_index() {
             filename: "nativeonly-1.0-cp312-cp312-manylinux_2_17_x86_64.whl".into(),
             bytes: b"x".to_vec(),
             advertised_sha256: None,
+            ..Default::default()
         },
     ]);
     let (cache, runtime) = private_cache();
@@ -261,6 +264,7 @@ fn a_wheel_whose_hash_does_not_match_is_refused() {
         filename: "sdhelper-4.2-py3-none-any.whl".into(),
         bytes: helper,
         advertised_sha256: Some("0".repeat(64)),
+        ..Default::default()
     }]);
     let (cache, runtime) = private_cache();
     let tmp = tempfile::tempdir().unwrap();

@@ -138,11 +138,16 @@ pub fn resolve(
     let solver = Solver::new(request, provider, notify)?;
     let selected = match pubgrub::resolve(&solver, Node::Root, Version::new([0u64])) {
         Ok(selected) => selected,
-        Err(PubGrubError::NoSolution(mut tree)) => {
-            tree.collapse_no_versions();
-            return Err(Error::NoSolution {
-                explanation: DefaultStringReporter::report(&tree),
-            });
+        Err(PubGrubError::NoSolution(tree)) => {
+            // The root is a made-up package at a made-up version: say "you" instead.
+            let explanation = DefaultStringReporter::report(&tree)
+                .replace("your requirements 0 depends on", "you require")
+                .replace(
+                    "your requirements 0 is forbidden",
+                    "your requirements cannot all be met",
+                )
+                .replace("your requirements 0", "your requirements");
+            return Err(Error::NoSolution { explanation });
         }
         Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
         | Err(PubGrubError::ErrorChoosingVersion { source, .. })
@@ -181,6 +186,9 @@ impl fmt::Display for Node {
 
 type Set = Ranges<Version>;
 
+/// A version's dependencies, or why it cannot be used (pubgrub's "unavailable" reason).
+type MetadataOutcome = std::result::Result<Rc<DistMetadata>, String>;
+
 /// A version the target can install, and its files.
 struct Candidate {
     version: Version,
@@ -205,7 +213,7 @@ struct Solver<'a> {
     markers: MarkerEnvironment,
     constraints: BTreeMap<String, Set>,
     candidates: RefCell<BTreeMap<String, Rc<Vec<Candidate>>>>,
-    metadata: RefCell<BTreeMap<(String, Version), std::result::Result<Rc<DistMetadata>, String>>>,
+    metadata: RefCell<BTreeMap<(String, Version), MetadataOutcome>>,
     edges: RefCell<BTreeMap<(Node, Version), Vec<Edge>>>,
     warnings: RefCell<BTreeSet<String>>,
 }
@@ -298,11 +306,7 @@ impl<'a> Solver<'a> {
         Ok(out)
     }
 
-    fn metadata(
-        &self,
-        name: &str,
-        version: &Version,
-    ) -> Result<std::result::Result<Rc<DistMetadata>, String>> {
+    fn metadata(&self, name: &str, version: &Version) -> Result<MetadataOutcome> {
         let key = (name.to_string(), version.clone());
         if let Some(m) = self.metadata.borrow().get(&key) {
             return Ok(m.clone());

@@ -304,12 +304,37 @@ pub struct IndexServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// One file on the test index: (project, filename, bytes, sha256 to advertise).
+/// One file on the test index.
+#[derive(Default, Clone)]
 pub struct IndexEntry {
+    /// Normalized project name (the page it is listed on).
     pub project: String,
     pub filename: String,
     pub bytes: Vec<u8>,
+    /// The sha256 the page states (the real one when `None`).
     pub advertised_sha256: Option<String>,
+    /// Listed as yanked (PEP 592).
+    pub yanked: bool,
+    /// `data-requires-python`.
+    pub requires_python: Option<String>,
+    /// A PEP 658 metadata file served at `<file>.metadata` and advertised with its hash.
+    pub metadata: Option<String>,
+}
+
+impl IndexEntry {
+    pub fn new(project: &str, filename: &str, bytes: Vec<u8>) -> Self {
+        Self {
+            project: project.into(),
+            filename: filename.into(),
+            bytes,
+            ..Default::default()
+        }
+    }
+
+    pub fn sha256(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&self.bytes))
+    }
 }
 
 impl IndexServer {
@@ -369,12 +394,24 @@ impl IndexServer {
             let project = project.trim_end_matches('/');
             let mut html = String::from("<html><body>\n");
             for e in entries.iter().filter(|e| e.project == project) {
-                let sha = e.advertised_sha256.clone().unwrap_or_else(|| {
+                let sha = e.advertised_sha256.clone().unwrap_or_else(|| e.sha256());
+                let mut attrs = String::new();
+                if e.yanked {
+                    attrs.push_str(" data-yanked=\"\"");
+                }
+                if let Some(rp) = &e.requires_python {
+                    attrs.push_str(&format!(
+                        " data-requires-python=\"{}\"",
+                        rp.replace('<', "&lt;").replace('>', "&gt;")
+                    ));
+                }
+                if let Some(m) = &e.metadata {
                     use sha2::Digest;
-                    hex::encode(sha2::Sha256::digest(&e.bytes))
-                });
+                    let h = hex::encode(sha2::Sha256::digest(m.as_bytes()));
+                    attrs.push_str(&format!(" data-core-metadata=\"sha256={h}\""));
+                }
                 html.push_str(&format!(
-                    "<a href=\"/files/{0}#sha256={sha}\">{0}</a>\n",
+                    "<a href=\"/files/{0}#sha256={sha}\"{attrs}>{0}</a>\n",
                     e.filename
                 ));
             }
@@ -382,6 +419,14 @@ impl IndexServer {
             return ("200 OK", "text/html", html.into_bytes());
         }
         if let Some(name) = path.strip_prefix("/files/") {
+            if let Some(e) = name
+                .strip_suffix(".metadata")
+                .and_then(|n| entries.iter().find(|e| e.filename == n))
+            {
+                if let Some(m) = &e.metadata {
+                    return ("200 OK", "text/plain", m.clone().into_bytes());
+                }
+            }
             if let Some(e) = entries.iter().find(|e| e.filename == name) {
                 return ("200 OK", "application/octet-stream", e.bytes.clone());
             }
