@@ -77,8 +77,12 @@ impl IndexClient {
             .timeout_global(Some(Duration::from_secs(600)))
             .timeout_connect(Some(Duration::from_secs(20)))
             .user_agent(concat!("sdistill/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .build();
+        let agent = Agent::with_parts(
+            agent,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            SerialResolver,
+        );
         Ok(Self { agent, base })
     }
 
@@ -192,6 +196,46 @@ impl IndexClient {
     /// The base URL of this index.
     pub fn url(&self) -> &str {
         self.base.as_str()
+    }
+}
+
+/// Resolves each host once per process, one lookup at a time.
+///
+/// The resolver parallelises index requests, and concurrent `getaddrinfo` calls on some
+/// networks lose a DNS reply and stall for the resolver's 5 s timeout (measured on these
+/// machines: 1 in ~10 concurrent lookups). Serialising lookups and remembering answers
+/// costs one round trip per host.
+#[derive(Debug)]
+struct SerialResolver;
+
+type AddrCache = std::sync::Mutex<
+    std::collections::HashMap<String, ureq::unversioned::resolver::ResolvedSocketAddrs>,
+>;
+
+impl ureq::unversioned::resolver::Resolver for SerialResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        static CACHE: std::sync::OnceLock<AddrCache> = std::sync::OnceLock::new();
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map(|a| a.as_str()).unwrap_or("")
+        );
+        let mut cache = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(found) = cache.get(&key) {
+            return Ok(found.clone());
+        }
+        let addrs = ureq::unversioned::resolver::DefaultResolver::default()
+            .resolve(uri, config, timeout)?;
+        cache.insert(key, addrs.clone());
+        Ok(addrs)
     }
 }
 

@@ -264,12 +264,18 @@ impl<'a> Solver<'a> {
         if let Some(c) = self.candidates.borrow().get(name) {
             return Ok(c.clone());
         }
+        let versions = self.provider.versions(name)?;
+        Ok(self.store_candidates(name, versions))
+    }
+
+    /// Applies the target and the binary policy to what the provider listed.
+    fn store_candidates(&self, name: &str, versions: Vec<ProjectVersion>) -> Rc<Vec<Candidate>> {
         let env = &self.request.env;
         let wheels_ok =
             !self.request.no_binary.contains(name) || self.request.only_binary.contains(name);
         let sdists_ok = !self.request.only_binary.contains(name);
         let mut out = Vec::new();
-        for pv in self.provider.versions(name)? {
+        for pv in versions {
             let all: Vec<DistFile> = pv
                 .files
                 .into_iter()
@@ -303,7 +309,7 @@ impl<'a> Solver<'a> {
         self.candidates
             .borrow_mut()
             .insert(name.to_string(), out.clone());
-        Ok(out)
+        out
     }
 
     fn metadata(&self, name: &str, version: &Version) -> Result<MetadataOutcome> {
@@ -315,7 +321,19 @@ impl<'a> Solver<'a> {
         let Some(c) = candidates.iter().find(|c| &c.version == version) else {
             return Ok(Err("no usable file".to_string()));
         };
-        let result = match self.provider.metadata(name, version, &c.usable) {
+        let fetched = self.provider.metadata(name, version, &c.usable);
+        self.record_metadata(name, version, fetched)
+    }
+
+    /// Keeps a provider answer: dependencies, or why the version cannot be used.
+    fn record_metadata(
+        &self,
+        name: &str,
+        version: &Version,
+        fetched: Result<DistMetadata>,
+    ) -> Result<MetadataOutcome> {
+        let key = (name.to_string(), version.clone());
+        let result = match fetched {
             Ok(m) => {
                 self.notify.say(&format!(
                     "{name} {version}: dependencies from {} ({})",
@@ -336,6 +354,56 @@ impl<'a> Solver<'a> {
         };
         self.metadata.borrow_mut().insert(key, result.clone());
         Ok(result)
+    }
+
+    /// Fetches, in parallel, what the resolver will most likely ask next: the versions of
+    /// every new dependency and the metadata of the version it will probably pick. Index
+    /// round trips and sandbox runs then overlap instead of queueing one by one. A wrong
+    /// guess costs only the fetch; failures are left for the real request to report.
+    fn prefetch(&self, deps: &BTreeMap<Node, Set>) {
+        let names: Vec<&str> = deps
+            .keys()
+            .filter_map(Node::project)
+            .filter(|n| !self.candidates.borrow().contains_key(*n))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let provider = self.provider;
+        let listed = parallel(&names, |name| provider.versions(name).ok());
+        for (name, versions) in names.iter().zip(listed) {
+            if let Some(v) = versions {
+                self.store_candidates(name, v);
+            }
+        }
+        let mut wanted: Vec<(String, Version, Vec<DistFile>)> = Vec::new();
+        for (node, range) in deps {
+            let Some(name) = node.project() else { continue };
+            let Ok(Some(version)) = self.choose_version(node, range) else {
+                continue;
+            };
+            let key = (name.to_string(), version.clone());
+            if self.metadata.borrow().contains_key(&key)
+                || wanted.iter().any(|w| w.0 == name && w.1 == version)
+            {
+                continue;
+            }
+            let candidates = self.candidates.borrow().get(name).cloned();
+            if let Some(c) = candidates.and_then(|c| {
+                c.iter()
+                    .find(|c| c.version == version)
+                    .map(|c| c.usable.clone())
+            }) {
+                wanted.push((name.to_string(), version, c));
+            }
+        }
+        let fetched = parallel(&wanted, |(name, version, files)| {
+            provider.metadata(name, version, files)
+        });
+        for ((name, version, _), result) in wanted.iter().zip(fetched) {
+            if !matches!(result, Err(Error::Index { .. })) {
+                let _ = self.record_metadata(name, version, result);
+            }
+        }
     }
 
     fn constrained(&self, name: &str, set: Set) -> Set {
@@ -363,13 +431,24 @@ impl<'a> Solver<'a> {
         for text in requirements {
             let req = match parse_requirement(text) {
                 Ok(r) => r,
-                Err(e) => {
-                    self.warn(format!(
-                        "{owner} {}: ignoring requirement `{text}` ({e})",
-                        from.1
-                    ));
-                    continue;
-                }
+                Err(e) => match salvage(text) {
+                    // pip's and uv's parsers still take the project from legacy text such
+                    // as `pytz (>dev)`; so does the lock, without the unusable version.
+                    Some(r) => {
+                        self.warn(format!(
+                            "{owner} {}: requirement `{text}` is not PEP 508 ({e}); using `{r}` without its version constraint",
+                            from.1
+                        ));
+                        r
+                    }
+                    None => {
+                        self.warn(format!(
+                            "{owner} {}: ignoring requirement `{text}` ({e})",
+                            from.1
+                        ));
+                        continue;
+                    }
+                },
             };
             let wanted = req.marker.evaluate(&self.markers, &extras);
             let base = req.marker.evaluate(&self.markers, &[]);
@@ -520,6 +599,58 @@ impl<'a> Solver<'a> {
     }
 }
 
+/// Runs `f` over `items` on up to 8 threads (the work is network round trips and sandbox
+/// runs); results are in input order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..items.len().min(8) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|s| s.into_inner().ok().flatten())
+        .collect()
+}
+
+/// The project, extras and marker of a requirement whose version part is not PEP 440
+/// (`pytz (>dev)`, `foo >= 1.0-beta`); `None` when even the name is unreadable.
+fn salvage(text: &str) -> Option<Requirement> {
+    let (head, marker) = match text.split_once(';') {
+        Some((h, m)) => (h, Some(m)),
+        None => (text, None),
+    };
+    let head = head.trim_start();
+    let name_len = head
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .unwrap_or(head.len());
+    let name = &head[..name_len];
+    let rest = head[name_len..].trim_start();
+    let extras = rest
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map(|(e, _)| format!("[{e}]"))
+        .unwrap_or_default();
+    let rebuilt = match marker {
+        Some(m) => format!("{name}{extras} ; {m}"),
+        None => format!("{name}{extras}"),
+    };
+    parse_requirement(&rebuilt).ok()
+}
+
 /// The version set of a requirement's specifiers (everything when it has none).
 fn specifier_set(req: &Requirement) -> std::result::Result<Set, String> {
     match &req.version_or_url {
@@ -657,11 +788,27 @@ impl DependencyProvider for Solver<'_> {
                 );
             }
         }
+        self.prefetch(&deps);
         self.edges
             .borrow_mut()
             .insert((package.clone(), version.clone()), edges);
         Ok(Dependencies::Available(
             deps.into_iter().collect::<DependencyConstraints<_, _>>(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salvages_legacy_requirements() {
+        assert_eq!(salvage("pytz (>dev)").unwrap().to_string(), "pytz");
+        let r = salvage("foo[bar] >= 1.0-beta ; python_version < '4'").unwrap();
+        assert_eq!(r.name.as_ref(), "foo");
+        assert_eq!(r.extras.len(), 1);
+        assert!(!r.marker.is_true());
+        assert!(salvage("(((").is_none());
     }
 }

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""`sdistill lock` against `pip-compile --generate-hashes` and `uv pip compile
+--generate-hashes` on real requirement sets, in the same run, on the same machine.
+
+BENCHMARK SCRIPT: pip-compile and uv run the setup.py of every sdist they meet ON THE HOST
+(that is what they do; it is what sdistill exists to avoid). Run it only on a machine you
+can throw away. pip-tools and uv are installed by this script into a throwaway
+virtualenv; host Python is used for nothing else than timing and that venv.
+
+For every requirement set, each tool locks twice: cold (empty cache dir) and warm (the
+cache the cold run filled). The target is the host interpreter's Python version on Linux
+x86-64, so all three tools resolve for the same environment. Pins are compared (name ->
+version) and every difference is printed.
+
+Usage: python3 benches/lock.py [--binary PATH] [--sets NAME,...]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Requirement sets: one answered by wheels with PEP 658 metadata, one of setup.py-only
+# sdists (their metadata needs the sandbox), and a mixed modern application set.
+SETS = {
+    "django-1.11": ["django==1.11.1"],
+    "setup-py-only": [
+        "docopt==0.6.2",
+        "termcolor==1.1.0",
+        "itsdangerous==0.24",
+        "tabulate==0.8.2",
+        "pycparser==2.18",
+        "Flask==0.12.2",
+    ],
+    "celery-4.1": ["celery[redis]==4.1.1"],
+    "web-app": ["flask>=3", "requests[socks]", "sqlalchemy>=2", "pydantic>=2", "click"],
+}
+
+
+def pins(text):
+    """name -> version, and name -> set of sha256 hashes."""
+    out, hashes, current = {}, {}, None
+    for line in text.splitlines():
+        h = re.search(r"--hash=sha256:([0-9a-f]{64})", line)
+        if h and current:
+            hashes.setdefault(current, set()).add(h.group(1))
+        if line.startswith((" ", "#", "-")) or not line.strip():
+            continue
+        m = re.match(r"([A-Za-z0-9._-]+)(\[[^\]]*\])?==([^ ;\\]+)", line)
+        if m:
+            current = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            out[current] = m.group(3)
+    out["__hashes__"] = hashes
+    return out
+
+
+def run(cmd, env, out_path):
+    if os.path.exists(out_path):
+        os.remove(out_path)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    text = open(out_path).read() if os.path.exists(out_path) else ""
+    return elapsed, proc.returncode, text, proc.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "sdistill"))
+    ap.add_argument("--sets", default=",".join(SETS))
+    args = ap.parse_args()
+    # The host's full version: pip-compile resolves for the running interpreter, and
+    # markers such as `python_full_version < "3.11.3"` depend on the micro version.
+    pyver = "{}.{}.{}".format(*sys.version_info[:3])
+    work = tempfile.mkdtemp(prefix="sdistill-lockbench-")
+    try:
+        venv = os.path.join(work, "venv")
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pip-tools", "uv"], check=True)
+        bindir = os.path.join(venv, "bin")
+        base_env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])
+        print(f"target: CPython {pyver} on linux x86_64; machine: {os.cpu_count()} cores")
+        print(f"{'set':<15}{'tool':<12}{'cold s':>8}{'warm s':>8}  pins  result")
+        for name in args.sets.split(","):
+            reqs = SETS[name]
+            d = os.path.join(work, name)
+            os.makedirs(d)
+            req_in = os.path.join(d, "requirements.in")
+            open(req_in, "w").write("\n".join(reqs) + "\n")
+            results = {}
+            for tool in ("sdistill", "pip-compile", "uv"):
+                cache = os.path.join(d, f"cache-{tool}")
+                out = os.path.join(d, f"{tool}.txt")
+                env = dict(base_env)
+                if tool == "sdistill":
+                    # Keep the installed runtime's compiled module; everything else is cold.
+                    env["SDISTILL_CACHE_DIR"] = cache
+                    cfg_root = os.environ.get("SDISTILL_CACHE_DIR") or os.path.join(
+                        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sdistill")
+                    os.makedirs(cache, exist_ok=True)
+                    for keep in ("modules", "runtime"):
+                        src = os.path.join(cfg_root, keep)
+                        if os.path.isdir(src):
+                            os.symlink(src, os.path.join(cache, keep))
+                    cmd = [args.binary, "lock", "-r", req_in, "-o", out, "--python-version", pyver]
+                elif tool == "pip-compile":
+                    env["PIP_CACHE_DIR"] = cache
+                    cmd = [os.path.join(bindir, "pip-compile"), "--generate-hashes", "--quiet",
+                           "--no-strip-extras", "--cache-dir", cache, "-o", out, req_in]
+                else:
+                    env["UV_CACHE_DIR"] = cache
+                    cmd = [os.path.join(bindir, "uv"), "pip", "compile", "--generate-hashes", "--quiet",
+                           "--python-version", pyver, "--python-platform", "x86_64-unknown-linux-gnu",
+                           "-o", out, req_in]
+                cold, rc, text, err = run(cmd, env, out)
+                warm, rc2, _, _ = run(cmd, env, out)
+                results[tool] = pins(text) if rc == 0 else None
+                status = "ok" if rc == 0 else f"FAILED ({err.strip().splitlines()[-1][:60] if err.strip() else rc})"
+                print(f"{name:<15}{tool:<12}{cold:8.2f}{warm:8.2f}  {len(results[tool] or {}) - (1 if results[tool] else 0):4d}  {status}")
+                results[tool + ":time"] = (cold, warm)
+            base = results["sdistill"]
+            for peer in ("pip-compile", "uv"):
+                other = results[peer]
+                if base is None or other is None:
+                    continue
+                hb, ho = base["__hashes__"], other["__hashes__"]
+                diffs = sorted(
+                    f"{k}: sdistill {base.get(k)} vs {peer} {other.get(k)}"
+                    for k in set(base) | set(other)
+                    if k != "__hashes__" and base.get(k) != other.get(k)
+                )
+                diffs += sorted(
+                    f"{k} {base.get(k)}: {len(hb.get(k, ()))} hashes vs {peer} {len(ho.get(k, ()))}"
+                    for k in set(hb) & set(ho)
+                    if base.get(k) == other.get(k) and hb[k] != ho[k]
+                )
+                s_cold = results["sdistill:time"][0]
+                p_cold = results[peer + ":time"][0]
+                print(f"  vs {peer}: {'same pins and hashes' if not diffs else str(len(diffs)) + ' differ'};"
+                      f" cold ratio {p_cold / s_cold:.1f}x")
+                for dline in diffs:
+                    print(f"    {dline}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
