@@ -27,7 +27,6 @@ use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
 use pubgrub::{
     DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
@@ -39,6 +38,9 @@ use crate::metadata::{normalize_name, parse_requirement};
 use crate::sandbox::Notify;
 
 pub use environment::TargetEnv;
+/// Re-exported so callers name the same PEP 440/508 types the resolver uses.
+pub use pep440_rs::Version;
+pub use pep508_rs::Requirement as Pep508Requirement;
 pub use provider::{DistFile, DistMetadata, IndexProvider, MetadataProvider, ProjectVersion};
 
 /// A requirement the user asked for, and where it was written (for `# via`).
