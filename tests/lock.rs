@@ -124,6 +124,14 @@ fn fixture() -> Vec<IndexEntry> {
         wheel_with_metadata("c-b", "1.0", &["c-shared>=2"], ""),
         wheel_with_metadata("c-shared", "1.0", &[], ""),
         wheel_with_metadata("c-shared", "2.0", &[], ""),
+        IndexEntry {
+            advertised_sha256: Some("0".repeat(64)),
+            ..entry(
+                "liar",
+                "liar-1.0.tar.gz",
+                static_sdist("liar", "1.0", &[], ""),
+            )
+        },
     ]
 }
 
@@ -384,6 +392,16 @@ fn constraints_binary_policy_and_previous_pins() {
     l.ok(&["lib", "-o", out_s, "-P", "lib"]);
     let moved = Pins::parse(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(moved.version("lib"), "2.0");
+}
+
+/// A file whose bytes do not match the index's sha256 is never opened.
+#[test]
+fn a_file_that_does_not_match_its_hash_is_refused() {
+    let l = Locker::new();
+    let (code, text, stderr) = l.lock(&["liar"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(text.is_empty());
+    assert!(stderr.contains("does not match"), "{stderr}");
 }
 
 /// The second lock of the same inputs is answered from caches: with --offline and the
