@@ -125,7 +125,7 @@ def main():
     print(f"{len(paths)} sdists (categories {args.categories}), jobs={args.jobs}, binary={args.binary}")
 
     # Not --offline: build requirements are fetched (hash-checked) and cached on first use.
-    out, wall, rss = run_measured([args.binary, "inspect", "--format", "json",
+    out, wall, rss = run_measured([args.binary, "inspect", "--no-cache", "--format", "json",
                                    "-j", str(args.jobs)] + paths)
     results = json.loads(out)
     print(f"batch: {wall:.1f} s wall, {len(paths) / wall:.2f} sdists/s, peak RSS {rss:.0f} MiB")
@@ -173,7 +173,7 @@ def main():
     if args.per_sdist:
         times = []
         for p in paths:
-            _, t, _ = run_measured([args.binary, "inspect", "--format", "json", "--offline", p])
+            _, t, _ = run_measured([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", p])
             times.append(t)
         print(f"per-sdist process (warm module cache): median {statistics.median(times):.3f} s, "
               f"p90 {pct(times, 0.9):.3f} s, n={len(times)}")
@@ -186,8 +186,8 @@ def main():
         with tempfile.TemporaryDirectory() as cold:
             shutil.copytree(os.path.join(cache, "runtime"), os.path.join(cold, "runtime"))
             env = dict(os.environ, SDISTILL_CACHE_DIR=cold)
-            _, t_cold, _ = run_measured([args.binary, "inspect", "--format", "json", "--offline", paths[0]], env)
-            _, t_warm, _ = run_measured([args.binary, "inspect", "--format", "json", "--offline", paths[0]], env)
+            _, t_cold, _ = run_measured([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", paths[0]], env)
+            _, t_warm, _ = run_measured([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", paths[0]], env)
         print(f"cold first run (compiles the runtime): {t_cold:.2f} s; next run: {t_warm:.2f} s ({os.path.basename(paths[0])})")
 
 

@@ -69,7 +69,7 @@ def main():
         rows = []
         warm_cache = os.path.join(work, "uv-warm")
         for p in paths:
-            t_sd, rc_sd = timed([args.binary, "inspect", "--format", "json", "--offline", p])
+            t_sd, rc_sd = timed([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", p])
             report = os.path.join(work, "report.json")
             t_pip, rc_pip = timed([py, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
                                    "--quiet", "--report", report, p])
@@ -92,7 +92,7 @@ def main():
         print(f"median ratio pip/sdistill      {statistics.median([r[3] / r[1] for r in ok]):.1f}x")
         print(f"median ratio uv-cold/sdistill  {statistics.median([r[5] / r[1] for r in ok]):.1f}x")
         print(f"median ratio uv-warm/sdistill  {statistics.median([r[7] / r[1] for r in ok]):.1f}x")
-        t_batch, _ = timed([args.binary, "inspect", "--format", "json", "--offline", "-j", "2"] + paths)
+        t_batch, _ = timed([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", "-j", "2"] + paths)
         print(f"sdistill batch (-j 2): {len(paths) / t_batch:.2f} sdists/s; "
               f"pip one after another: {len(rows) / sum(r[3] for r in rows):.2f} sdists/s")
     finally:

@@ -7,6 +7,12 @@
 #   /site     pinned guest wheels, one directory each, read-only, bytecode precompiled
 #   /scratch  fresh writable scratch dir: HOME, TMPDIR, egg-info output
 #   /out      where this driver writes its single result file
+#   /deps/N   build requirements, read-only
+#
+# Two ways in: an ordinary start runs main() with the JSON argument; a snapshot run
+# ("mode": "snapshot", once per runtime, no sdist) imports everything, then freezes
+# itself with os._exit(SNAPSHOT_EXIT); every later run resumes a fresh copy of that state
+# through _Resume.__repr__, which reads its request from /out/request.json.
 import sys
 
 sys.dont_write_bytecode = True
@@ -608,11 +614,12 @@ def run_pep517(project, backend_name, backend_path):
         finish({"ok": True, "method": "sandbox-pep517", "metadata": f.read(), "warnings": WARNINGS})
 
 
-def main():
+def main(prepared=False):
     project = CONFIG.get("project", "/sdist")
     os.chdir(project)
-    _install_stand_ins()
-    _install_compat()
+    if not prepared:
+        _install_stand_ins()
+        _install_compat()
     backend = CONFIG.get("backend")
     try:
         if backend and not backend.startswith("setuptools.build_meta"):
@@ -627,4 +634,52 @@ def main():
         fail("setup-failed", e)
 
 
-main()
+SNAPSHOT_EXIT = 0x00534453
+
+
+class _Resume:
+    # builtin_repr(NULL, <this object>) is how the host enters a snapshot.
+    def __repr__(self):
+        global CONFIG
+        with open("/out/request.json", encoding="utf-8") as f:
+            CONFIG = json.load(f)
+        sys.path[1:1] = CONFIG.get("paths") or []
+        # Forget finders for the per-run directories (the snapshot never imported from
+        # them). Not importlib.invalidate_caches(): it re-reads the whole stdlib zip.
+        for key in list(sys.path_importer_cache):
+            if isinstance(key, str) and key.startswith(("/sdist", "/scratch", "/deps", "/out")):
+                del sys.path_importer_cache[key]
+        try:
+            main(prepared=True)
+        except BaseException as e:  # noqa: BLE001 - main() reports its own failures
+            fail("setup-failed", e)
+        return ""
+
+
+def snapshot():
+    # Everything every run needs, in the order an ordinary start does it, without an sdist.
+    _install_stand_ins()
+    _install_compat()
+    os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
+    import setuptools  # noqa: F401
+    import distutils.core  # noqa: F401
+    import setuptools.dist  # noqa: F401
+    from setuptools.command import egg_info  # noqa: F401
+    import platform  # noqa: F401
+    import sysconfig  # noqa: F401
+    import pathlib  # noqa: F401
+    import distutils.util  # noqa: F401
+    import importlib.metadata  # noqa: F401  (setuptools and backends read entry points)
+    global _RESUME
+    _RESUME = _Resume()
+    with open("/out/snapshot.json", "w", encoding="utf-8") as f:
+        json.dump({"repr": id(repr), "resume": id(_RESUME)}, f)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(SNAPSHOT_EXIT)
+
+
+if CONFIG.get("mode") == "snapshot":
+    snapshot()
+else:
+    main()

@@ -166,3 +166,59 @@ fn metadata_cache_serves_repeats_and_rejects_tampering() {
     assert_eq!(third[0]["cached"], false, "{}", third[0]);
     assert_eq!(third[0]["requires_dist"], serde_json::json!(["six"]));
 }
+
+/// Every sdist runs in a fresh instance of the interpreter snapshot: what one sdist's code
+/// does to the interpreter (modules, environment, files under /scratch) is gone for the
+/// next, even in one process; and the snapshot gives the same answers as a cold start.
+#[test]
+fn snapshot_runs_share_no_state_and_match_a_cold_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirty = setup_py_sdist(
+        tmp.path(),
+        "dirty",
+        "import json, os, setuptools\njson.LEAK = 1\nsetuptools.LEAK = 1\nos.environ['LEAK'] = '1'\nopen('/scratch/tmp/leak', 'w').write('x')\nfrom setuptools import setup\nsetup(name='dirty', version='1.0')\n",
+    );
+    let probe = setup_py_sdist(
+        tmp.path(),
+        "probe",
+        "import json, os, setuptools\nleaks = [n for n, v in [('json', hasattr(json, 'LEAK')), ('setuptools', hasattr(setuptools, 'LEAK')), ('env', 'LEAK' in os.environ), ('file', os.path.exists('/scratch/tmp/leak'))] if v]\nfrom setuptools import setup\nsetup(name='probe', version='1.0', install_requires=['leak-' + n for n in leaks] or ['clean'])\n",
+    );
+    let (code, v, _) = inspect_json(&["-j", "1"], &[&dirty, &probe, &dirty, &probe]);
+    assert_eq!(code, 0);
+    for probe_result in [&v[1], &v[3]] {
+        assert_eq!(
+            probe_result["requires_dist"],
+            serde_json::json!(["clean"]),
+            "{probe_result}"
+        );
+    }
+    // The same answers without the snapshot.
+    let honest = setup_py_sdist(
+        tmp.path(),
+        "twin",
+        "import sys\nfrom setuptools import setup\nsetup(name='twin', version='2.0', install_requires=['a>=1; python_version>\"3\"', 'b'], extras_require={'x': ['c']}, python_requires='>=3.8')\n",
+    );
+    let with = inspect_one(&[], &honest).1;
+    let out = run_env(
+        &[
+            "inspect",
+            "--format",
+            "json",
+            "--offline",
+            honest.to_str().unwrap(),
+        ],
+        &[("SDISTILL_NO_SNAPSHOT", std::ffi::OsStr::new("1"))],
+    );
+    let without: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "name",
+        "version",
+        "requires_dist",
+        "requires_python",
+        "provides_extra",
+        "method",
+        "warnings",
+    ] {
+        assert_eq!(with[key], without[0][key], "{key} differs");
+    }
+}

@@ -43,6 +43,8 @@ pub struct GuestRequest {
     pub setuptools_path: String,
     /// The platform the guest pretends to be.
     pub target: Target,
+    /// Run the driver in snapshot mode: import, freeze, no sdist (see `snapshot`).
+    pub snapshot: bool,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -94,7 +96,21 @@ impl Target {
 
 /// The guest argv: the interpreter with site disabled, no bytecode writes, and the driver.
 pub fn argv(request: &GuestRequest) -> Vec<String> {
-    let config = json!({
+    vec![
+        "python".to_string(),
+        "-S".to_string(),
+        "-B".to_string(),
+        "-c".to_string(),
+        DRIVER.to_string(),
+        config_json(request),
+    ]
+}
+
+/// The driver's configuration for one run, as JSON: its argument on an ordinary start,
+/// `/out/request.json` when resuming a snapshot.
+pub fn config_json(request: &GuestRequest) -> String {
+    json!({
+        "mode": if request.snapshot { "snapshot" } else { "run" },
         "project": "/sdist",
         "backend": request.backend,
         "backend_path": request.backend_path,
@@ -109,15 +125,8 @@ pub fn argv(request: &GuestRequest) -> Vec<String> {
             },
             "machine": request.target.machine_name(),
         },
-    });
-    vec![
-        "python".to_string(),
-        "-S".to_string(),
-        "-B".to_string(),
-        "-c".to_string(),
-        DRIVER.to_string(),
-        config.to_string(),
-    ]
+    })
+    .to_string()
 }
 
 /// The fixed guest environment. Nothing of the host's environment is passed.

@@ -14,6 +14,7 @@
 pub mod engine;
 pub mod guest;
 pub mod runtime;
+pub mod snapshot;
 pub mod wasi;
 
 use std::path::{Path, PathBuf};
@@ -99,6 +100,17 @@ pub struct Sandbox {
     deps: BuildDeps,
     pre: InstancePre<GuestState>,
     site: PathBuf,
+    /// The pre-initialized interpreter, when it could be built or loaded.
+    snapshot: Option<snapshot::Snapshot>,
+}
+
+/// How a guest run is entered.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// `_start`: interpreter start-up, then the driver.
+    Start,
+    /// A snapshot's resume point.
+    Resume(snapshot::ResumePoint),
 }
 
 /// What a sandbox run produced.
@@ -125,7 +137,7 @@ struct Attempt<'a> {
 #[derive(Debug)]
 struct Preopen<'a> {
     host: &'a Path,
-    guest: &'a str,
+    guest: String,
     perms: FsPerms,
 }
 
@@ -164,7 +176,130 @@ impl Sandbox {
             Err(e) => return Err(e),
         };
         let (installed, wasm) = runtime::verify(&dir)?;
-        Self::from_verified(config, &wasm, &installed.wasm_sha256, installed.site_path())
+        let mut sandbox =
+            Self::from_verified(config, &wasm, &installed.wasm_sha256, installed.site_path())?;
+        sandbox.attach_snapshot(config, &wasm, &installed.wasm_sha256);
+        Ok(sandbox)
+    }
+
+    /// Loads the interpreter snapshot, building it first when it is missing. Without one
+    /// every run starts the interpreter from scratch (slower, same answers);
+    /// `SDISTILL_NO_SNAPSHOT=1` forces that.
+    fn attach_snapshot(&mut self, config: &SandboxConfig, wasm: &[u8], sha256: &str) {
+        if std::env::var_os("SDISTILL_NO_SNAPSHOT").is_some_and(|v| !v.is_empty() && v != "0") {
+            return;
+        }
+        let cache = runtime::cache_root(config).join("modules");
+        let key = snapshot::key(sha256, &self.engine);
+        if let Some(s) = snapshot::load(&self.engine, &cache, &key) {
+            self.snapshot = Some(s);
+            return;
+        }
+        config
+            .notify
+            .say("building the interpreter snapshot (once per runtime)");
+        match self.build_snapshot(wasm, &cache, &key) {
+            Ok(()) => self.snapshot = snapshot::load(&self.engine, &cache, &key),
+            Err(e) => config.notify.say(&format!(
+                "no interpreter snapshot ({e}); starting the interpreter per run"
+            )),
+        }
+    }
+
+    fn build_snapshot(&self, wasm: &[u8], cache: &Path, key: &str) -> Result<()> {
+        let work = crate::inspect::default_work_dir();
+        let tmp = |prefix: &str| {
+            tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in(work)
+                .map_err(|e| Error::io(work, e))
+        };
+        let out = tmp("sdistill-snapshot-out-")?;
+        let run = |pre: &InstancePre<GuestState>, out_dir: &Path| -> Result<i32> {
+            let sdist = tmp("sdistill-snapshot-sdist-")?;
+            let scratch = tmp("sdistill-snapshot-scratch-")?;
+            let empty = tmp("sdistill-snapshot-empty-")?;
+            for sub in ["home", "tmp"] {
+                std::fs::create_dir(scratch.path().join(sub))
+                    .map_err(|e| Error::io(scratch.path().join(sub), e))?;
+            }
+            let request = GuestRequest {
+                setuptools_path: self
+                    .setuptools
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "/site".into()),
+                snapshot: true,
+                ..GuestRequest::default()
+            };
+            let slots: Vec<PathBuf> = vec![empty.path().to_path_buf(); snapshot::DEP_SLOTS];
+            let preopens = self.preopens(sdist.path(), scratch.path(), out_dir, &slots);
+            let limits = Limits {
+                timeout: std::time::Duration::from_secs(300),
+                ..Limits::default()
+            };
+            let outcome = self.run_guest(
+                pre,
+                Entry::Start,
+                &preopens,
+                &guest::argv(&request),
+                &limits,
+            )?;
+            match outcome.ending {
+                Ending::Exited(code) => Ok(code),
+                Ending::TimedOut => Err(Error::Sandbox {
+                    detail: "snapshot run timed out".into(),
+                }),
+                Ending::Trapped(t) => Err(Error::Sandbox {
+                    detail: format!(
+                        "snapshot run trapped: {t}{}",
+                        tail_note(&outcome.stderr.snapshot().0)
+                    ),
+                }),
+            }
+        };
+        snapshot::build(&self.engine, wasm, cache, key, out.path(), &run)
+    }
+
+    /// The guest's filesystem: the sdist copy, the site, scratch, the result dir, then the
+    /// build-requirement directories.
+    fn preopens<'a>(
+        &'a self,
+        sdist: &'a Path,
+        scratch: &'a Path,
+        out: &'a Path,
+        deps: &'a [PathBuf],
+    ) -> Vec<Preopen<'a>> {
+        let mut preopens = vec![
+            Preopen {
+                host: sdist,
+                guest: "/sdist".into(),
+                perms: FsPerms::ReadWrite,
+            },
+            Preopen {
+                host: &self.site,
+                guest: "/site".into(),
+                perms: FsPerms::ReadOnly,
+            },
+            Preopen {
+                host: scratch,
+                guest: "/scratch".into(),
+                perms: FsPerms::ReadWrite,
+            },
+            Preopen {
+                host: out,
+                guest: "/out".into(),
+                perms: FsPerms::ReadWrite,
+            },
+        ];
+        for (i, dir) in deps.iter().enumerate() {
+            preopens.push(Preopen {
+                host: dir,
+                guest: format!("/deps/{i}"),
+                perms: FsPerms::ReadOnly,
+            });
+        }
+        preopens
     }
 
     fn from_verified(
@@ -194,6 +329,7 @@ impl Sandbox {
             deps,
             pre,
             site,
+            snapshot: None,
         })
     }
 
@@ -355,11 +491,26 @@ impl Sandbox {
             std::fs::create_dir(scratch.path().join(sub))
                 .map_err(|e| Error::io(scratch.path().join(sub), e))?;
         }
+        // A snapshot serves the first setuptools and up to DEP_SLOTS build requirements;
+        // its WASI layout always has every slot (unused ones are an empty directory).
+        let snapshot = self
+            .snapshot
+            .as_ref()
+            .filter(|_| setuptools == 0 && env.dirs.len() <= snapshot::DEP_SLOTS);
+        let empty;
+        let mut dirs = env.dirs.clone();
+        if snapshot.is_some() {
+            empty = tempfile::Builder::new()
+                .prefix("sdistill-empty-")
+                .tempdir_in(work_dir)
+                .map_err(|e| Error::io(work_dir, e))?;
+            dirs.resize(snapshot::DEP_SLOTS, empty.path().to_path_buf());
+        }
         let dep_paths: Vec<String> = (0..env.dirs.len()).map(|i| format!("/deps/{i}")).collect();
         let request = GuestRequest {
             backend: findings.build.backend.clone(),
             backend_path: findings.build.backend_path.clone(),
-            paths: dep_paths.clone(),
+            paths: dep_paths,
             allow_build_retry,
             setuptools_path: self
                 .setuptools
@@ -367,37 +518,31 @@ impl Sandbox {
                 .cloned()
                 .unwrap_or_else(|| "/site".to_string()),
             target: plan.target,
+            snapshot: false,
         };
-        let mut preopens = vec![
-            Preopen {
-                host: root,
-                guest: "/sdist",
-                perms: FsPerms::ReadWrite,
-            },
-            Preopen {
-                host: &self.site,
-                guest: "/site",
-                perms: FsPerms::ReadOnly,
-            },
-            Preopen {
-                host: scratch.path(),
-                guest: "/scratch",
-                perms: FsPerms::ReadWrite,
-            },
-            Preopen {
-                host: out.path(),
-                guest: "/out",
-                perms: FsPerms::ReadWrite,
-            },
-        ];
-        for (dir, guest_path) in env.dirs.iter().zip(&dep_paths) {
-            preopens.push(Preopen {
-                host: dir,
-                guest: guest_path,
-                perms: FsPerms::ReadOnly,
-            });
-        }
-        let outcome = self.run_guest(&preopens, &guest::argv(&request), limits)?;
+        let preopens = self.preopens(root, scratch.path(), out.path(), &dirs);
+        let outcome = match snapshot {
+            Some(snap) => {
+                let request_path = out.path().join("request.json");
+                std::fs::write(&request_path, guest::config_json(&request))
+                    .map_err(|e| Error::io(&request_path, e))?;
+                let argv = vec!["python".to_string()];
+                self.run_guest(
+                    &snap.pre,
+                    Entry::Resume(snap.point),
+                    &preopens,
+                    &argv,
+                    limits,
+                )?
+            }
+            None => self.run_guest(
+                &self.pre,
+                Entry::Start,
+                &preopens,
+                &guest::argv(&request),
+                limits,
+            )?,
+        };
         let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
             .map_err(|e| Error::io(out.path(), e))?;
         let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
@@ -406,6 +551,8 @@ impl Sandbox {
 
     fn run_guest(
         &self,
+        pre: &InstancePre<GuestState>,
+        entry: Entry,
         preopens: &[Preopen<'_>],
         argv: &[String],
         limits: &Limits,
@@ -421,7 +568,7 @@ impl Sandbox {
             .allow_blocking_current_thread(true);
         for p in preopens {
             builder
-                .preopened_dir(p.host, p.guest, p.perms)
+                .preopened_dir(p.host, &p.guest, p.perms)
                 .map_err(|e| Error::Sandbox {
                     detail: format!("cannot preopen {}: {e}", p.host.display()),
                 })?;
@@ -455,9 +602,29 @@ impl Sandbox {
                 }
             });
             let run = async {
-                let instance = self.pre.instantiate_async(&mut store).await?;
-                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-                start.call_async(&mut store, ()).await
+                let instance = pre.instantiate_async(&mut store).await?;
+                match entry {
+                    Entry::Start => {
+                        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                        start.call_async(&mut store, ()).await
+                    }
+                    Entry::Resume(point) => {
+                        let table = instance
+                            .get_table(&mut store, snapshot::TABLE_EXPORT)
+                            .ok_or_else(|| wasmtime::Error::msg("snapshot has no table export"))?;
+                        let func = table
+                            .get(&mut store, u64::from(point.entry))
+                            .and_then(|r| r.as_func().flatten().copied())
+                            .ok_or_else(|| {
+                                wasmtime::Error::msg("snapshot entry is not a function")
+                            })?;
+                        let repr = func.typed::<(i32, i32), i32>(&store)?;
+                        // builtin_repr(NULL, resume_obj): the driver exits from inside.
+                        repr.call_async(&mut store, (0, point.resume_obj as i32))
+                            .await
+                            .map(|_| ())
+                    }
+                }
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
             let ending = match tokio::time::timeout(remaining, run).await {
@@ -559,10 +726,14 @@ pub fn precompile_site(config: &SandboxConfig, wasm: &[u8], site: &Path) -> Resu
     };
     let preopens = [Preopen {
         host: site,
-        guest: "/site",
+        guest: "/site".into(),
         perms: FsPerms::ReadWrite,
     }];
-    let outcome = sandbox.run_guest(&preopens, &argv, &limits)?;
+    let outcome = sandbox.run_guest(&sandbox.pre, Entry::Start, &preopens, &argv, &limits)?;
+    let mut sandbox = sandbox;
+    if let Ending::Exited(0) = outcome.ending {
+        sandbox.attach_snapshot(config, wasm, &sha);
+    }
     match outcome.ending {
         Ending::Exited(0) => Ok(()),
         Ending::Exited(code) => Err(Error::Runtime {

@@ -105,7 +105,9 @@ const ENTRY_CHARGE: u64 = 4096;
 /// 100 ms); the overshoot is bounded by what the guest can write in one interval.
 pub struct WriteMonitor {
     exceeded: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    /// Dropping it wakes the thread at once (a sleeping thread would delay every run's
+    /// end by up to one scan interval).
+    stop: Option<std::sync::mpsc::Sender<()>>,
     used: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -114,16 +116,17 @@ impl WriteMonitor {
     /// Starts watching `dirs`; growth beyond `budget` bytes over their current usage trips.
     pub fn start(dirs: Vec<PathBuf>, budget: u64) -> Self {
         let exceeded = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let used = Arc::new(AtomicU64::new(0));
         let baseline: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
-        let (e2, s2, u2) = (exceeded.clone(), stop.clone(), used.clone());
+        let (e2, u2) = (exceeded.clone(), used.clone());
         let thread = std::thread::Builder::new()
             .name("sdistill-writes".into())
             .spawn(move || {
                 let mut interval = Duration::from_millis(100);
-                while !s2.load(Ordering::Relaxed) {
-                    std::thread::sleep(interval);
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(interval)
+                {
                     let started = Instant::now();
                     let now: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
                     let grown = now.saturating_sub(baseline);
@@ -138,7 +141,7 @@ impl WriteMonitor {
             .ok();
         Self {
             exceeded,
-            stop,
+            stop: Some(stop),
             used,
             thread,
         }
@@ -151,7 +154,7 @@ impl WriteMonitor {
 
     /// Stops the thread; returns whether the budget was exceeded and the last growth seen.
     pub fn finish(mut self) -> (bool, u64) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -164,7 +167,7 @@ impl WriteMonitor {
 
 impl Drop for WriteMonitor {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.take();
     }
 }
 
