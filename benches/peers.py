@@ -11,8 +11,10 @@ Per sdist (categories a and b of ../shared/corpus by default):
   pip        `pip install --dry-run --no-deps --ignore-installed --report` (build isolation)
   uv cold    `uv pip install --dry-run --no-deps` with an empty cache
   uv warm    the same with the cache the cold run filled
-Prints median and p90 per tool, the median of per-sdist ratios, and batch throughput of
-sdistill (-j 2) vs pip run one after another.
+Prints median and p90 per tool, the median of per-sdist ratios, batch throughput of
+sdistill (-j 2, metadata cache off, then warm) vs pip and uv run one after another, and the
+peak memory of one process of each tool. sdistill runs with --no-cache: every answer is
+computed (the cache is reported on its own line).
 
 Usage: python3 benches/peers.py [--categories ab] [--limit N] [--binary PATH]
 """
@@ -31,10 +33,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corpus import SHARED, fetch, pct  # noqa: E402
 
 
-def timed(cmd, env=None):
+PEAK = {}  # tool -> peak RSS (KiB) of any one of its processes, children included
+
+
+def timed(cmd, env=None, tool=None):
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start, proc.returncode
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # wait4: this process's rusage, with the peak of the children it waited for.
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if tool:
+        PEAK[tool] = max(PEAK.get(tool, 0), usage.ru_maxrss)
+    return elapsed, os.waitstatus_to_exitcode(status)
 
 
 def summary(name, values):
@@ -69,16 +79,16 @@ def main():
         rows = []
         warm_cache = os.path.join(work, "uv-warm")
         for p in paths:
-            t_sd, rc_sd = timed([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", p])
+            t_sd, rc_sd = timed([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", p], tool="sdistill")
             report = os.path.join(work, "report.json")
             t_pip, rc_pip = timed([py, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
-                                   "--quiet", "--report", report, p])
+                                   "--quiet", "--report", report, p], tool="pip")
             cold = os.path.join(work, "uv-cold")
             shutil.rmtree(cold, ignore_errors=True)
             uv_cmd = [uv, "pip", "install", "--dry-run", "--no-deps", "--python", os.path.join(target, "bin", "python")]
-            t_uvc, rc_uvc = timed(uv_cmd + ["--cache-dir", cold, p])
+            t_uvc, rc_uvc = timed(uv_cmd + ["--cache-dir", cold, p], tool="uv cold")
             timed(uv_cmd + ["--cache-dir", warm_cache, p])  # fill
-            t_uvw, rc_uvw = timed(uv_cmd + ["--cache-dir", warm_cache, p])
+            t_uvw, rc_uvw = timed(uv_cmd + ["--cache-dir", warm_cache, p], tool="uv warm")
             rows.append((os.path.basename(p), t_sd, rc_sd, t_pip, rc_pip, t_uvc, rc_uvc, t_uvw, rc_uvw))
             print(f"  {os.path.basename(p):<40} sdistill {t_sd:6.3f}  pip {t_pip:6.3f}{'!' if rc_pip else ' '}"
                   f"  uv-cold {t_uvc:6.3f}{'!' if rc_uvc else ' '}  uv-warm {t_uvw:6.3f}", flush=True)
@@ -92,9 +102,17 @@ def main():
         print(f"median ratio pip/sdistill      {statistics.median([r[3] / r[1] for r in ok]):.1f}x")
         print(f"median ratio uv-cold/sdistill  {statistics.median([r[5] / r[1] for r in ok]):.1f}x")
         print(f"median ratio uv-warm/sdistill  {statistics.median([r[7] / r[1] for r in ok]):.1f}x")
-        t_batch, _ = timed([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", "-j", "2"] + paths)
+        t_batch, _ = timed([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", "-j", "2"] + paths,
+                           tool="sdistill batch")
         print(f"sdistill batch (-j 2): {len(paths) / t_batch:.2f} sdists/s; "
-              f"pip one after another: {len(rows) / sum(r[3] for r in rows):.2f} sdists/s")
+              f"pip one after another: {len(rows) / sum(r[3] for r in rows):.2f} sdists/s; "
+              f"uv cold one after another: {len(rows) / sum(r[5] for r in rows):.2f} sdists/s")
+        t_cached, _ = timed([args.binary, "inspect", "--format", "json", "--offline", "-j", "2"] + paths)
+        timed([args.binary, "inspect", "--format", "json", "--offline", "-j", "2"] + paths)
+        t_cached, _ = timed([args.binary, "inspect", "--format", "json", "--offline", "-j", "2"] + paths)
+        print(f"sdistill batch, metadata cache warm: {len(paths) / t_cached:.1f} sdists/s")
+        print("peak RSS of one process (children included): " +
+              ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in PEAK.items()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

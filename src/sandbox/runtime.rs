@@ -404,10 +404,27 @@ pub fn info(config: &SandboxConfig) -> Result<String> {
         Ok(dir) => {
             out.push_str(&format!("runtime dir: {}\n", dir.display()));
             match verify(dir) {
-                Ok((rt, _)) => out.push_str(&format!(
-                    "interpreter: verified sha256 {}\n",
-                    rt.wasm_sha256
-                )),
+                Ok((rt, _)) => {
+                    out.push_str(&format!(
+                        "interpreter: verified sha256 {}\n",
+                        rt.wasm_sha256
+                    ));
+                    if let Ok(engine) = crate::sandbox::engine::GuestEngine::new() {
+                        let key = crate::sandbox::snapshot::key(&rt.wasm_sha256, &engine);
+                        let path = cache_root(config)
+                            .join("modules")
+                            .join(format!("snapshot-{key}.cwasm"));
+                        out.push_str(&format!(
+                            "interpreter snapshot: {} ({})\n",
+                            path.display(),
+                            if path.is_file() {
+                                "built"
+                            } else {
+                                "not built yet"
+                            }
+                        ));
+                    }
+                }
                 Err(e) => out.push_str(&format!("interpreter: FAILED verification: {e}\n")),
             }
         }
