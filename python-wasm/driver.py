@@ -670,6 +670,15 @@ def snapshot():
     import pathlib  # noqa: F401
     import distutils.util  # noqa: F401
     import importlib.metadata  # noqa: F401  (setuptools and backends read entry points)
+    # What egg_info and common build helpers (setuptools_scm, ...) import lazily.
+    import contextvars, difflib, shlex, tomllib, email.generator  # noqa: F401,E401
+    import setuptools.command.build_py  # noqa: F401
+    import setuptools.command.sdist  # noqa: F401
+    try:
+        import setuptools.command.bdist_wheel  # noqa: F401
+    except ImportError:
+        pass
+    import distutils.version  # noqa: F401
     global _RESUME
     _RESUME = _Resume()
     with open("/out/snapshot.json", "w", encoding="utf-8") as f:

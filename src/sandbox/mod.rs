@@ -100,8 +100,9 @@ pub struct Sandbox {
     deps: BuildDeps,
     pre: InstancePre<GuestState>,
     site: PathBuf,
-    /// The pre-initialized interpreter, when it could be built or loaded.
-    snapshot: Option<snapshot::Snapshot>,
+    /// The pre-initialized interpreters, one per setuptools tree of the lock (index as in
+    /// `setuptools`), when they could be built or loaded.
+    snapshots: Vec<Option<snapshot::Snapshot>>,
 }
 
 /// How a guest run is entered.
@@ -182,31 +183,36 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// Loads the interpreter snapshot, building it first when it is missing. Without one
-    /// every run starts the interpreter from scratch (slower, same answers);
-    /// `SDISTILL_NO_SNAPSHOT=1` forces that.
+    /// Loads the interpreter snapshots (one per setuptools tree), building any that is
+    /// missing first. Without one a run starts the interpreter from scratch (slower, same
+    /// answers); `SDISTILL_NO_SNAPSHOT=1` forces that.
     fn attach_snapshot(&mut self, config: &SandboxConfig, wasm: &[u8], sha256: &str) {
         if std::env::var_os("SDISTILL_NO_SNAPSHOT").is_some_and(|v| !v.is_empty() && v != "0") {
             return;
         }
         let cache = runtime::cache_root(config).join("modules");
-        let key = snapshot::key(sha256, &self.engine);
-        if let Some(s) = snapshot::load(&self.engine, &cache, &key) {
-            self.snapshot = Some(s);
-            return;
+        let mut loaded = Vec::new();
+        for tree in &self.setuptools {
+            let key = snapshot::key(sha256, tree, &self.engine);
+            let mut found = snapshot::load(&self.engine, &cache, &key);
+            if found.is_none() {
+                config.notify.say(&format!(
+                    "building the interpreter snapshot for {} (once per runtime)",
+                    tree.trim_start_matches("/site/")
+                ));
+                match self.build_snapshot(wasm, tree, &cache, &key) {
+                    Ok(()) => found = snapshot::load(&self.engine, &cache, &key),
+                    Err(e) => config.notify.say(&format!(
+                        "no interpreter snapshot ({e}); starting the interpreter per run"
+                    )),
+                }
+            }
+            loaded.push(found);
         }
-        config
-            .notify
-            .say("building the interpreter snapshot (once per runtime)");
-        match self.build_snapshot(wasm, &cache, &key) {
-            Ok(()) => self.snapshot = snapshot::load(&self.engine, &cache, &key),
-            Err(e) => config.notify.say(&format!(
-                "no interpreter snapshot ({e}); starting the interpreter per run"
-            )),
-        }
+        self.snapshots = loaded;
     }
 
-    fn build_snapshot(&self, wasm: &[u8], cache: &Path, key: &str) -> Result<()> {
+    fn build_snapshot(&self, wasm: &[u8], tree: &str, cache: &Path, key: &str) -> Result<()> {
         let work = crate::inspect::default_work_dir();
         let tmp = |prefix: &str| {
             tempfile::Builder::new()
@@ -224,11 +230,7 @@ impl Sandbox {
                     .map_err(|e| Error::io(scratch.path().join(sub), e))?;
             }
             let request = GuestRequest {
-                setuptools_path: self
-                    .setuptools
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "/site".into()),
+                setuptools_path: tree.to_string(),
                 snapshot: true,
                 ..GuestRequest::default()
             };
@@ -329,7 +331,7 @@ impl Sandbox {
             deps,
             pre,
             site,
-            snapshot: None,
+            snapshots: Vec::new(),
         })
     }
 
@@ -360,6 +362,7 @@ impl Sandbox {
         // them, run again); setuptools no longer ships pkg_resources, which old setup.py
         // files import (run again on the setuptools that does).
         let mut env = self.deps.resolve(&requirements);
+        self.precompile_deps(&env);
         let mut setuptools = 0;
         let mut build_retry_left = true;
         let mut notes = Vec::new();
@@ -377,6 +380,7 @@ impl Sandbox {
                     build_retry_left = false;
                     requirements.extend(more.iter().cloned());
                     env = self.deps.resolve(&requirements);
+                    self.precompile_deps(&env);
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -464,6 +468,56 @@ impl Sandbox {
         }
     }
 
+    /// Compiles the bytecode of build-requirement trees that have none yet, inside the
+    /// guest (the host never compiles guest Python), once per tree: a build requirement
+    /// such as setuptools_scm imports ~70 modules, and compiling them from source on
+    /// every run costs more than the rest of the run. Only those trees are preopened (no
+    /// sdist); a failure just leaves the tree as it was.
+    fn precompile_deps(&self, env: &BuildEnv) {
+        const MARK: &str = ".sdistill-bytecode";
+        let todo: Vec<PathBuf> = env
+            .dirs
+            .iter()
+            .filter(|d| !d.join(MARK).exists())
+            .cloned()
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        let mut argv: Vec<String> = [
+            "python",
+            "-S",
+            "-c",
+            "import compileall, sys\nfor p in sys.argv[1:]: compileall.compile_dir(p, quiet=2, workers=1)\nsys.exit(0)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let preopens: Vec<Preopen<'_>> = todo
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| Preopen {
+                host: dir,
+                guest: format!("/deps/{i}"),
+                perms: FsPerms::ReadWrite,
+            })
+            .collect();
+        argv.extend(preopens.iter().map(|p| p.guest.clone()));
+        let limits = Limits {
+            timeout: std::time::Duration::from_secs(120),
+            ..Limits::default()
+        };
+        if let Ok(RunOutcome {
+            ending: Ending::Exited(0),
+            ..
+        }) = self.run_guest(&self.pre, Entry::Start, &preopens, &argv, &limits)
+        {
+            for dir in &todo {
+                let _ = std::fs::write(dir.join(MARK), b"");
+            }
+        }
+    }
+
     /// One guest run with `env`'s build requirements preopened read-only.
     fn attempt(
         &self,
@@ -491,12 +545,13 @@ impl Sandbox {
             std::fs::create_dir(scratch.path().join(sub))
                 .map_err(|e| Error::io(scratch.path().join(sub), e))?;
         }
-        // A snapshot serves the first setuptools and up to DEP_SLOTS build requirements;
+        // A snapshot serves its setuptools tree and up to DEP_SLOTS build requirements;
         // its WASI layout always has every slot (unused ones are an empty directory).
         let snapshot = self
-            .snapshot
-            .as_ref()
-            .filter(|_| setuptools == 0 && env.dirs.len() <= snapshot::DEP_SLOTS);
+            .snapshots
+            .get(setuptools)
+            .and_then(Option::as_ref)
+            .filter(|_| env.dirs.len() <= snapshot::DEP_SLOTS);
         let empty;
         let mut dirs = env.dirs.clone();
         if snapshot.is_some() {

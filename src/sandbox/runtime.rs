@@ -410,19 +410,23 @@ pub fn info(config: &SandboxConfig) -> Result<String> {
                         rt.wasm_sha256
                     ));
                     if let Ok(engine) = crate::sandbox::engine::GuestEngine::new() {
-                        let key = crate::sandbox::snapshot::key(&rt.wasm_sha256, &engine);
-                        let path = cache_root(config)
-                            .join("modules")
-                            .join(format!("snapshot-{key}.cwasm"));
-                        out.push_str(&format!(
-                            "interpreter snapshot: {} ({})\n",
-                            path.display(),
-                            if path.is_file() {
+                        for tree in lock.setuptools_paths() {
+                            let key =
+                                crate::sandbox::snapshot::key(&rt.wasm_sha256, &tree, &engine);
+                            let path = cache_root(config)
+                                .join("modules")
+                                .join(format!("snapshot-{key}.cwasm"));
+                            let state = if path.is_file() {
                                 "built"
                             } else {
                                 "not built yet"
-                            }
-                        ));
+                            };
+                            out.push_str(&format!(
+                                "interpreter snapshot ({}): {} ({state})\n",
+                                tree.trim_start_matches("/site/"),
+                                path.display(),
+                            ));
+                        }
                     }
                 }
                 Err(e) => out.push_str(&format!("interpreter: FAILED verification: {e}\n")),

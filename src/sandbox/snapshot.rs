@@ -66,8 +66,8 @@ pub struct Snapshot {
     pub point: ResumePoint,
 }
 
-/// Cache key of the snapshot for this interpreter, driver, lock and engine.
-pub fn key(wasm_sha256: &str, engine: &GuestEngine) -> String {
+/// Cache key of the snapshot for this interpreter, setuptools tree, driver, lock and engine.
+pub fn key(wasm_sha256: &str, setuptools_tree: &str, engine: &GuestEngine) -> String {
     use std::hash::{Hash, Hasher};
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     engine
@@ -78,6 +78,7 @@ pub fn key(wasm_sha256: &str, engine: &GuestEngine) -> String {
     for part in [
         "sdistill-snapshot/1",
         wasm_sha256,
+        setuptools_tree,
         &super::guest::driver_sha256(),
         &super::runtime::Lock::key(),
         wasmtime_version(),
