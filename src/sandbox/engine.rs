@@ -75,7 +75,7 @@ impl GuestEngine {
         let mut h = DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
         cache_dir.join(format!(
-            "python-{}-wasmtime-{}-{:016x}.cwasm",
+            "python-{}-instrumented-wasmtime-{}-{:016x}.cwasm",
             &sha256[..16.min(sha256.len())],
             wasmtime_version(),
             h.finish()
@@ -83,7 +83,16 @@ impl GuestEngine {
     }
 
     fn compile_and_cache(&self, wasm: &[u8], path: &Path) -> Result<Module> {
-        let module = Module::new(&self.engine, wasm).map_err(|e| Error::Sandbox {
+        // The interpreter as wasmtime's pre-initializer instruments it: the same code, with
+        // its memory and globals also exported, so this one compiled module serves both
+        // ordinary runs and building the snapshot (see `snapshot`).
+        let (_, instrumented) =
+            wasmtime_wizer::Wizer::new()
+                .instrument(wasm)
+                .map_err(|e| Error::Sandbox {
+                    detail: format!("cannot instrument the runtime: {e}"),
+                })?;
+        let module = Module::new(&self.engine, &instrumented).map_err(|e| Error::Sandbox {
             detail: format!("cannot compile the runtime: {e}"),
         })?;
         // Caching is an optimisation: failure to write is not an error.

@@ -18,6 +18,7 @@ pub mod snapshot;
 pub mod wasi;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use cap_std::ambient_authority;
@@ -100,9 +101,21 @@ pub struct Sandbox {
     deps: BuildDeps,
     pre: InstancePre<GuestState>,
     site: PathBuf,
+    /// The compiled (instrumented) interpreter.
+    module: Module,
     /// The pre-initialized interpreters, one per setuptools tree of the lock (index as in
-    /// `setuptools`), when they could be built or loaded.
-    snapshots: Vec<Option<snapshot::Snapshot>>,
+    /// `setuptools`); each is loaded or built on first need.
+    snapshots: Vec<OnceLock<Option<snapshot::Snapshot>>>,
+    /// Where a missing snapshot is built from (absent: snapshots are off).
+    snapshot_source: Option<SnapshotSource>,
+}
+
+/// What building a snapshot later needs.
+struct SnapshotSource {
+    runtime_dir: PathBuf,
+    sha256: String,
+    cache: PathBuf,
+    notify: Notify,
 }
 
 /// How a guest run is entered.
@@ -179,37 +192,77 @@ impl Sandbox {
         let (installed, wasm) = runtime::verify(&dir)?;
         let mut sandbox =
             Self::from_verified(config, &wasm, &installed.wasm_sha256, installed.site_path())?;
-        sandbox.attach_snapshot(config, &wasm, &installed.wasm_sha256);
+        sandbox.attach_snapshot(config, &dir, &wasm, &installed.wasm_sha256, false);
         Ok(sandbox)
     }
 
-    /// Loads the interpreter snapshots (one per setuptools tree), building any that is
-    /// missing first. Without one a run starts the interpreter from scratch (slower, same
-    /// answers); `SDISTILL_NO_SNAPSHOT=1` forces that.
-    fn attach_snapshot(&mut self, config: &SandboxConfig, wasm: &[u8], sha256: &str) {
+    /// Prepares the interpreter snapshots (one per setuptools tree): loads the cached ones
+    /// and builds the first tree's now if it is missing (every run needs it); the others
+    /// are built when first needed, or now with `eager` (at install). Without a snapshot a
+    /// run starts the interpreter from scratch (slower, same answers);
+    /// `SDISTILL_NO_SNAPSHOT=1` forces that.
+    fn attach_snapshot(
+        &mut self,
+        config: &SandboxConfig,
+        runtime_dir: &Path,
+        wasm: &[u8],
+        sha256: &str,
+        eager: bool,
+    ) {
         if std::env::var_os("SDISTILL_NO_SNAPSHOT").is_some_and(|v| !v.is_empty() && v != "0") {
             return;
         }
-        let cache = runtime::cache_root(config).join("modules");
-        let mut loaded = Vec::new();
-        for tree in &self.setuptools {
+        let source = SnapshotSource {
+            runtime_dir: runtime_dir.to_path_buf(),
+            sha256: sha256.to_string(),
+            cache: runtime::cache_root(config).join("modules"),
+            notify: config.notify.clone(),
+        };
+        self.snapshots = self.setuptools.iter().map(|_| OnceLock::new()).collect();
+        for (i, tree) in self.setuptools.iter().enumerate() {
             let key = snapshot::key(sha256, tree, &self.engine);
-            let mut found = snapshot::load(&self.engine, &cache, &key);
-            if found.is_none() {
-                config.notify.say(&format!(
-                    "building the interpreter snapshot for {} (once per runtime)",
-                    tree.trim_start_matches("/site/")
-                ));
-                match self.build_snapshot(wasm, tree, &cache, &key) {
-                    Ok(()) => found = snapshot::load(&self.engine, &cache, &key),
-                    Err(e) => config.notify.say(&format!(
-                        "no interpreter snapshot ({e}); starting the interpreter per run"
-                    )),
-                }
+            if let Some(found) = snapshot::load(&self.engine, &source.cache, &key) {
+                let _ = self.snapshots[i].set(Some(found));
+            } else if i == 0 || eager {
+                let built = self.build_and_load(&source, wasm, tree);
+                let _ = self.snapshots[i].set(built);
             }
-            loaded.push(found);
         }
-        self.snapshots = loaded;
+        self.snapshot_source = Some(source);
+    }
+
+    /// The snapshot for setuptools tree `index`, building it on first need.
+    fn snapshot_for(&self, index: usize) -> Option<&snapshot::Snapshot> {
+        let cell = self.snapshots.get(index)?;
+        cell.get_or_init(|| {
+            let source = self.snapshot_source.as_ref()?;
+            let tree = self.setuptools.get(index)?;
+            let (_, wasm) = runtime::verify(&source.runtime_dir).ok()?;
+            self.build_and_load(source, &wasm, tree)
+        })
+        .as_ref()
+    }
+
+    fn build_and_load(
+        &self,
+        source: &SnapshotSource,
+        wasm: &[u8],
+        tree: &str,
+    ) -> Option<snapshot::Snapshot> {
+        let key = snapshot::key(&source.sha256, tree, &self.engine);
+        source.notify.say(&format!(
+            "building the interpreter snapshot for {} (once per runtime)",
+            tree.trim_start_matches("/site/")
+        ));
+        match self.build_snapshot(wasm, tree, &source.cache, &key) {
+            Ok(()) => snapshot::load(&self.engine, &source.cache, &key),
+            Err(e) => {
+                source.notify.say(&format!(
+                    "no interpreter snapshot ({e}); starting the interpreter per run"
+                ));
+                None
+            }
+        }
     }
 
     fn build_snapshot(&self, wasm: &[u8], tree: &str, cache: &Path, key: &str) -> Result<()> {
@@ -260,7 +313,15 @@ impl Sandbox {
                 }),
             }
         };
-        snapshot::build(&self.engine, wasm, cache, key, out.path(), &run)
+        snapshot::build(
+            &self.engine,
+            &self.module,
+            wasm,
+            cache,
+            key,
+            out.path(),
+            &run,
+        )
     }
 
     /// The guest's filesystem: the sdist copy, the site, scratch, the result dir, then the
@@ -331,7 +392,9 @@ impl Sandbox {
             deps,
             pre,
             site,
+            module,
             snapshots: Vec::new(),
+            snapshot_source: None,
         })
     }
 
@@ -547,11 +610,11 @@ impl Sandbox {
         }
         // A snapshot serves its setuptools tree and up to DEP_SLOTS build requirements;
         // its WASI layout always has every slot (unused ones are an empty directory).
-        let snapshot = self
-            .snapshots
-            .get(setuptools)
-            .and_then(Option::as_ref)
-            .filter(|_| env.dirs.len() <= snapshot::DEP_SLOTS);
+        let snapshot = if env.dirs.len() <= snapshot::DEP_SLOTS {
+            self.snapshot_for(setuptools)
+        } else {
+            None
+        };
         let empty;
         let mut dirs = env.dirs.clone();
         if snapshot.is_some() {
@@ -787,7 +850,8 @@ pub fn precompile_site(config: &SandboxConfig, wasm: &[u8], site: &Path) -> Resu
     let outcome = sandbox.run_guest(&sandbox.pre, Entry::Start, &preopens, &argv, &limits)?;
     let mut sandbox = sandbox;
     if let Ending::Exited(0) = outcome.ending {
-        sandbox.attach_snapshot(config, wasm, &sha);
+        let runtime_dir = site.parent().unwrap_or(site).to_path_buf();
+        sandbox.attach_snapshot(config, &runtime_dir, wasm, &sha, true);
     }
     match outcome.ending {
         Ending::Exited(0) => Ok(()),

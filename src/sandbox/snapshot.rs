@@ -3,7 +3,8 @@
 //!
 //! How it is made (once, at `runtime install` or on first need), without any sdist:
 //! 1. wasmtime's own pre-initializer ([`wasmtime_wizer`]) instruments the pinned
-//!    interpreter so its memory and globals can be read from outside.
+//!    interpreter so its memory and globals can be read from outside (the compiled module
+//!    every run uses is this instrumented one, so no second compile is needed).
 //! 2. The instrumented interpreter runs the driver in *snapshot mode* in the sandbox, with
 //!    the same WASI layout every real run has (an empty `/sdist`, `/site`, `/scratch`,
 //!    `/out` and [`DEP_SLOTS`] empty `/deps/N` slots, so the file-descriptor numbers the
@@ -149,10 +150,13 @@ impl InstanceState for Captured {
 /// the WASI layout and limits).
 pub type RunGuest<'a> = dyn Fn(&InstancePre<GuestState>, &Path) -> Result<i32> + 'a;
 
-/// Builds the snapshot and caches it. `run` runs the driver in snapshot mode on the given
-/// linked module with `/out` at the given host dir, returning the exit status.
+/// Builds the snapshot and caches it. `module` is the compiled, instrumented interpreter
+/// (see `engine`), `wasm` the verified original it was made from; `run` runs the driver in
+/// snapshot mode on the given linked module with `/out` at the given host dir, returning
+/// the exit status.
 pub fn build(
     engine: &GuestEngine,
+    module: &Module,
     wasm: &[u8],
     cache_dir: &Path,
     key: &str,
@@ -163,11 +167,11 @@ pub fn build(
         detail: format!("interpreter snapshot: {detail}"),
     };
     let wizer = Wizer::new();
-    let (cx, instrumented) = wizer
+    // The same deterministic instrumentation `module` was compiled from; only its
+    // description of the module is needed here.
+    let (cx, _) = wizer
         .instrument(wasm)
         .map_err(|e| fail(format!("cannot instrument the interpreter: {e}")))?;
-    let module = Module::new(&engine.engine, &instrumented)
-        .map_err(|e| fail(format!("cannot compile the instrumented interpreter: {e}")))?;
     let captured: Arc<Mutex<Option<Captured>>> = Arc::default();
     let mut linker = wasi::linker(&engine.engine)?;
     linker.allow_shadowing(true);
@@ -205,7 +209,7 @@ pub fn build(
         )
         .map_err(|e| fail(format!("cannot link: {e}")))?;
     let pre = linker
-        .instantiate_pre(&module)
+        .instantiate_pre(module)
         .map_err(|e| fail(format!("cannot link: {e}")))?;
     let status = run(&pre, out_dir)?;
     let mut state = captured
