@@ -101,19 +101,8 @@ impl MetadataCache {
             checksum: sum,
             payload,
         };
-        let path = self.path(&digest);
-        let Some(parent) = path.parent() else { return };
-        if std::fs::create_dir_all(parent).is_err() {
-            return;
-        }
-        let Ok(bytes) = serde_json::to_vec(&entry) else {
-            return;
-        };
-        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(parent) {
-            use std::io::Write;
-            if tmp.write_all(&bytes).is_ok() {
-                let _ = tmp.persist(&path);
-            }
+        if let Ok(bytes) = serde_json::to_vec(&entry) {
+            let _ = crate::atomic_file::write(&self.path(&digest), &bytes, false);
         }
     }
 }

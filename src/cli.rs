@@ -333,7 +333,7 @@ fn inspect(args: InspectArgs) -> u8 {
             Format::Text => reports.iter().map(report::to_text).collect(),
         };
         let result = match &args.output {
-            Some(path) => write_atomically(path, text.as_bytes()),
+            Some(path) => crate::atomic_file::write(path, text.as_bytes(), true),
             None => stdout
                 .write_all(text.as_bytes())
                 .and_then(|_| stdout.flush()),
@@ -468,10 +468,12 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
         .join(" ");
     let text = resolve::output::render(&resolution, &env, &command);
     match &args.output {
-        Some(path) => write_atomically(path, text.as_bytes()).map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e,
-        })?,
+        Some(path) => {
+            crate::atomic_file::write(path, text.as_bytes(), true).map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
@@ -495,18 +497,6 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
             s.cache_hits
         );
     }
-    Ok(())
-}
-
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

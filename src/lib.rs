@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod atomic_file;
 pub mod build_deps;
 pub mod cache;
 pub mod cli;

@@ -12,7 +12,7 @@
 //! with `offline`, no network call.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -181,7 +181,7 @@ impl IndexProvider {
         let files = index.project_files(name)?;
         self.count(0);
         if let Ok(bytes) = serde_json::to_vec(&files) {
-            write_atomically(&path, &bytes);
+            let _ = crate::atomic_file::write(&path, &bytes, false);
         }
         Ok(files)
     }
@@ -249,7 +249,7 @@ impl IndexProvider {
             MAX_METADATA_FILE,
         )?;
         self.count(1);
-        write_atomically(&path, &bytes);
+        let _ = crate::atomic_file::write(&path, &bytes, false);
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -391,19 +391,6 @@ fn safe_filename(name: &str) -> Result<&str> {
         Err(Error::Index {
             detail: format!("refusing the index's file name `{}`", name.escape_default()),
         })
-    }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) {
-    use std::io::Write;
-    let Some(dir) = path.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-        if tmp.write_all(bytes).is_ok() {
-            let _ = tmp.persist(path);
-        }
     }
 }
 

@@ -96,15 +96,8 @@ impl GuestEngine {
             detail: format!("cannot compile the runtime: {e}"),
         })?;
         // Caching is an optimisation: failure to write is not an error.
-        if let (Ok(bytes), Some(dir)) = (module.serialize(), path.parent()) {
-            if std::fs::create_dir_all(dir).is_ok() {
-                if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
-                    use std::io::Write;
-                    if tmp.write_all(&bytes).is_ok() {
-                        let _ = tmp.persist(path);
-                    }
-                }
-            }
+        if let Ok(bytes) = module.serialize() {
+            let _ = crate::atomic_file::write(path, &bytes, false);
         }
         Ok(module)
     }

@@ -250,19 +250,11 @@ pub fn build(
         .serialize()
         .map_err(|e| fail(format!("cannot serialize the snapshot: {e}")))?;
     let (module_path, point_path) = paths(cache_dir, key);
-    std::fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
-    write_atomically(&module_path, &bytes)?;
+    crate::atomic_file::write(&module_path, &bytes, false)
+        .map_err(|e| Error::io(&module_path, e))?;
     let point_json = serde_json::to_vec(&point).map_err(|e| fail(e.to_string()))?;
-    write_atomically(&point_path, &point_json)?;
-    Ok(())
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    crate::atomic_file::write(&point_path, &point_json, false)
+        .map_err(|e| Error::io(&point_path, e))?;
     Ok(())
 }
 
