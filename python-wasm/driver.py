@@ -175,6 +175,26 @@ def _install_compat():
     if not hasattr(configparser.RawConfigParser, "readfp"):
         configparser.RawConfigParser.readfp = readfp
 
+    # Python 3.11 refuses global inline flags after the start of a pattern
+    # (`'__version__ = (.*)(?m)'`, as in MarkupSafe 1.0's setup.py); move them to the front.
+    import re
+
+    original_compile = re._compile
+    flag_group = re.compile(r"\(\?([aiLmsux]+)\)")
+
+    def compile_moving_flags(pattern, flags):
+        try:
+            return original_compile(pattern, flags)
+        except re.error as e:
+            if not isinstance(pattern, str) or "global flags not at the start" not in str(e):
+                raise
+            letters = "".join(sorted(set("".join(flag_group.findall(pattern)))))
+            _note("inline regex flags (?%s) after the start of a pattern" % letters,
+                  "compatibility: moved %s to the start (Python 3.11 refuses them elsewhere)")
+            return original_compile("(?%s)" % letters + flag_group.sub("", pattern), flags)
+
+    re._compile = compile_moving_flags
+
     import importlib.abc
     import importlib.util
     import types

@@ -305,3 +305,17 @@ setup(name='oldhook', version='1.0', install_requires=['dep-' + legacy_moves.VAL
     assert_eq!(reqs(&v), vec!["dep-ok"]);
     assert!(warnings(&v).contains("OldStyle"), "{v}");
 }
+
+/// Old setup.py files put global regex flags at the end of a pattern (MarkupSafe 1.0:
+/// `'(.*?)'(?sm)`), which Python 3.11+ refuses; the guest moves them to the start and
+/// says so.
+#[test]
+fn trailing_inline_regex_flags_are_moved_and_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = "import re\nfrom setuptools import setup\nv = re.search(r\"^__version__ = '(.*?)'(?sm)\", \"x\\n__version__ = '3.1'\\n\").group(1)\nsetup(name='flags', version=v)\n";
+    let path = sdist(tmp.path(), "flags", setup, vec![]);
+    let (code, v) = inspect_one(&[], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["version"], "3.1");
+    assert!(warnings(&v).contains("inline regex flags"), "{v}");
+}
