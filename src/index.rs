@@ -94,15 +94,19 @@ impl IndexClient {
             .map_err(|e| Error::Index {
                 detail: format!("bad project URL: {e}"),
             })?;
-        let mut resp = self
+        let resp = self
             .agent
             .get(url.as_str())
             .header(
                 "Accept",
                 "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
             )
-            .call()
-            .map_err(|e| index_error(url.as_str(), e))?;
+            .call();
+        let mut resp = match resp {
+            // An index answers 404 for a project it does not have: no files, not a failure.
+            Err(ureq::Error::StatusCode(404)) => return Ok(Vec::new()),
+            other => other.map_err(|e| index_error(url.as_str(), e))?,
+        };
         let content_type = resp
             .headers()
             .get("content-type")

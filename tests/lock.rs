@@ -320,6 +320,8 @@ fn yanked_versions_only_when_pinned_exactly() {
     let (code, _, stderr) = l.lock(&["lib>=2.5,<4"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no version of lib"), "{stderr}");
+    assert!(stderr.contains("hint: lib 3.0 is yanked"), "{stderr}");
+    assert!(stderr.contains("pre-releases (4.0b1)"), "{stderr}");
 }
 
 #[test]
@@ -354,7 +356,10 @@ fn conflicts_are_explained() {
     // Unknown projects and bad input are clear too.
     let (code, _, stderr) = l.lock(&["does-not-exist"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("does-not-exist"), "{stderr}");
+    assert!(
+        stderr.contains("hint: does-not-exist: no distribution"),
+        "{stderr}"
+    );
     let (code, _, stderr) = l.lock(&["lib>>1"]);
     assert_eq!(code, 2, "{stderr}");
 }

@@ -142,13 +142,17 @@ pub fn resolve(
         Ok(selected) => selected,
         Err(PubGrubError::NoSolution(tree)) => {
             // The root is a made-up package at a made-up version: say "you" instead.
-            let explanation = DefaultStringReporter::report(&tree)
+            let mut explanation = DefaultStringReporter::report(&tree)
                 .replace("your requirements 0 depends on", "you require")
                 .replace(
                     "your requirements 0 is forbidden",
                     "your requirements cannot all be met",
                 )
                 .replace("your requirements 0", "your requirements");
+            for hint in solver.hints(&explanation) {
+                explanation.push_str("\nhint: ");
+                explanation.push_str(&hint);
+            }
             return Err(Error::NoSolution { explanation });
         }
         Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
@@ -494,6 +498,58 @@ impl<'a> Solver<'a> {
                 });
             }
         }
+    }
+
+    /// What the resolver left out that a user may have meant, for the projects an
+    /// explanation names: unknown projects, yanked versions, pre-releases.
+    fn hints(&self, explanation: &str) -> Vec<String> {
+        let mentioned = |name: &str| {
+            explanation
+                .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .any(|word| word == name)
+        };
+        let mut hints = Vec::new();
+        for (name, candidates) in self.candidates.borrow().iter() {
+            if !mentioned(name) {
+                continue;
+            }
+            if candidates.is_empty() {
+                hints.push(format!(
+                    "{name}: no distribution on the index that {} can install",
+                    self.request.env.describe()
+                ));
+                continue;
+            }
+            let yanked: Vec<String> = candidates
+                .iter()
+                .filter(|c| c.yanked)
+                .take(3)
+                .map(|c| c.version.to_string())
+                .collect();
+            if !yanked.is_empty() {
+                hints.push(format!(
+                    "{name} {} yanked: only an exact == pin selects a yanked version",
+                    if yanked.len() == 1 {
+                        format!("{} is", yanked[0])
+                    } else {
+                        format!("{} are", yanked.join(", "))
+                    }
+                ));
+            }
+            let pre: Vec<String> = candidates
+                .iter()
+                .filter(|c| c.version.any_prerelease())
+                .take(3)
+                .map(|c| c.version.to_string())
+                .collect();
+            if !pre.is_empty() && !self.request.prerelease {
+                hints.push(format!(
+                    "{name} has pre-releases ({}); an exclusive `<V` excludes V's pre-releases, and --prerelease allows them everywhere",
+                    pre.join(", ")
+                ));
+            }
+        }
+        hints
     }
 
     /// Pins, hashes, `# via` and markers of a solution.
