@@ -124,6 +124,20 @@ fn fixture() -> Vec<IndexEntry> {
         wheel_with_metadata("c-b", "1.0", &["c-shared>=2"], ""),
         wheel_with_metadata("c-shared", "1.0", &[], ""),
         wheel_with_metadata("c-shared", "2.0", &[], ""),
+        entry(
+            "broken",
+            "broken-1.0.tar.gz",
+            static_sdist("broken", "1.0", &[], ""),
+        ),
+        entry(
+            "broken",
+            "broken-2.0.tar.gz",
+            dynamic_sdist(
+                "broken",
+                "2.0",
+                "__import__('sys').exit('boom: needs a C compiler')",
+            ),
+        ),
         IndexEntry {
             advertised_sha256: Some("0".repeat(64)),
             ..entry(
@@ -397,6 +411,19 @@ fn constraints_binary_policy_and_previous_pins() {
     l.ok(&["lib", "-o", out_s, "-P", "lib"]);
     let moved = Pins::parse(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(moved.version("lib"), "2.0");
+}
+
+/// A build that fails in the sandbox ends the lock with its reason (as pip and uv do),
+/// rather than quietly backtracking to an older version that happens to build.
+#[test]
+fn a_failing_build_ends_the_lock_with_its_reason() {
+    let l = Locker::new();
+    let (code, text, stderr) = l.lock(&["broken"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(text.is_empty());
+    assert!(stderr.contains("broken-2.0.tar.gz"), "{stderr}");
+    assert!(stderr.contains("boom"), "{stderr}");
+    assert_eq!(l.ok(&["broken<2"]).version("broken"), "1.0");
 }
 
 /// A file whose bytes do not match the index's sha256 is never opened.

@@ -192,7 +192,7 @@ impl fmt::Display for Node {
 
 type Set = Ranges<Version>;
 
-/// A version's dependencies, or why it cannot be used (pubgrub's "unavailable" reason).
+/// A version's dependencies, or why they could not be read (which ends the lock).
 type MetadataOutcome = std::result::Result<Rc<DistMetadata>, String>;
 
 /// A version the target can install, and its files.
@@ -328,14 +328,16 @@ impl<'a> Solver<'a> {
             return Ok(Err("no usable file".to_string()));
         };
         let fetched = self.provider.metadata(name, version, &c.usable);
-        self.record_metadata(name, version, fetched)
+        let file = c.usable.first().map(|f| f.filename.as_str()).unwrap_or("?");
+        self.record_metadata(name, version, file, fetched)
     }
 
-    /// Keeps a provider answer: dependencies, or why the version cannot be used.
+    /// Keeps a provider answer: dependencies, or why they could not be read.
     fn record_metadata(
         &self,
         name: &str,
         version: &Version,
+        file: &str,
         fetched: Result<DistMetadata>,
     ) -> Result<MetadataOutcome> {
         let key = (name.to_string(), version.clone());
@@ -350,13 +352,13 @@ impl<'a> Solver<'a> {
                 }
                 Ok(Rc::new(m))
             }
-            // The index itself failing is fatal; one distribution failing only rules
-            // that version out (the resolver tries another and says why if none fits).
             Err(e @ Error::Index { .. }) => return Err(e),
-            Err(e) => {
-                self.warn(format!("{name} {version}: metadata unavailable: {e}"));
-                Err(format!("its metadata could not be read ({})", e.kind()))
-            }
+            // Like pip and uv, a build that fails ends the lock with the reason: quietly
+            // backtracking to an older version that happens to build would hand the user
+            // a lock they did not ask for (and could mean hundreds of sandbox runs).
+            Err(e) => Err(format!(
+                "cannot read the dependencies of {name} {version} from {file}: {e} (pin another version of {name}, or use --only-binary {name} if it has wheels)"
+            )),
         };
         self.metadata.borrow_mut().insert(key, result.clone());
         Ok(result)
@@ -405,9 +407,10 @@ impl<'a> Solver<'a> {
         let fetched = parallel(&wanted, |(name, version, files)| {
             provider.metadata(name, version, files)
         });
-        for ((name, version, _), result) in wanted.iter().zip(fetched) {
+        for ((name, version, files), result) in wanted.iter().zip(fetched) {
             if !matches!(result, Err(Error::Index { .. })) {
-                let _ = self.record_metadata(name, version, result);
+                let file = files.first().map(|f| f.filename.as_str()).unwrap_or("?");
+                let _ = self.record_metadata(name, version, file, result);
             }
         }
     }
@@ -812,7 +815,7 @@ impl DependencyProvider for Solver<'_> {
             Node::Base(name) | Node::Extra(name, _) => {
                 let meta = match self.metadata(name, version)? {
                     Ok(m) => m,
-                    Err(reason) => return Ok(Dependencies::Unavailable(reason)),
+                    Err(detail) => return Err(Error::NoMetadata { detail }),
                 };
                 if let Some(rp) = &meta.requires_python {
                     if !self.request.env.admits(rp) {
