@@ -124,6 +124,8 @@ fn fixture() -> Vec<IndexEntry> {
         wheel_with_metadata("c-b", "1.0", &["c-shared>=2"], ""),
         wheel_with_metadata("c-shared", "1.0", &[], ""),
         wheel_with_metadata("c-shared", "2.0", &[], ""),
+        // Only a local-version build, as some indexes publish (`torch 2.1.0+cpu`).
+        wheel_with_metadata("tv", "2.1.0+cpu", &[], ""),
         entry(
             "broken",
             "broken-1.0.tar.gz",
@@ -344,6 +346,15 @@ fn prereleases_only_when_allowed_or_nothing_else_fits() {
     assert_eq!(l.ok(&["lib"]).version("lib"), "2.0");
     assert_eq!(l.ok(&["lib", "--prerelease"]).version("lib"), "4.0b1");
     assert_eq!(l.ok(&["lib>=3.5"]).version("lib"), "4.0b1");
+}
+
+#[test]
+fn a_public_pin_matches_its_local_versions() {
+    let l = Locker::new();
+    let pins = l.ok(&["tv==2.1.0"]);
+    assert_eq!(pins.version("tv"), "2.1.0+cpu");
+    let (code, _, stderr) = l.lock(&["tv!=2.1.0"]);
+    assert_eq!(code, 1, "{stderr}");
 }
 
 #[test]

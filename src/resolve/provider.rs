@@ -418,6 +418,10 @@ mod tests {
             Some("2.0")
         );
         assert_eq!(v("other-1.0.tar.gz", "my-pkg"), None);
+        assert_eq!(
+            v("tv-2.1.0+cpu-py3-none-any.whl", "tv").as_deref(),
+            Some("2.1.0+cpu")
+        );
         assert_eq!(v("my-pkg-1.0.exe", "my-pkg"), None);
         assert!(safe_filename("../x").is_err());
         assert!(safe_filename("a/b.whl").is_err());
