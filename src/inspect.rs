@@ -282,27 +282,22 @@ impl Inspector {
             kind,
         };
         *source_out = Some(source.clone());
-        let cache = self.cache().zip(source.sha256.clone());
-        if let Some((cache, sha)) = &cache {
-            let key = CacheKey {
-                file_sha256: sha,
-                context: &self.cache_context(),
-            };
-            if let Some((meta, stored)) = cache.load(&key) {
-                warnings.extend(stored);
-                *cached = true;
-                return Ok(meta);
-            }
+        let (Some(cache), Some(sha)) = (self.cache(), source.sha256.as_deref()) else {
+            return self.compute(path, kind, &source, warnings);
+        };
+        let context = self.cache_context();
+        let key = CacheKey {
+            file_sha256: sha,
+            context: &context,
+        };
+        if let Some((meta, stored)) = cache.load(&key) {
+            warnings.extend(stored);
+            *cached = true;
+            return Ok(meta);
         }
         let before = warnings.len();
         let meta = self.compute(path, kind, &source, warnings)?;
-        if let Some((cache, sha)) = &cache {
-            let key = CacheKey {
-                file_sha256: sha,
-                context: &self.cache_context(),
-            };
-            cache.store(&key, &meta, &warnings[before..]);
-        }
+        cache.store(&key, &meta, &warnings[before..]);
         Ok(meta)
     }
 
@@ -336,7 +331,6 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
     ) -> Result<Metadata> {
-        let source = source.clone();
         let limits = &self.options.limits;
 
         if kind == InputKind::Wheel {
@@ -349,7 +343,7 @@ impl Inspector {
                 backend_path: Vec::new(),
                 source: "wheel",
             };
-            return Ok(Metadata::from_core(core, Method::Wheel, build, &source));
+            return Ok(Metadata::from_core(core, Method::Wheel, build, source));
         }
 
         let work_dir = self.work_dir();
@@ -364,7 +358,7 @@ impl Inspector {
                 "pyproject.toml"
             };
             warnings.extend(core.validate(file)?);
-            return Ok(Metadata::from_core(core, method, findings.build, &source));
+            return Ok(Metadata::from_core(core, method, findings.build, source));
         }
         let reason = findings.reason.clone().unwrap_or_default();
         if !["setup.py", "setup.cfg", "pyproject.toml"]
@@ -388,7 +382,7 @@ impl Inspector {
         )?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
-        let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, &source);
+        let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, source);
         meta.target = Some(self.options.target);
         Ok(meta)
     }

@@ -158,6 +158,14 @@ impl IndexProvider {
         self.counters[i].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The client that fetches files: URLs on an index page are absolute, so the first
+    /// index's HTTP client serves files of every index.
+    fn http(&self) -> Result<&IndexClient> {
+        self.indexes.first().ok_or_else(|| Error::Usage {
+            detail: "no index URL".to_string(),
+        })
+    }
+
     fn page_cache_path(&self, index: &IndexClient, name: &str) -> PathBuf {
         let key = hex::encode(Sha256::digest(format!("{}\0{name}", index.url())));
         self.cache_root
@@ -208,9 +216,7 @@ impl IndexProvider {
             });
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let index = self.indexes.first().ok_or_else(|| Error::Usage {
-            detail: "no index URL".to_string(),
-        })?;
+        let index = self.http()?;
         self.notify.say(&format!("downloading {}", file.filename));
         index.download(&file.url, &file.sha256, None, &path)?;
         self.count(2);
@@ -240,9 +246,7 @@ impl IndexProvider {
                 ),
             });
         }
-        let index = self.indexes.first().ok_or_else(|| Error::Usage {
-            detail: "no index URL".to_string(),
-        })?;
+        let index = self.http()?;
         let bytes = index.fetch_small(
             &format!("{}.metadata", file.url),
             meta.sha256.as_deref(),

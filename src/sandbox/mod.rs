@@ -224,7 +224,7 @@ impl Sandbox {
             if let Some(found) = snapshot::load(&self.engine, &source.cache, &key) {
                 let _ = self.snapshots[i].set(Some(found));
             } else if i == 0 || eager {
-                let built = self.build_and_load(&source, wasm, tree);
+                let built = self.build_and_load(&source, wasm, tree, &key);
                 let _ = self.snapshots[i].set(built);
             }
         }
@@ -238,7 +238,8 @@ impl Sandbox {
             let source = self.snapshot_source.as_ref()?;
             let tree = self.setuptools.get(index)?;
             let (_, wasm) = runtime::verify(&source.runtime_dir).ok()?;
-            self.build_and_load(source, &wasm, tree)
+            let key = snapshot::key(&source.sha256, tree, &self.engine);
+            self.build_and_load(source, &wasm, tree, &key)
         })
         .as_ref()
     }
@@ -248,14 +249,14 @@ impl Sandbox {
         source: &SnapshotSource,
         wasm: &[u8],
         tree: &str,
+        key: &str,
     ) -> Option<snapshot::Snapshot> {
-        let key = snapshot::key(&source.sha256, tree, &self.engine);
         source.notify.say(&format!(
             "building the interpreter snapshot for {} (once per runtime)",
             tree.trim_start_matches("/site/")
         ));
-        match self.build_snapshot(wasm, tree, &source.cache, &key) {
-            Ok(()) => snapshot::load(&self.engine, &source.cache, &key),
+        match self.build_snapshot(wasm, tree, &source.cache, key) {
+            Ok(()) => snapshot::load(&self.engine, &source.cache, key),
             Err(e) => {
                 source.notify.say(&format!(
                     "no interpreter snapshot ({e}); starting the interpreter per run"
@@ -424,8 +425,7 @@ impl Sandbox {
         // At most three runs: setup_requires are only known once setup() runs (provide
         // them, run again); setuptools no longer ships pkg_resources, which old setup.py
         // files import (run again on the setuptools that does).
-        let mut env = self.deps.resolve(&requirements);
-        self.precompile_deps(&env);
+        let mut env = self.provide(&requirements);
         let mut setuptools = 0;
         let mut build_retry_left = true;
         let mut notes = Vec::new();
@@ -442,8 +442,7 @@ impl Sandbox {
                 Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
                     build_retry_left = false;
                     requirements.extend(more.iter().cloned());
-                    env = self.deps.resolve(&requirements);
-                    self.precompile_deps(&env);
+                    env = self.provide(&requirements);
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -531,6 +530,13 @@ impl Sandbox {
         }
     }
 
+    /// The build requirements as directories for the guest, with their bytecode compiled.
+    fn provide(&self, requirements: &[String]) -> BuildEnv {
+        let env = self.deps.resolve(requirements);
+        self.precompile_deps(&env);
+        env
+    }
+
     /// Compiles the bytecode of build-requirement trees that have none yet, inside the
     /// guest (the host never compiles guest Python), once per tree: a build requirement
     /// such as setuptools_scm imports ~70 modules, and compiling them from source on
@@ -547,6 +553,30 @@ impl Sandbox {
         if todo.is_empty() {
             return;
         }
+        let dirs: Vec<(&Path, String)> = todo
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| (dir.as_path(), format!("/deps/{i}")))
+            .collect();
+        let limits = Limits {
+            timeout: std::time::Duration::from_secs(120),
+            ..Limits::default()
+        };
+        if let Ok(RunOutcome {
+            ending: Ending::Exited(0),
+            ..
+        }) = self.compile_bytecode(&dirs, &limits)
+        {
+            for dir in &todo {
+                let _ = std::fs::write(dir.join(MARK), b"");
+            }
+        }
+    }
+
+    /// Compiles the bytecode of every `.py` under the given directories, each mounted
+    /// writable at its guest path, inside the guest (compileall only parses; it runs none
+    /// of the code it compiles).
+    fn compile_bytecode(&self, dirs: &[(&Path, String)], limits: &Limits) -> Result<RunOutcome> {
         let mut argv: Vec<String> = [
             "python",
             "-S",
@@ -556,29 +586,16 @@ impl Sandbox {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let preopens: Vec<Preopen<'_>> = todo
+        let preopens: Vec<Preopen<'_>> = dirs
             .iter()
-            .enumerate()
-            .map(|(i, dir)| Preopen {
-                host: dir,
-                guest: format!("/deps/{i}"),
+            .map(|(host, guest)| Preopen {
+                host,
+                guest: guest.clone(),
                 perms: FsPerms::ReadWrite,
             })
             .collect();
-        argv.extend(preopens.iter().map(|p| p.guest.clone()));
-        let limits = Limits {
-            timeout: std::time::Duration::from_secs(120),
-            ..Limits::default()
-        };
-        if let Ok(RunOutcome {
-            ending: Ending::Exited(0),
-            ..
-        }) = self.run_guest(&self.pre, Entry::Start, &preopens, &argv, &limits)
-        {
-            for dir in &todo {
-                let _ = std::fs::write(dir.join(MARK), b"");
-            }
-        }
+        argv.extend(dirs.iter().map(|(_, guest)| guest.clone()));
+        self.run_guest(&self.pre, Entry::Start, &preopens, &argv, limits)
     }
 
     /// One guest run with `env`'s build requirements preopened read-only.
@@ -824,34 +841,22 @@ fn native_backend(backend: &str) -> Option<&'static str> {
 /// Precompiles the bytecode of the guest site directory, inside the guest, once at
 /// install time (the host never compiles or runs guest Python). Also warms the
 /// compiled-module cache.
-pub fn precompile_site(config: &SandboxConfig, wasm: &[u8], site: &Path) -> Result<()> {
-    use sha2::{Digest, Sha256};
-    let sha = hex::encode(Sha256::digest(wasm));
-    let sandbox = Sandbox::from_verified(config, wasm, &sha, site.to_path_buf())?;
-    let argv: Vec<String> = [
-        "python",
-        "-S",
-        "-c",
-        "import compileall, sys; compileall.compile_dir('/site', quiet=2, workers=1); sys.exit(0)",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+pub fn precompile_site(
+    config: &SandboxConfig,
+    wasm: &[u8],
+    sha256: &str,
+    site: &Path,
+) -> Result<()> {
+    let mut sandbox = Sandbox::from_verified(config, wasm, sha256, site.to_path_buf())?;
     let limits = Limits {
         timeout: std::time::Duration::from_secs(600),
         max_scratch: 1024 * crate::limits::MIB,
         ..Limits::default()
     };
-    let preopens = [Preopen {
-        host: site,
-        guest: "/site".into(),
-        perms: FsPerms::ReadWrite,
-    }];
-    let outcome = sandbox.run_guest(&sandbox.pre, Entry::Start, &preopens, &argv, &limits)?;
-    let mut sandbox = sandbox;
+    let outcome = sandbox.compile_bytecode(&[(site, "/site".to_string())], &limits)?;
     if let Ending::Exited(0) = outcome.ending {
         let runtime_dir = site.parent().unwrap_or(site).to_path_buf();
-        sandbox.attach_snapshot(config, &runtime_dir, wasm, &sha, true);
+        sandbox.attach_snapshot(config, &runtime_dir, wasm, sha256, true);
     }
     match outcome.ending {
         Ending::Exited(0) => Ok(()),

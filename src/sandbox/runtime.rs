@@ -275,9 +275,9 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
         }
     }
     fs::remove_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
-    let (_, wasm) = verify(staging.path())?;
+    let (verified, wasm) = verify(staging.path())?;
     log("precompiling guest bytecode inside the sandbox (once per install)");
-    crate::sandbox::precompile_site(config, &wasm, &site)?;
+    crate::sandbox::precompile_site(config, &wasm, &verified.wasm_sha256, &site)?;
     let manifest = Manifest {
         lock_key: Lock::key(),
         sdistill: env!("CARGO_PKG_VERSION").to_string(),
