@@ -71,10 +71,11 @@ impl InputKind {
     }
 }
 
-/// A private, unpacked copy of an sdist. Dropping it removes the files.
+/// A private, unpacked copy of an sdist. Dropping it removes the files (without
+/// recursion: the guest may have built a very deep tree in it, see [`crate::dirs::tree`]).
 #[derive(Debug)]
 pub struct Unpacked {
-    temp: tempfile::TempDir,
+    temp: crate::dirs::TempTree,
     root: PathBuf,
 }
 
@@ -100,11 +101,11 @@ pub fn unpack(
     limits: &Limits,
     work_dir: Option<&Path>,
 ) -> Result<Unpacked> {
-    let temp = match work_dir {
-        Some(dir) => tempfile::Builder::new().prefix("sdistill-").tempdir_in(dir),
-        None => tempfile::Builder::new().prefix("sdistill-").tempdir(),
-    }
-    .map_err(|e| Error::io(work_dir.unwrap_or(Path::new("$TMPDIR")), e))?;
+    let parent = work_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let temp =
+        crate::dirs::TempTree::new_in(&parent, "sdist-").map_err(|e| Error::io(&parent, e))?;
     let dir = Dir::open_ambient_dir(temp.path(), ambient_authority())
         .map_err(|e| Error::io(temp.path(), e))?;
     let sink = unpack_into(path, kind, limits, dir)?;

@@ -7,19 +7,29 @@
 //! of the payload) and a bad entry is ignored and replaced, never trusted. Only successful
 //! answers are stored: a failure is always recomputed, so raising a limit takes effect.
 //! Writes are atomic (temporary file, then rename), so concurrent processes never see
-//! half an entry.
+//! half an entry, and go through a directory handle rooted in the user's private cache
+//! ([`crate::dirs::CacheDir`]).
+//!
+//! What is stored is decided by the caller ([`crate::inspect`]): an answer whose
+//! computation was degraded (a build requirement or helper that could not be provided, a
+//! host failure) is never stored, so it is recomputed next time instead of served.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::inspect::Metadata;
+use crate::answer::Metadata;
+use crate::dirs::CacheDir;
+use crate::error::{Error, Result};
+
+/// Largest cache entry read back.
+const MAX_ENTRY: u64 = 64 * 1024 * 1024;
 
 /// A directory of verified metadata entries.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MetadataCache {
-    dir: PathBuf,
+    dir: CacheDir,
 }
 
 /// What a cache key is computed from. Every field changes the key.
@@ -57,24 +67,35 @@ impl CacheKey<'_> {
 }
 
 impl MetadataCache {
-    /// A cache rooted at `dir` (created on first store).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+    /// The metadata cache under the (private) cache root `root`.
+    pub fn open(root: &Path) -> Result<Self> {
+        let dir = CacheDir::open_root(root)
+            .and_then(|r| r.subdir("metadata"))
+            .map_err(|e| Error::io(root, e))?;
+        Ok(Self { dir })
     }
 
     /// The directory entries live in.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
-    fn path(&self, digest: &str) -> PathBuf {
-        self.dir.join(&digest[..2]).join(format!("{digest}.json"))
+    /// The shard directory and file name of an entry.
+    fn entry(&self, digest: &str, create: bool) -> Option<(CacheDir, String)> {
+        let shard = &digest[..2];
+        let dir = if create || self.dir.is_dir(shard) {
+            self.dir.subdir(shard).ok()?
+        } else {
+            return None;
+        };
+        Some((dir, format!("{digest}.json")))
     }
 
     /// The stored answer for `key`, if there is one and it verifies.
     pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>)> {
         let digest = key.digest();
-        let text = std::fs::read(self.path(&digest)).ok()?;
+        let (dir, name) = self.entry(&digest, false)?;
+        let text = dir.read(&name, MAX_ENTRY).ok()?;
         let entry: Entry = serde_json::from_slice(&text).ok()?;
         if entry.key != digest || entry.file_sha256 != key.file_sha256 {
             return None;
@@ -101,8 +122,10 @@ impl MetadataCache {
             checksum: sum,
             payload,
         };
-        if let Ok(bytes) = serde_json::to_vec(&entry) {
-            let _ = crate::atomic_file::write(&self.path(&digest), &bytes, false);
+        if let (Ok(bytes), Some((dir, name))) =
+            (serde_json::to_vec(&entry), self.entry(&digest, true))
+        {
+            let _ = dir.write_atomic(&name, &bytes);
         }
     }
 }
@@ -137,7 +160,7 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_tampering() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = MetadataCache::new(dir.path());
+        let cache = MetadataCache::open(dir.path()).unwrap();
         let key = CacheKey {
             file_sha256: "ab12",
             context: "ctx",
@@ -154,7 +177,11 @@ mod tests {
         };
         assert!(cache.load(&other).is_none());
         // A tampered payload no longer verifies.
-        let path = cache.path(&key.digest());
+        let digest = key.digest();
+        let path = cache
+            .dir()
+            .join(&digest[..2])
+            .join(format!("{digest}.json"));
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("six", "evil")).unwrap();
         assert!(cache.load(&key).is_none());

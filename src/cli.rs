@@ -212,9 +212,13 @@ struct LimitArgs {
     /// Guest output kept (the rest is discarded).
     #[arg(long, value_parser = parse_size, default_value = "1MiB")]
     max_output: u64,
-    /// Bytes the guest may write to its scratch dir and sdist copy.
+    /// Bytes the guest may write to its scratch dir and sdist copy (counted per write;
+    /// each file, directory or link it creates counts 4 KiB).
     #[arg(long, value_parser = parse_size, default_value = "256MiB")]
     max_scratch: u64,
+    /// Files the guest may hold open at once.
+    #[arg(long, default_value_t = Limits::default().max_open_files)]
+    max_open_files: u64,
 }
 
 impl LimitArgs {
@@ -227,6 +231,7 @@ impl LimitArgs {
             memory_limit: self.memory_limit,
             max_output: self.max_output,
             max_scratch: self.max_scratch,
+            max_open_files: self.max_open_files.max(8),
             ..Limits::default()
         }
     }
@@ -241,6 +246,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
+    crate::sandbox::descriptors::raise_process_limit();
+    install_signal_cleanup();
     let code = match cli.command {
         Command::Inspect(args) => inspect(args),
         Command::Lock(args) => lock(args),
@@ -249,7 +256,48 @@ pub fn main() -> ExitCode {
             RuntimeCommand::Info(args) => runtime_info(args),
         },
     };
+    crate::dirs::work::cleanup();
     ExitCode::from(code)
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: stop running guests, remove every work dir this process
+/// made (unpacked trees live in RAM under /dev/shm by default), and exit with 128 + the
+/// signal, as a shell reports it. What a `kill -9` leaves is swept by the next run.
+fn install_signal_cleanup() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("sdistill-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                crate::sandbox::shutdown();
+                crate::dirs::work::cleanup();
+                std::process::exit(128 + signal);
+            }
+        });
+}
+
+/// Checks, before any work, that the directories this command will use are private to
+/// the user; an unsafe one ends the command (exit 3) with the reason.
+fn check_dirs(
+    cache_dir: Option<&std::path::Path>,
+    work_dir: Option<&std::path::Path>,
+    needs_cache: bool,
+) -> Result<(), u8> {
+    let mut checks: Vec<Result<std::path::PathBuf, Error>> =
+        vec![crate::dirs::work::process_dir(work_dir)];
+    if needs_cache {
+        checks.push(crate::dirs::cache_root(cache_dir));
+    }
+    for check in checks {
+        if let Err(e) = check {
+            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            return Err(EXIT_ENVIRONMENT);
+        }
+    }
+    Ok(())
 }
 
 fn sandbox_config(args: &RuntimeArgs, runtime: Option<PathBuf>, offline: bool) -> SandboxConfig {
@@ -263,6 +311,13 @@ fn sandbox_config(args: &RuntimeArgs, runtime: Option<PathBuf>, offline: bool) -
 }
 
 fn inspect(args: InspectArgs) -> u8 {
+    if let Err(code) = check_dirs(
+        args.runtime_args.cache_dir.as_deref(),
+        args.work_dir.as_deref(),
+        !(args.no_cache && args.no_sandbox),
+    ) {
+        return code;
+    }
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Text
     } else {
@@ -354,6 +409,9 @@ fn inspect(args: InspectArgs) -> u8 {
 }
 
 fn lock(args: LockArgs) -> u8 {
+    if let Err(code) = check_dirs(args.cache_dir.as_deref(), args.work_dir.as_deref(), true) {
+        return code;
+    }
     match lock_inner(&args) {
         Ok(()) => EXIT_OK,
         Err(e) => {
@@ -364,7 +422,10 @@ fn lock(args: LockArgs) -> u8 {
             match e {
                 Error::Usage { .. } => EXIT_USAGE,
                 Error::NoSolution { .. } => EXIT_FAILED,
-                Error::Index { .. } | Error::Io { .. } | Error::Runtime { .. } => EXIT_ENVIRONMENT,
+                Error::Index { .. }
+                | Error::Io { .. }
+                | Error::Runtime { .. }
+                | Error::UnsafeDirectory { .. } => EXIT_ENVIRONMENT,
                 _ => EXIT_FAILED,
             }
         }

@@ -177,6 +177,15 @@ pub enum Error {
         /// What failed.
         detail: String,
     },
+    /// A cache or work directory is not private to this user (or a runtime directory is
+    /// writable by others): sdistill refuses to keep or load anything there.
+    #[error("unsafe directory {}: {detail}", path.display())]
+    UnsafeDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why it is refused and what to do.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -195,6 +204,7 @@ impl Error {
             Self::SetupFailed { .. } => "setup-failed",
             Self::UnsupportedBackend { .. } => "unsupported-backend",
             Self::Sandbox { .. } => "sandbox",
+            Self::UnsafeDirectory { .. } => "unsafe-directory",
             Self::Internal { .. } => "internal",
             Self::Usage { .. } => "usage",
             Self::NoSolution { .. } => "no-solution",

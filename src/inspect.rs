@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use crate::answer::{Metadata, Report, Source};
 use crate::archive::{self, InputKind};
 use crate::cache::{CacheKey, MetadataCache};
 use crate::error::{Error, Result};
@@ -43,9 +43,10 @@ pub struct Options {
     pub sandbox_config: SandboxConfig,
     /// The machine the answer is for: the sandbox imitates it (`--target-platform`).
     pub target: Target,
-    /// Parent directory for unpacked trees and sandbox scratch dirs. `None` picks
-    /// [`default_work_dir`]: a RAM-backed tmpfs when there is one, since unpacking
-    /// thousands of small files is many times faster there than on a disk.
+    /// Base directory for unpacked trees and sandbox scratch dirs; they go in a private
+    /// per-user, per-process directory inside it ([`crate::dirs::work`]). `None` picks
+    /// `SDISTILL_WORK_DIR`, else a RAM-backed tmpfs when there is one (unpacking thousands
+    /// of small files is many times faster there than on a disk), else the temp dir.
     pub work_dir: Option<PathBuf>,
     /// Reuse and store answers in the metadata cache ([`MetadataCache`]) under the cache
     /// root. On by default; `--no-cache` turns it off.
@@ -63,92 +64,6 @@ impl Default for Options {
             cache: true,
         }
     }
-}
-
-/// Identity of the input: what a lock pins and hashes.
-#[derive(Debug, Clone, Serialize)]
-pub struct Source {
-    /// The path as given.
-    pub path: String,
-    /// Its file name.
-    pub filename: String,
-    /// sha256 of the file's bytes (`None` for directories).
-    pub sha256: Option<String>,
-    /// Size in bytes (`None` for directories).
-    pub size: Option<u64>,
-    /// What kind of input it is.
-    pub kind: InputKind,
-}
-
-/// The answer for one input: core metadata plus how it was obtained.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct Metadata {
-    /// Distribution name as declared.
-    pub name: String,
-    /// Version as declared.
-    pub version: String,
-    /// `Metadata-Version` of the source, when it had one.
-    pub metadata_version: Option<String>,
-    /// `Requires-Dist`, as core metadata writes them.
-    pub requires_dist: Vec<String>,
-    /// `Requires-Python`.
-    pub requires_python: Option<String>,
-    /// `Provides-Extra`.
-    pub provides_extra: Vec<String>,
-    /// `[build-system].requires` (or the PEP 518 default).
-    pub build_requires: Vec<String>,
-    /// `[build-system].build-backend`, when declared.
-    pub build_backend: Option<String>,
-    /// `pyproject` or `default`: where `build_requires` came from.
-    pub build_requires_source: String,
-    /// How the core metadata was obtained.
-    pub method: Method,
-    /// A pip requirement line pinning this exact file, when it has a hash.
-    pub pin: Option<String>,
-    /// The platform the build code ran as (sandbox answers only): setup.py may branch on it.
-    pub target: Option<Target>,
-}
-
-impl Metadata {
-    fn from_core(core: CoreMetadata, method: Method, build: BuildSystem, source: &Source) -> Self {
-        let pin = source
-            .sha256
-            .as_ref()
-            .filter(|_| !core.version.is_empty())
-            .map(|h| format!("{}=={} --hash=sha256:{h}", core.name, core.version));
-        Self {
-            name: core.name,
-            version: core.version,
-            metadata_version: core.metadata_version,
-            requires_dist: core.requires_dist,
-            requires_python: core.requires_python,
-            provides_extra: core.provides_extra,
-            build_requires: build.requires,
-            build_backend: build.backend,
-            build_requires_source: build.source.to_string(),
-            method,
-            pin,
-            target: None,
-        }
-    }
-}
-
-/// The full result for one input: its identity, the metadata or the error, and warnings.
-#[derive(Debug)]
-pub struct Report {
-    /// The input path as given.
-    pub input: PathBuf,
-    /// Identity, when the input could be read at all.
-    pub source: Option<Source>,
-    /// The metadata, or why there is none.
-    pub outcome: Result<Metadata>,
-    /// Everything worth a reader's attention, even on success. A non-empty list means
-    /// the answer is not clean.
-    pub warnings: Vec<String>,
-    /// Wall time spent on this input.
-    pub elapsed: Duration,
-    /// Whether the answer came from the metadata cache.
-    pub cached: bool,
 }
 
 /// Inspects Python distributions. Build once, reuse for many inputs, share across threads.
@@ -261,6 +176,8 @@ impl Inspector {
         warnings: &mut Vec<String>,
         cached: &mut bool,
     ) -> Result<Metadata> {
+        // One deadline for the whole input: every sandbox run and retry of it together.
+        let deadline = Instant::now() + self.options.limits.timeout;
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let kind = InputKind::detect(path).ok_or_else(|| Error::UnsupportedInput {
             path: path.to_path_buf(),
@@ -282,8 +199,14 @@ impl Inspector {
             kind,
         };
         *source_out = Some(source.clone());
-        let (Some(cache), Some(sha)) = (self.cache(), source.sha256.as_deref()) else {
-            return self.compute(path, kind, &source, warnings);
+        let cache = match (self.options.cache, source.sha256.as_deref()) {
+            (true, Some(_)) => Some(self.cache()?),
+            _ => None,
+        };
+        let (Some(cache), Some(sha)) = (cache, source.sha256.as_deref()) else {
+            return self
+                .compute(path, kind, &source, warnings, deadline)
+                .map(|(meta, _)| meta);
         };
         let context = self.cache_context();
         let key = CacheKey {
@@ -296,8 +219,12 @@ impl Inspector {
             return Ok(meta);
         }
         let before = warnings.len();
-        let meta = self.compute(path, kind, &source, warnings)?;
-        cache.store(&key, &meta, &warnings[before..]);
+        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline)?;
+        // Only an answer that depends on nothing but the input's bytes and sdistill is
+        // kept: a missing build requirement or helper today may be there tomorrow.
+        if degraded.is_empty() {
+            cache.store(&key, &meta, &warnings[before..]);
+        }
         Ok(meta)
     }
 
@@ -315,22 +242,20 @@ impl Inspector {
         )
     }
 
-    fn cache(&self) -> Option<MetadataCache> {
-        if !self.options.cache {
-            return None;
-        }
-        Some(MetadataCache::new(
-            runtime::cache_root(&self.options.sandbox_config).join("metadata"),
-        ))
+    fn cache(&self) -> Result<MetadataCache> {
+        let root = runtime::cache_root(&self.options.sandbox_config)?;
+        MetadataCache::open(&root)
     }
 
+    /// The answer for one input, and why it is degraded (empty when it is clean).
     fn compute(
         &self,
         path: &Path,
         kind: InputKind,
         source: &Source,
         warnings: &mut Vec<String>,
-    ) -> Result<Metadata> {
+        deadline: Instant,
+    ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
 
         if kind == InputKind::Wheel {
@@ -343,10 +268,11 @@ impl Inspector {
                 backend_path: Vec::new(),
                 source: "wheel",
             };
-            return Ok(Metadata::from_core(core, Method::Wheel, build, source));
+            let meta = Metadata::from_core(core, Method::Wheel, build, source);
+            return Ok((meta, Vec::new()));
         }
 
-        let work_dir = self.work_dir();
+        let work_dir = crate::dirs::work::process_dir(self.options.work_dir.as_deref())?;
         let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
         let root = unpacked.root_dir()?;
         let findings = static_meta::read_sdist(&root, limits)?;
@@ -358,7 +284,8 @@ impl Inspector {
                 "pyproject.toml"
             };
             warnings.extend(core.validate(file)?);
-            return Ok(Metadata::from_core(core, method, findings.build, source));
+            let meta = Metadata::from_core(core, method, findings.build, source);
+            return Ok((meta, Vec::new()));
         }
         let reason = findings.reason.clone().unwrap_or_default();
         if !["setup.py", "setup.cfg", "pyproject.toml"]
@@ -379,19 +306,13 @@ impl Inspector {
             limits,
             &work_dir,
             self.options.target,
+            deadline,
         )?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
         let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, source);
         meta.target = Some(self.options.target);
-        Ok(meta)
-    }
-
-    fn work_dir(&self) -> PathBuf {
-        self.options
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| default_work_dir().to_path_buf())
+        Ok((meta, out.degraded))
     }
 
     fn sandbox(&self) -> Result<Arc<Sandbox>> {
@@ -404,22 +325,6 @@ impl Inspector {
             .clone()
             .map_err(|detail| Error::Runtime { detail })
     }
-}
-
-/// Where temporary trees go by default: `SDISTILL_WORK_DIR`, else `/dev/shm` when it is a
-/// writable tmpfs, else the system temp dir. Decided once per process.
-pub fn default_work_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("SDISTILL_WORK_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        let shm = Path::new("/dev/shm");
-        if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
-            return shm.to_path_buf();
-        }
-        std::env::temp_dir()
-    })
 }
 
 /// sha256 and size of a file, streamed.

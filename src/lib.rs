@@ -11,8 +11,13 @@
 //! | 4 | [`metadata`] | the core-metadata model, RFC 822 parsing, PEP 508/440 validation |
 //! | 5 | [`report`] | JSON (`sdistill/1`) and text output |
 //!
-//! [`inspect`] ties the steps together for one input or a batch; [`limits`] holds every
-//! limit and its default; [`error`] is the one error type.
+//! [`inspect`] ties the steps together for one input or a batch and [`resolve`] locks
+//! requirements on top of it. Below them all: [`answer`] (the types of one input's
+//! answer), [`limits`] (every limit and its default), [`error`] (the one error type),
+//! [`dirs`] (where files go on the host and who may touch them), [`notify`] (progress
+//! lines), [`cache`] (verified answers by sha256), [`atomic_file`] (whole-file writes of
+//! outputs), [`index`] (the package-index client) and [`build_deps`] (build requirements
+//! for the guest).
 //!
 //! ```no_run
 //! use sdistill::{Inspector, Options};
@@ -24,16 +29,19 @@
 
 #![deny(missing_docs)]
 
+pub mod answer;
 pub mod archive;
 pub mod atomic_file;
 pub mod build_deps;
 pub mod cache;
 pub mod cli;
+pub mod dirs;
 pub mod error;
 pub mod index;
 pub mod inspect;
 pub mod limits;
 pub mod metadata;
+pub mod notify;
 pub mod report;
 pub mod resolve;
 pub mod sandbox;

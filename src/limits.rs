@@ -30,8 +30,12 @@ pub struct Limits {
     pub memory_limit: u64,
     /// Guest stdout + stderr kept by the host; the rest is discarded (`--max-output`).
     pub max_output: u64,
-    /// Bytes the guest may write into its scratch dir and sdist copy (`--max-scratch`).
+    /// Bytes the guest may write into its scratch dir and sdist copy (`--max-scratch`),
+    /// counted call by call; each file, directory or link it creates counts 4 KiB.
     pub max_scratch: u64,
+    /// Files and directories the guest may hold open at once (`--max-open-files`); the
+    /// process's descriptors are shared by every guest, so one must not take them all.
+    pub max_open_files: u64,
 }
 
 impl Limits {
@@ -51,6 +55,7 @@ impl Default for Limits {
             memory_limit: 1024 * MIB,
             max_output: MIB,
             max_scratch: 256 * MIB,
+            max_open_files: 256,
         }
     }
 }
@@ -75,6 +80,8 @@ pub enum LimitKind {
     Output,
     /// [`Limits::max_scratch`].
     Scratch,
+    /// [`Limits::max_open_files`].
+    OpenFiles,
 }
 
 impl LimitKind {
@@ -89,6 +96,7 @@ impl LimitKind {
             Self::Memory => "--memory-limit",
             Self::Output => "--max-output",
             Self::Scratch => "--max-scratch",
+            Self::OpenFiles => "--max-open-files",
         }
     }
 
@@ -103,6 +111,7 @@ impl LimitKind {
             Self::Memory => "memory",
             Self::Output => "output",
             Self::Scratch => "scratch",
+            Self::OpenFiles => "open-files",
         }
     }
 }

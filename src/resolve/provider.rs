@@ -130,7 +130,7 @@ impl IndexProvider {
             .iter()
             .map(|u| IndexClient::new(u))
             .collect::<Result<Vec<_>>>()?;
-        let cache_root = runtime::cache_root(&options.sandbox_config);
+        let cache_root = runtime::cache_root(&options.sandbox_config)?;
         Ok(Self {
             indexes,
             cache_root,

@@ -6,16 +6,23 @@
 //! compatibility hash (which covers CPU features and settings), so a stale or foreign
 //! artifact is never loaded. The artifact is only ever produced by this code from bytes
 //! whose sha256 was just verified.
+//!
+//! Deserializing is `unsafe` by wasmtime's contract: a compiled artifact is native code.
+//! So an artifact is loaded only from the user's private cache ([`crate::dirs`]) and only
+//! after its bytes match the sha256 recorded beside it when it was made
+//! ([`GuestEngine::load_artifact`]); anything else is recompiled, never loaded.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, Module};
 
+use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
 
 /// Interval of the epoch ticker: the granularity of deadline checks.
@@ -57,32 +64,71 @@ impl GuestEngine {
         Ok(Self { engine, stop })
     }
 
-    /// Loads the compiled interpreter from `cache_dir`, compiling and caching it first if
-    /// needed. `wasm` must be the verified interpreter bytes, `sha256` their hash.
-    pub fn load_module(&self, wasm: &[u8], sha256: &str, cache_dir: &Path) -> Result<Module> {
-        let path = self.artifact_path(sha256, cache_dir);
-        if path.is_file() {
-            // SAFETY: the artifact was written by `compile_and_cache` below from verified
-            // bytes, under a name that binds it to this wasmtime version and engine config.
-            if let Ok(module) = unsafe { Module::deserialize_file(&self.engine, &path) } {
-                return Ok(module);
-            }
+    /// Loads the compiled interpreter from the module cache, compiling and caching it
+    /// first if needed. `wasm` must be the verified interpreter bytes, `sha256` their hash.
+    pub fn load_module(&self, wasm: &[u8], sha256: &str, modules: &CacheDir) -> Result<Module> {
+        let name = self.artifact_name(sha256);
+        if let Some(module) = self.load_artifact(modules, &name) {
+            return Ok(module);
         }
-        self.compile_and_cache(wasm, &path)
+        self.compile_and_cache(wasm, modules, &name)
     }
 
-    fn artifact_path(&self, sha256: &str, cache_dir: &Path) -> PathBuf {
+    /// The compiled interpreter from the module cache, if it is there and verifies; no
+    /// interpreter bytes are needed (nor read) for that.
+    pub fn load_module_cached(&self, sha256: &str, modules: &CacheDir) -> Option<Module> {
+        self.load_artifact(modules, &self.artifact_name(sha256))
+    }
+
+    /// The compatibility hash of this engine (CPU features, settings), for cache names.
+    pub fn compatibility(&self) -> String {
         let mut h = DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
-        cache_dir.join(format!(
-            "python-{}-instrumented-wasmtime-{}-{:016x}.cwasm",
-            &sha256[..16.min(sha256.len())],
-            wasmtime_version(),
-            h.finish()
-        ))
+        format!("{:016x}", h.finish())
     }
 
-    fn compile_and_cache(&self, wasm: &[u8], path: &Path) -> Result<Module> {
+    fn artifact_name(&self, sha256: &str) -> String {
+        format!(
+            "python-{}-instrumented-wasmtime-{}-{}.cwasm",
+            &sha256[..16.min(sha256.len())],
+            wasmtime_version(),
+            self.compatibility()
+        )
+    }
+
+    /// Loads the artifact `name` from the module cache if its bytes match the sha256
+    /// recorded beside it (`<name>.sha256`) when it was made; `None` otherwise. The bytes
+    /// are hashed again whenever the file's identity ([`crate::dirs::cache::file_identity`])
+    /// differs from the one recorded at the last successful check (`<name>.verified`), so
+    /// an unchanged artifact costs a `stat`, a changed one a full check.
+    pub fn load_artifact(&self, modules: &CacheDir, name: &str) -> Option<Module> {
+        let recorded = modules.read(&format!("{name}.sha256"), 64).ok()?;
+        let file = modules.open(name).ok()?;
+        let identity = crate::dirs::cache::file_identity(&file.metadata().ok()?);
+        let stamp = format!("{identity} {}", String::from_utf8_lossy(&recorded));
+        let stamp_name = format!("{name}.verified");
+        if !modules.stamp_matches(&stamp_name, &stamp) {
+            if sha256_of(file)?.as_bytes() != recorded.as_slice() {
+                return None;
+            }
+            modules.write_stamp(&stamp_name, &stamp);
+        }
+        // SAFETY: the artifact lives in the user's private cache, was written by
+        // `store_artifact` from a module this engine compiled, under a name bound to this
+        // interpreter, wasmtime version and engine settings, and its bytes were just
+        // checked against the digest recorded when it was written.
+        unsafe { Module::deserialize_file(&self.engine, modules.path().join(name)) }.ok()
+    }
+
+    /// Writes a compiled artifact and, after it, its digest (a reader that finds the
+    /// digest finds the whole artifact).
+    pub fn store_artifact(modules: &CacheDir, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        modules.write_atomic(name, bytes)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        modules.write_atomic(&format!("{name}.sha256"), digest.as_bytes())
+    }
+
+    fn compile_and_cache(&self, wasm: &[u8], modules: &CacheDir, name: &str) -> Result<Module> {
         // The interpreter as wasmtime's pre-initializer instruments it: the same code, with
         // its memory and globals also exported, so this one compiled module serves both
         // ordinary runs and building the snapshot (see `snapshot`).
@@ -97,7 +143,7 @@ impl GuestEngine {
         })?;
         // Caching is an optimisation: failure to write is not an error.
         if let Ok(bytes) = module.serialize() {
-            let _ = crate::atomic_file::write(path, &bytes, false);
+            let _ = Self::store_artifact(modules, name, &bytes);
         }
         Ok(module)
     }
@@ -107,6 +153,21 @@ impl Drop for GuestEngine {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// sha256 of a file's bytes, streamed.
+pub fn sha256_of(file: std::fs::File) -> Option<String> {
+    let mut hasher = Sha256::new();
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Some(hex::encode(hasher.finalize()))
 }
 
 /// The wasmtime version this binary links, part of every cache key.

@@ -137,6 +137,44 @@ impl Lock {
 }
 
 impl InstalledRuntime {
+    /// An installed runtime directory (found by [`locate`]) that may be loaded from:
+    /// owned by this user or root and writable by nobody else, its site dir too (a forged
+    /// guest setuptools would forge answers), and its interpreter's sha256 the lock's.
+    ///
+    /// The interpreter is hashed again whenever its file identity
+    /// ([`crate::dirs::cache::file_identity`]) differs from the one recorded (in the
+    /// private cache) when it last matched: a replaced or modified interpreter is always
+    /// caught, an unchanged one costs a `stat` instead of hashing 26 MB per process.
+    pub fn trusted(dir: &Path, cache: &crate::dirs::CacheDir) -> Result<Self> {
+        crate::dirs::ensure_trusted(dir)?;
+        crate::dirs::ensure_trusted(&dir.join(SITE_DIR))?;
+        let lock = Lock::embedded()?;
+        let expected = lock
+            .interpreter()
+            .map(|a| a.sha256.to_ascii_lowercase())
+            .unwrap_or_default();
+        let path = dir.join(WASM_FILE);
+        let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+        let stamp = format!("{} {expected}", crate::dirs::cache::file_identity(&meta));
+        let place = hex::encode(&Sha256::digest(path.as_os_str().as_encoded_bytes())[..12]);
+        let stamps = cache.subdir("verified").ok();
+        let stamp_name = format!("interpreter-{place}");
+        if !stamps
+            .as_ref()
+            .is_some_and(|s| s.stamp_matches(&stamp_name, &stamp))
+        {
+            verify(dir)?;
+            if let Some(stamps) = &stamps {
+                stamps.write_stamp(&stamp_name, &stamp);
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            wasm_sha256: expected,
+        })
+    }
+
     /// Path of the interpreter.
     pub fn wasm_path(&self) -> PathBuf {
         self.dir.join(WASM_FILE)
@@ -147,35 +185,23 @@ impl InstalledRuntime {
     }
 }
 
-/// The root of sdistill's caches: `--cache-dir`, `SDISTILL_CACHE_DIR`, `$XDG_CACHE_HOME/sdistill`
-/// or `~/.cache/sdistill`.
-pub fn cache_root(config: &SandboxConfig) -> PathBuf {
-    if let Some(dir) = &config.cache_dir {
-        return dir.clone();
-    }
-    if let Some(dir) = std::env::var_os("SDISTILL_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("sdistill");
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".cache").join("sdistill"),
-        None => std::env::temp_dir().join("sdistill-cache"),
-    }
+/// The root of sdistill's caches (see [`crate::dirs::cache_root`]): private to this user,
+/// or refused.
+pub fn cache_root(config: &SandboxConfig) -> Result<PathBuf> {
+    crate::dirs::cache_root(config.cache_dir.as_deref())
 }
 
 /// Where `install` puts the runtime of the embedded lock.
-pub fn default_runtime_dir(config: &SandboxConfig) -> PathBuf {
-    cache_root(config).join("runtime").join(Lock::key())
+pub fn default_runtime_dir(config: &SandboxConfig) -> Result<PathBuf> {
+    Ok(cache_root(config)?.join("runtime").join(Lock::key()))
 }
 
 /// Finds the runtime (explicit `--runtime`, else the cache) without verifying it.
 pub fn locate(config: &SandboxConfig) -> Result<PathBuf> {
-    let dir = config
-        .runtime_dir
-        .clone()
-        .unwrap_or_else(|| default_runtime_dir(config));
+    let dir = match &config.runtime_dir {
+        Some(dir) => dir.clone(),
+        None => default_runtime_dir(config)?,
+    };
     if dir.join(MANIFEST_FILE).is_file() && dir.join(WASM_FILE).is_file() {
         Ok(dir)
     } else {
@@ -232,7 +258,7 @@ struct Manifest {
 /// Installs the runtime of the embedded lock into the cache. Idempotent: an installed,
 /// verified runtime is left alone and no network is used.
 pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<InstalledRuntime> {
-    let dest = default_runtime_dir(config);
+    let dest = default_runtime_dir(config)?;
     if let Ok(dir) = locate(&SandboxConfig {
         runtime_dir: None,
         ..config.clone()
@@ -246,10 +272,9 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
     let lock = Lock::embedded()?;
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".install-")
-        .tempdir_in(parent)
-        .map_err(|e| Error::io(parent, e))?;
+    let staging =
+        crate::dirs::TempTree::new_in(parent, &format!(".install-{}.", std::process::id()))
+            .map_err(|e| Error::io(parent, e))?;
     let downloads = staging.path().join("downloads");
     let site = staging.path().join(SITE_DIR);
     fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
@@ -275,9 +300,9 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
         }
     }
     fs::remove_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
-    let (verified, wasm) = verify(staging.path())?;
+    verify(staging.path())?;
     log("precompiling guest bytecode inside the sandbox (once per install)");
-    crate::sandbox::precompile_site(config, &wasm, &verified.wasm_sha256, &site)?;
+    crate::sandbox::precompile_site(config, staging.path(), &site)?;
     let manifest = Manifest {
         lock_key: Lock::key(),
         sdistill: env!("CARGO_PKG_VERSION").to_string(),
@@ -290,7 +315,7 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
     fs::write(&manifest_path, text).map_err(|e| Error::io(&manifest_path, e))?;
     let staged = staging.keep();
     if dest.exists() {
-        fs::remove_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+        crate::dirs::remove_tree(&dest).map_err(|e| Error::io(&dest, e))?;
     }
     fs::rename(&staged, &dest).map_err(|e| Error::io(&dest, e))?;
     let (installed, _) = verify(&dest)?;
@@ -409,13 +434,18 @@ pub fn info(config: &SandboxConfig) -> Result<String> {
                         "interpreter: verified sha256 {}\n",
                         rt.wasm_sha256
                     ));
-                    if let Ok(engine) = crate::sandbox::engine::GuestEngine::new() {
+                    if let (Ok(engine), Ok(root)) = (
+                        crate::sandbox::engine::GuestEngine::new(),
+                        cache_root(config),
+                    ) {
                         for tree in lock.setuptools_paths() {
-                            let key =
-                                crate::sandbox::snapshot::key(&rt.wasm_sha256, &tree, &engine);
-                            let path = cache_root(config)
-                                .join("modules")
-                                .join(format!("snapshot-{key}.cwasm"));
+                            let key = crate::sandbox::snapshot::key(
+                                &rt.wasm_sha256,
+                                &tree,
+                                &Lock::key(),
+                                &engine,
+                            );
+                            let path = root.join("modules").join(format!("snapshot-{key}.cwasm"));
                             let state = if path.is_file() {
                                 "built"
                             } else {

@@ -24,11 +24,13 @@
 //! `/out/request.json` and continues exactly where a normal run would after its imports.
 //! Nothing from any sdist is ever in a snapshot. The snapshot is cached next to the
 //! compiled interpreter, keyed by the interpreter's sha256, the driver's sha256, the
-//! runtime lock, the wasmtime version and the engine's compatibility hash; any failure
-//! while building or loading it falls back to the ordinary start.
+//! runtime lock, the wasmtime version and the engine's compatibility hash, with the sha256
+//! of its bytes recorded when it was made and checked before every load (it is native
+//! code, see [`super::engine`]); any failure while building or loading it falls back to
+//! the ordinary start.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Caller, InstancePre, Module};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
+use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
 use crate::sandbox::engine::{wasmtime_version, GuestEngine};
 use crate::sandbox::wasi::{self, GuestState};
@@ -67,23 +70,23 @@ pub struct Snapshot {
     pub point: ResumePoint,
 }
 
-/// Cache key of the snapshot for this interpreter, setuptools tree, driver, lock and engine.
-pub fn key(wasm_sha256: &str, setuptools_tree: &str, engine: &GuestEngine) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut compat = std::collections::hash_map::DefaultHasher::new();
-    engine
-        .engine
-        .precompile_compatibility_hash()
-        .hash(&mut compat);
+/// Cache key of the snapshot for this interpreter, setuptools tree, driver, runtime lock
+/// (`lock_key`) and engine.
+pub fn key(
+    wasm_sha256: &str,
+    setuptools_tree: &str,
+    lock_key: &str,
+    engine: &GuestEngine,
+) -> String {
     let mut h = Sha256::new();
     for part in [
-        "sdistill-snapshot/1",
+        "sdistill-snapshot/2",
         wasm_sha256,
         setuptools_tree,
         &super::guest::driver_sha256(),
-        &super::runtime::Lock::key(),
+        lock_key,
         wasmtime_version(),
-        &format!("{:016x}", compat.finish()),
+        &engine.compatibility(),
     ] {
         h.update(part.as_bytes());
         h.update(b"\0");
@@ -91,20 +94,19 @@ pub fn key(wasm_sha256: &str, setuptools_tree: &str, engine: &GuestEngine) -> St
     hex::encode(&h.finalize()[..16])
 }
 
-fn paths(cache_dir: &Path, key: &str) -> (PathBuf, PathBuf) {
+fn names(key: &str) -> (String, String) {
     (
-        cache_dir.join(format!("snapshot-{key}.cwasm")),
-        cache_dir.join(format!("snapshot-{key}.json")),
+        format!("snapshot-{key}.cwasm"),
+        format!("snapshot-{key}.json"),
     )
 }
 
-/// Loads a cached snapshot, if there is one that links.
-pub fn load(engine: &GuestEngine, cache_dir: &Path, key: &str) -> Option<Snapshot> {
-    let (module_path, point_path) = paths(cache_dir, key);
-    let point: ResumePoint = serde_json::from_slice(&std::fs::read(point_path).ok()?).ok()?;
-    // SAFETY: written by `build` below from a module compiled by this engine, under a name
-    // bound to this interpreter, driver, lock, wasmtime version and engine settings.
-    let module = unsafe { Module::deserialize_file(&engine.engine, &module_path) }.ok()?;
+/// Loads a cached snapshot, if there is one whose bytes match their recorded digest and
+/// that links.
+pub fn load(engine: &GuestEngine, modules: &CacheDir, key: &str) -> Option<Snapshot> {
+    let (module_name, point_name) = names(key);
+    let point: ResumePoint = serde_json::from_slice(&modules.read(&point_name, 4096).ok()?).ok()?;
+    let module = engine.load_artifact(modules, &module_name)?;
     let pre = wasi::linker(&engine.engine)
         .ok()?
         .instantiate_pre(&module)
@@ -158,7 +160,7 @@ pub fn build(
     engine: &GuestEngine,
     module: &Module,
     wasm: &[u8],
-    cache_dir: &Path,
+    modules: &CacheDir,
     key: &str,
     out_dir: &Path,
     run: &RunGuest<'_>,
@@ -249,12 +251,12 @@ pub fn build(
     let bytes = snapshot_module
         .serialize()
         .map_err(|e| fail(format!("cannot serialize the snapshot: {e}")))?;
-    let (module_path, point_path) = paths(cache_dir, key);
-    crate::atomic_file::write(&module_path, &bytes, false)
-        .map_err(|e| Error::io(&module_path, e))?;
+    let (module_name, point_name) = names(key);
     let point_json = serde_json::to_vec(&point).map_err(|e| fail(e.to_string()))?;
-    crate::atomic_file::write(&point_path, &point_json, false)
-        .map_err(|e| Error::io(&point_path, e))?;
+    modules
+        .write_atomic(&point_name, &point_json)
+        .and_then(|_| GuestEngine::store_artifact(modules, &module_name, &bytes))
+        .map_err(|e| Error::io(modules.path().join(&module_name), e))?;
     Ok(())
 }
 

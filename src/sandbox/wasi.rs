@@ -9,8 +9,8 @@
 //! - a fixed environment (no host variable is inherited), no stdin, captured stdout/stderr.
 //!
 //! WASI preview 1 has no socket creation and no processes, and no network capability is
-//! granted. WASI has no disk quota either, so [`WriteMonitor`] enforces
-//! [`crate::Limits::max_scratch`] from the host.
+//! granted. WASI has no quotas either: every call passes through [`super::guard`], which
+//! counts the descriptors and bytes each guest uses.
 
 use std::collections::VecDeque;
 use std::io;
@@ -18,28 +18,25 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
 
 use wasmtime::{Linker, ResourceLimiter};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p1::WasiP1Ctx;
 
+use super::guard::GuardedWasi;
 use crate::error::{Error, Result};
 
-/// Per-store state: the WASI context and the memory cap.
+/// Per-store state: the guarded WASI context and the memory cap.
 pub struct GuestState {
-    /// The WASI preview 1 context.
-    pub wasi: WasiP1Ctx,
+    /// WASI preview 1, behind the per-guest accounting.
+    pub wasi: GuardedWasi,
     /// The memory cap enforced by wasmtime.
     pub memory: MemoryCap,
 }
 
 impl GuestState {
     /// Creates the state for one run.
-    pub fn new(wasi: WasiP1Ctx, memory_limit: u64) -> Self {
+    pub fn new(wasi: GuardedWasi, memory_limit: u64) -> Self {
         Self {
             wasi,
             memory: MemoryCap {
@@ -82,117 +79,16 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-/// Builds the linker: WASI preview 1 and nothing else.
+/// Builds the linker: WASI preview 1 (through the guard) and nothing else.
 pub fn linker(engine: &wasmtime::Engine) -> Result<Linker<GuestState>> {
     let mut linker: Linker<GuestState> = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut GuestState| &mut s.wasi).map_err(
-        |e| Error::Sandbox {
-            detail: format!("cannot link WASI: {e}"),
-        },
-    )?;
+    wasmtime_wasi::p1::wasi_snapshot_preview1::add_to_linker(&mut linker, |s: &mut GuestState| {
+        &mut s.wasi
+    })
+    .map_err(|e| Error::Sandbox {
+        detail: format!("cannot link WASI: {e}"),
+    })?;
     Ok(linker)
-}
-
-/// What creating a file, directory or link is charged on top of its blocks (an inode).
-const ENTRY_CHARGE: u64 = 4096;
-
-/// Watches the guest's writable directories from a host thread and raises a flag once
-/// they have grown by more than the budget; the epoch callback then stops the guest.
-///
-/// WASI has no quota, and wrapping the write imports would need wasmtime internals, so
-/// this measures disk usage (allocated blocks, plus a charge per entry so that millions of
-/// empty files count too). The scan interval adapts to the tree size (at least every
-/// 100 ms); the overshoot is bounded by what the guest can write in one interval.
-pub struct WriteMonitor {
-    exceeded: Arc<AtomicBool>,
-    /// Dropping it wakes the thread at once (a sleeping thread would delay every run's
-    /// end by up to one scan interval).
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    used: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl WriteMonitor {
-    /// Starts watching `dirs`; growth beyond `budget` bytes over their current usage trips.
-    pub fn start(dirs: Vec<PathBuf>, budget: u64) -> Self {
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let used = Arc::new(AtomicU64::new(0));
-        let baseline: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
-        let (e2, u2) = (exceeded.clone(), used.clone());
-        let thread = std::thread::Builder::new()
-            .name("sdistill-writes".into())
-            .spawn(move || {
-                let mut interval = Duration::from_millis(100);
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(interval)
-                {
-                    let started = Instant::now();
-                    let now: u64 = dirs.iter().map(|d| disk_usage(d)).sum();
-                    let grown = now.saturating_sub(baseline);
-                    u2.store(grown, Ordering::Relaxed);
-                    if grown > budget {
-                        e2.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    interval = (started.elapsed() * 10).max(Duration::from_millis(100));
-                }
-            })
-            .ok();
-        Self {
-            exceeded,
-            stop: Some(stop),
-            used,
-            thread,
-        }
-    }
-
-    /// The flag the epoch callback checks.
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        self.exceeded.clone()
-    }
-
-    /// Stops the thread; returns whether the budget was exceeded and the last growth seen.
-    pub fn finish(mut self) -> (bool, u64) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        (
-            self.exceeded.load(Ordering::Relaxed),
-            self.used.load(Ordering::Relaxed),
-        )
-    }
-}
-
-impl Drop for WriteMonitor {
-    fn drop(&mut self) {
-        self.stop.take();
-    }
-}
-
-/// Allocated bytes under `dir` (not following symlinks) plus a charge per entry.
-fn disk_usage(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0u64;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.path().symlink_metadata() else {
-                continue;
-            };
-            total = total
-                .saturating_add(meta.blocks().saturating_mul(512))
-                .saturating_add(ENTRY_CHARGE);
-            if meta.is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    total
 }
 
 /// Keeps the last `cap` bytes a guest stream wrote and counts the rest as discarded.

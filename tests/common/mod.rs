@@ -444,15 +444,24 @@ impl Drop for IndexServer {
     }
 }
 
-/// A private cache dir that shares the installed runtime's compiled module (so tests do not
-/// recompile it), plus the `--runtime` argument for the installed runtime.
+/// A private cache dir that shares the installed runtime's compiled modules (hard links,
+/// so tests do not recompile them; a symlink would lead out of the cache and is refused),
+/// plus the `--runtime` argument for the installed runtime.
 pub fn private_cache() -> (tempfile::TempDir, String) {
     let config = sdistill::sandbox::SandboxConfig::default();
-    let runtime = sdistill::sandbox::runtime::default_runtime_dir(&config);
-    let modules = sdistill::sandbox::runtime::cache_root(&config).join("modules");
+    let runtime = sdistill::sandbox::runtime::default_runtime_dir(&config).unwrap();
+    let modules = sdistill::sandbox::runtime::cache_root(&config)
+        .unwrap()
+        .join("modules");
     let tmp = tempfile::tempdir().unwrap();
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(&modules, tmp.path().join("modules")).unwrap();
+    let private = tmp.path().join("modules");
+    std::fs::create_dir(&private).unwrap();
+    for entry in std::fs::read_dir(&modules).unwrap().flatten() {
+        let to = private.join(entry.file_name());
+        if std::fs::hard_link(entry.path(), &to).is_err() {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
     (tmp, runtime.display().to_string())
 }
 

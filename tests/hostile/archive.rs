@@ -401,8 +401,15 @@ fn temporary_directories_are_removed() {
     assert!(inspector.inspect(&path).is_err());
     let ok = write_sdist(tmp.path(), "ok", Kind::TarGz, &static_members("ok", "1"));
     assert!(inspector.inspect(&ok).is_ok());
+    // Left: only the user's private root and this process's (empty) work dir.
+    let process_dir = sdistill::dirs::work::process_dir(Some(work.path())).unwrap();
     assert!(
-        dir_is_empty(work.path()),
+        dir_is_empty(&process_dir),
         "temporary directories left behind"
+    );
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        1,
+        "only the per-user root belongs in the work dir"
     );
 }

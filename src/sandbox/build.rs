@@ -1,0 +1,400 @@
+//! One sdist through the sandbox: the guest runs it needs, and what they mean.
+//!
+//! At most three runs per input, all within **one deadline** (`--timeout` bounds the
+//! input, not each attempt): `setup_requires` are only known once `setup()` runs (provide
+//! them, run again); setuptools no longer ships `pkg_resources`, which old `setup.py`
+//! files import (run again on the setuptools that does). One-time work that is not the
+//! input's — building a missing interpreter snapshot, waiting for descriptors while other
+//! guests hold them — does not count against it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use wasmtime_wasi::FsPerms;
+
+use super::guest::{self, GuestRequest, GuestResult, Target};
+use super::instance::{self, Ending, Entry, Preopen, RunOutcome};
+use super::{native_backend, snapshot, Sandbox};
+use crate::build_deps::BuildEnv;
+use crate::dirs::TempTree;
+use crate::error::{Error, Result};
+use crate::limits::{LimitKind, Limits};
+use crate::metadata::CoreMetadata;
+use crate::static_meta::{Method, StaticFindings};
+
+/// What a sandbox run produced.
+#[derive(Debug)]
+pub struct SandboxOutput {
+    /// The metadata the build code produced.
+    pub metadata: CoreMetadata,
+    /// Which path produced it.
+    pub method: Method,
+    /// Observations (compatibility help, output truncated, suspicious version, ...).
+    pub warnings: Vec<String>,
+    /// Why this answer depends on more than the sdist's bytes and sdistill's version
+    /// (a build requirement that could not be provided, a stand-in, a `0.0.0` version
+    /// from a missing helper): such an answer is reported, never cached.
+    pub degraded: Vec<String>,
+}
+
+/// What one guest run gets: build requirements, whether it may ask for more, and which
+/// setuptools tree (index into the lock's setuptools list).
+struct Attempt<'a> {
+    env: &'a BuildEnv,
+    allow_build_retry: bool,
+    setuptools: usize,
+    target: Target,
+}
+
+/// The deadline of one input, pushed back by time that is not the input's.
+struct Deadline {
+    at: Instant,
+}
+
+impl Deadline {
+    fn extend(&mut self, by: Duration) {
+        self.at += by;
+    }
+
+    fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
+impl Sandbox {
+    /// Runs the build code of one unpacked sdist (`root` is its private copy) and returns
+    /// the metadata it produces. Every guest run for this input ends by `deadline`; temp
+    /// trees go in `work_dir`.
+    pub fn run(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        target: Target,
+        deadline: Instant,
+    ) -> Result<SandboxOutput> {
+        if let Some(backend) = findings.build.backend.as_deref() {
+            if let Some(why) = native_backend(backend) {
+                return Err(Error::UnsupportedBackend {
+                    backend: backend.to_string(),
+                    detail: why.to_string(),
+                });
+            }
+        }
+        let mut deadline = Deadline { at: deadline };
+        let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
+            findings.build.requires.clone()
+        } else {
+            Vec::new()
+        };
+        let mut env = self.provide(&requirements, &deadline);
+        let mut setuptools = 0;
+        let mut build_retry_left = true;
+        let mut notes = Vec::new();
+        let mut host_failure = None;
+        let (mut result, mut outcome);
+        loop {
+            let plan = Attempt {
+                env: &env,
+                allow_build_retry: build_retry_left,
+                setuptools,
+                target,
+            };
+            (result, outcome) =
+                self.attempt(root, findings, limits, work_dir, plan, &mut deadline)?;
+            host_failure = host_failure.or(outcome.guard.host_failure.clone());
+            match &result {
+                Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
+                    build_retry_left = false;
+                    requirements.extend(more.iter().cloned());
+                    env = self.provide(&requirements, &deadline);
+                }
+                _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
+                    setuptools += 1;
+                    notes.push(format!(
+                        "compatibility: retried with {} because the build imports pkg_resources",
+                        self.setuptools[setuptools].trim_start_matches("/site/")
+                    ));
+                }
+                _ => break,
+            }
+        }
+        if let Some(failure) = host_failure {
+            // Whatever the build then reported was computed by code that saw a read or
+            // write fail for reasons that are not the sdist's: not an answer.
+            return Err(Error::Sandbox {
+                detail: format!(
+                    "the host failed a file operation of this build ({failure}: out of descriptors, memory or disk, or an I/O error); its answer was discarded, try again"
+                ),
+            });
+        }
+        let mut degraded = Vec::new();
+        if env.incomplete {
+            degraded.extend(env.warnings.iter().cloned());
+        }
+        env.warnings.extend(notes);
+        let mut warnings = env.warnings.clone();
+        let (_, stdout_total) = outcome.stdout.snapshot();
+        let (stderr_tail, stderr_total) = outcome.stderr.snapshot();
+        for (what, total) in [("stdout", stdout_total), ("stderr", stderr_total)] {
+            if total > limits.max_output {
+                warnings.push(format!(
+                    "the build wrote {total} bytes to {what}; only the last {} were kept ({} limit)",
+                    limits.max_output,
+                    LimitKind::Output.flag()
+                ));
+            }
+        }
+        if outcome.guard.open_files_exceeded {
+            return Err(Error::limit_exceeded(
+                LimitKind::OpenFiles,
+                format!(
+                    "the build tried to hold more than {} files open at once",
+                    limits.max_open_files
+                ),
+            ));
+        }
+        if outcome.guard.writes_exceeded {
+            return Err(Error::limit_exceeded(
+                LimitKind::Scratch,
+                format!(
+                    "the build tried to write more than {} bytes (files and entries created count; see --max-scratch)",
+                    limits.max_scratch
+                ),
+            ));
+        }
+        match (result, outcome.ending) {
+            (_, Ending::TimedOut) => Err(Error::limit_exceeded(
+                LimitKind::Timeout,
+                format!(
+                    "the build ran longer than {:?} (every run for this input together)",
+                    limits.timeout
+                ),
+            )),
+            (
+                Some(GuestResult::Metadata {
+                    metadata,
+                    method,
+                    warnings: w,
+                }),
+                _,
+            ) => {
+                warnings.extend(w);
+                if metadata.version == "0.0.0" {
+                    let note = "version 0.0.0 usually means a setup-time helper (setuptools_scm, pbr, versioneer) was unavailable; dependencies may be missing".to_string();
+                    degraded.push(note.clone());
+                    warnings.push(note);
+                }
+                Ok(SandboxOutput {
+                    metadata,
+                    method,
+                    warnings,
+                    degraded,
+                })
+            }
+            _ if outcome.memory_denied => Err(Error::limit_exceeded(
+                LimitKind::Memory,
+                format!(
+                    "the guest needed more than {} bytes of memory",
+                    limits.memory_limit
+                ),
+            )),
+            (Some(GuestResult::Failure(Error::UnsupportedBackend { detail, .. })), _) => {
+                Err(Error::UnsupportedBackend {
+                    backend: findings.build.backend.clone().unwrap_or_default(),
+                    detail,
+                })
+            }
+            (Some(GuestResult::Failure(e)), _) => Err(e),
+            (Some(GuestResult::NeedsBuildRequires(reqs)), _) => Err(Error::SetupFailed {
+                message: format!("setup_requires could not be provided: {}", reqs.join(", ")),
+                traceback: env.warnings.join("\n"),
+            }),
+            (None, Ending::Exited(code)) => Err(Error::NoMetadata {
+                detail: format!(
+                    "the build exited with status {code} before producing metadata{}",
+                    instance::tail_note(&stderr_tail)
+                ),
+            }),
+            (None, Ending::Trapped(trap)) => Err(Error::Sandbox {
+                detail: format!(
+                    "the guest trapped: {trap}{}",
+                    instance::tail_note(&stderr_tail)
+                ),
+            }),
+        }
+    }
+
+    /// The build requirements as directories for the guest, with their bytecode compiled.
+    fn provide(&self, requirements: &[String], deadline: &Deadline) -> BuildEnv {
+        let env = self.deps.resolve(requirements);
+        self.precompile_deps(&env, deadline);
+        env
+    }
+
+    /// Compiles the bytecode of build-requirement trees that have none yet, inside the
+    /// guest (the host never compiles guest Python), once per tree: a build requirement
+    /// such as setuptools_scm imports ~70 modules, and compiling them from source on
+    /// every run costs more than the rest of the run. Only those trees are preopened (no
+    /// sdist); a failure just leaves the tree as it was.
+    fn precompile_deps(&self, env: &BuildEnv, deadline: &Deadline) {
+        const MARK: &str = ".sdistill-bytecode";
+        let todo: Vec<PathBuf> = env
+            .dirs
+            .iter()
+            .filter(|d| !d.join(MARK).exists())
+            .cloned()
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        let dirs: Vec<(&Path, String)> = todo
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| (dir.as_path(), format!("/deps/{i}")))
+            .collect();
+        let limits = Limits {
+            timeout: deadline.remaining().min(Duration::from_secs(120)),
+            ..Limits::default()
+        };
+        if let Ok(RunOutcome {
+            ending: Ending::Exited(0),
+            ..
+        }) = self.compile_bytecode(&dirs, &limits)
+        {
+            for dir in &todo {
+                let _ = std::fs::write(dir.join(MARK), b"");
+            }
+        }
+    }
+
+    /// Compiles the bytecode of every `.py` under the given directories, each mounted
+    /// writable at its guest path, inside the guest (compileall only parses; it runs none
+    /// of the code it compiles).
+    pub(super) fn compile_bytecode(
+        &self,
+        dirs: &[(&Path, String)],
+        limits: &Limits,
+    ) -> Result<RunOutcome> {
+        let mut argv: Vec<String> = [
+            "python",
+            "-S",
+            "-c",
+            "import compileall, sys\nfor p in sys.argv[1:]: compileall.compile_dir(p, quiet=2, workers=1)\nsys.exit(0)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let preopens: Vec<Preopen<'_>> = dirs
+            .iter()
+            .map(|(host, guest)| Preopen {
+                host,
+                guest: guest.clone(),
+                perms: FsPerms::ReadWrite,
+            })
+            .collect();
+        argv.extend(dirs.iter().map(|(_, guest)| guest.clone()));
+        let deadline = Instant::now() + limits.timeout;
+        self.run_guest(
+            &self.base()?.pre,
+            Entry::Start,
+            &preopens,
+            &argv,
+            limits,
+            deadline,
+        )
+    }
+
+    /// One guest run with `env`'s build requirements preopened read-only.
+    fn attempt(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        plan: Attempt<'_>,
+        deadline: &mut Deadline,
+    ) -> Result<(Option<GuestResult>, RunOutcome)> {
+        let Attempt {
+            env,
+            allow_build_retry,
+            setuptools,
+            ..
+        } = plan;
+        let tmp =
+            |prefix: &str| TempTree::new_in(work_dir, prefix).map_err(|e| Error::io(work_dir, e));
+        let scratch = tmp("scratch-")?;
+        let out = tmp("out-")?;
+        instance::make_scratch(scratch.path())?;
+        // A snapshot serves its setuptools tree and up to DEP_SLOTS build requirements;
+        // its WASI layout always has every slot (unused ones are an empty directory).
+        // Building a missing snapshot is the runtime's one-time cost, not this input's.
+        let snapshot = if env.dirs.len() <= snapshot::DEP_SLOTS {
+            let started = Instant::now();
+            let found = self.snapshot_for(setuptools);
+            deadline.extend(started.elapsed());
+            found
+        } else {
+            None
+        };
+        let empty;
+        let mut dirs = env.dirs.clone();
+        if snapshot.is_some() {
+            empty = tmp("empty-")?;
+            dirs.resize(snapshot::DEP_SLOTS, empty.path().to_path_buf());
+        }
+        let dep_paths: Vec<String> = (0..env.dirs.len()).map(|i| format!("/deps/{i}")).collect();
+        let request = GuestRequest {
+            backend: findings.build.backend.clone(),
+            backend_path: findings.build.backend_path.clone(),
+            paths: dep_paths,
+            allow_build_retry,
+            setuptools_path: self
+                .setuptools
+                .get(setuptools)
+                .cloned()
+                .unwrap_or_else(|| "/site".to_string()),
+            target: plan.target,
+            snapshot: false,
+        };
+        let preopens = self.preopens(root, scratch.path(), out.path(), &dirs);
+        let outcome = match snapshot {
+            Some(snap) => {
+                let request_path = out.path().join("request.json");
+                std::fs::write(&request_path, guest::config_json(&request))
+                    .map_err(|e| Error::io(&request_path, e))?;
+                let argv = vec!["python".to_string()];
+                self.run_guest(
+                    &snap.pre,
+                    Entry::Resume(snap.point),
+                    &preopens,
+                    &argv,
+                    limits,
+                    deadline.at,
+                )?
+            }
+            None => self.run_guest(
+                &self.base()?.pre,
+                Entry::Start,
+                &preopens,
+                &guest::argv(&request),
+                limits,
+                deadline.at,
+            )?,
+        };
+        deadline.extend(outcome.waited);
+        let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
+            .map_err(|e| Error::io(out.path(), e))?;
+        let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
+        Ok((result, outcome))
+    }
+}
+
+/// Whether a run failed only because `pkg_resources` is missing.
+fn needs_pkg_resources(result: &Option<GuestResult>) -> bool {
+    matches!(result, Some(GuestResult::Failure(Error::SetupFailed { traceback, .. }))
+        if traceback.contains("No module named 'pkg_resources'"))
+}
