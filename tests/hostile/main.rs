@@ -10,11 +10,15 @@
 //! - `setup_py`: host reads and writes, network, processes, secrets, CPU, sleep, memory,
 //!   disk, recursion, output floods, early exits, lingering code, spoofing, poisoning;
 //! - `metadata`: huge and deeply nested files, megabyte lines, invalid PEP 508/440,
-//!   terminal escape sequences.
+//!   terminal escape sequences;
+//! - `resources`: what the process shares — descriptor hogs racing honest inputs, writes
+//!   no directory scan sees, very deep trees, timeouts across retries, signals and
+//!   crashes mid-batch, other users' cache and work dirs, tampered compiled artifacts.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod archive;
 mod metadata;
+mod resources;
 mod setup_py;
