@@ -351,6 +351,7 @@ fn inspect(args: InspectArgs) -> u8 {
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    crate::sandbox::descriptors::set_max_guests(jobs);
     // Streamed output goes to stdout as inputs finish; with --output everything is written
     // at the end in one atomic rename, so a reader never sees a partial file.
     let stream = args.output.is_none() && !matches!(format, Format::Json);

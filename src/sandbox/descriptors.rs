@@ -1,4 +1,5 @@
-//! The process's file descriptors, shared out between guests so none can starve another.
+//! The process's file descriptors and guest slots, shared out between guests so none can
+//! starve another.
 //!
 //! Every descriptor a guest opens is a host descriptor of this process, and the process
 //! has one limit (`RLIMIT_NOFILE`) for all of them. The per-guest cap
@@ -7,6 +8,11 @@
 //! ends, and waits while the pool is short. Whatever the concurrency (`-j`, `lock`'s
 //! parallel prefetch, a library user's own threads), guests together never hold more
 //! than the process limit minus [`RESERVE`] kept for the host's own work.
+//!
+//! The same lease takes one of a fixed number of guest slots ([`set_max_guests`], by
+//! default the number of CPUs): each guest may use up to `--memory-limit` of RAM and a
+//! core, so the number running at once is bounded too, not only the number of threads
+//! that happen to call the sandbox.
 
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,8 +25,23 @@ const FLOOR: usize = 64;
 
 struct Pool {
     size: usize,
-    free: Mutex<usize>,
+    free: Mutex<Free>,
     returned: Condvar,
+}
+
+/// What is free in the pool.
+struct Free {
+    descriptors: usize,
+    guests: usize,
+}
+
+/// Guest slots, set before the first lease (0: the number of CPUs).
+static MAX_GUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets how many guests may run at once in this process (the CLI passes `--jobs`). Takes
+/// effect only before the first guest runs.
+pub fn set_max_guests(n: usize) {
+    MAX_GUESTS.store(n.max(1), std::sync::atomic::Ordering::SeqCst);
 }
 
 fn pool() -> &'static Pool {
@@ -33,9 +54,16 @@ fn pool() -> &'static Pool {
             .unwrap_or(usize::MAX)
             .saturating_sub(RESERVE)
             .clamp(FLOOR, 1 << 20);
+        let guests = match MAX_GUESTS.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         Pool {
             size,
-            free: Mutex::new(size),
+            free: Mutex::new(Free {
+                descriptors: size,
+                guests,
+            }),
             returned: Condvar::new(),
         }
     })
@@ -56,17 +84,18 @@ impl Lease {
     }
 }
 
-/// Leases `want` descriptors (fewer if the whole pool is smaller), waiting until that
-/// many are free.
+/// Leases a guest slot and `want` descriptors (fewer if the whole pool is smaller),
+/// waiting until both are free.
 pub fn lease(want: usize) -> Lease {
     let pool = pool();
     let count = want.clamp(1, pool.size);
     let started = Instant::now();
     let mut free = pool.free.lock().unwrap_or_else(|p| p.into_inner());
-    while *free < count {
+    while free.descriptors < count || free.guests == 0 {
         free = pool.returned.wait(free).unwrap_or_else(|p| p.into_inner());
     }
-    *free -= count;
+    free.descriptors -= count;
+    free.guests -= 1;
     Lease {
         count,
         waited: started.elapsed(),
@@ -77,7 +106,8 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let pool = pool();
         let mut free = pool.free.lock().unwrap_or_else(|p| p.into_inner());
-        *free += self.count;
+        free.descriptors += self.count;
+        free.guests += 1;
         pool.returned.notify_all();
     }
 }
