@@ -466,7 +466,7 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
         .join(" ");
-    let text = resolve::output::render(&resolution, &env, &command);
+    let text = resolve::output::render(&resolution, &env, &command)?;
     match &args.output {
         Some(path) => {
             crate::atomic_file::write(path, text.as_bytes(), true).map_err(|e| Error::Io {

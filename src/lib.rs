@@ -29,6 +29,7 @@ pub mod atomic_file;
 pub mod build_deps;
 pub mod cache;
 pub mod cli;
+pub mod dist_filename;
 pub mod error;
 pub mod index;
 pub mod inspect;

@@ -4,10 +4,11 @@
 //! from the index and are normalized; markers are re-rendered by pep508_rs) is printable
 //! ASCII or a marker, never a control character.
 
+use crate::error::Result;
 use crate::resolve::{Resolution, TargetEnv};
 
 /// Renders `resolution` with a header naming `command` and the target.
-pub fn render(resolution: &Resolution, env: &TargetEnv, command: &str) -> String {
+pub fn render(resolution: &Resolution, env: &TargetEnv, command: &str) -> Result<String> {
     let mut out = String::new();
     out.push_str("#\n");
     out.push_str(&format!(
@@ -19,8 +20,8 @@ pub fn render(resolution: &Resolution, env: &TargetEnv, command: &str) -> String
     out.push_str(&format!("#    {}\n#\n", crate::report::sanitize(command)));
     for p in &resolution.packages {
         let mut head = format!("{}=={}", p.name, p.version);
-        if let Some(marker) = &p.marker {
-            head.push_str(&format!(" ; {}", crate::report::sanitize(marker)));
+        if let Some(marker) = p.marker.as_ref().and_then(|m| m.try_to_string()) {
+            head.push_str(&format!(" ; {}", crate::report::sanitize(&marker)));
         }
         out.push_str(&head);
         for h in &p.hashes {
@@ -38,5 +39,5 @@ pub fn render(resolution: &Resolution, env: &TargetEnv, command: &str) -> String
             }
         }
     }
-    out
+    Ok(out)
 }
