@@ -337,8 +337,22 @@ impl IndexEntry {
     }
 }
 
+/// A response the test index serves verbatim at one path: the pages a hostile index
+/// writes (PEP 691 JSON, hand-made HTML) that [`IndexEntry`] cannot express.
+#[derive(Clone)]
+pub struct RawPage {
+    pub path: String,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
 impl IndexServer {
     pub fn start(entries: Vec<IndexEntry>) -> Self {
+        Self::start_with(entries, Vec::new())
+    }
+
+    /// Serves `raw` pages first (exact path), then the pages and files of `entries`.
+    pub fn start_with(entries: Vec<IndexEntry>, raw: Vec<RawPage>) -> Self {
         use std::io::{BufRead, BufReader};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -372,7 +386,10 @@ impl IndexServer {
                     }
                 }
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let (status, ctype, body) = Self::respond(&entries, &path);
+                let (status, ctype, body) = match raw.iter().find(|r| r.path == path) {
+                    Some(r) => ("200 OK", r.content_type, r.body.clone()),
+                    None => Self::respond(&entries, &path),
+                };
                 let mut stream = stream;
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
