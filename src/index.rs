@@ -50,11 +50,11 @@ impl Sha256Hex {
 
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        Self::from_digest(Sha256::digest(bytes).as_slice())
+        Self::from_digest(Sha256::digest(bytes).into())
     }
 
-    /// The hex form of a finished digest.
-    pub fn from_digest(digest: &[u8]) -> Self {
+    /// The hex form of a finished digest (32 bytes, so always 64 digits).
+    pub fn from_digest(digest: [u8; 32]) -> Self {
         Self(hex::encode(digest))
     }
 
@@ -467,7 +467,7 @@ impl IndexClient {
                 });
             }
         }
-        let got = Sha256Hex::from_digest(hasher.finalize().as_slice());
+        let got = Sha256Hex::from_digest(hasher.finalize().into());
         if got != *sha256 {
             return Err(Error::Index {
                 detail: format!(
