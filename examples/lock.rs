@@ -10,7 +10,9 @@
 //! Run: `cargo run --example lock`
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
+use sdistill::index::{DistFilename, Sha256Hex};
 use sdistill::resolve::{
     self, requirements, DistFile, DistMetadata, LockRequest, MetadataProvider, ProjectVersion,
 };
@@ -22,16 +24,21 @@ struct InMemory(BTreeMap<&'static str, Vec<(&'static str, Vec<&'static str>)>>);
 impl MetadataProvider for InMemory {
     fn versions(&self, name: &str) -> sdistill::Result<Vec<ProjectVersion>> {
         let versions = self.0.get(name).cloned().unwrap_or_default();
+        let project = pep508_rs::PackageName::from_str(name).ok();
         Ok(versions
             .into_iter()
             .filter_map(|(v, _)| {
+                // File names and hashes are validated types: a provider cannot hand the
+                // resolver a path or a hash that is not one.
+                let filename =
+                    DistFilename::parse(&format!("{name}-{v}.tar.gz"), project.as_ref()?);
                 Some(ProjectVersion {
                     version: v.parse().ok()?,
                     files: vec![DistFile {
-                        filename: format!("{name}-{v}.tar.gz"),
+                        filename: filename.ok()?,
                         url: format!("memory://{name}-{v}.tar.gz"),
                         // A real provider states the file's real hash.
-                        sha256: format!("{:0>64}", v.replace('.', "")),
+                        sha256: Sha256Hex::of(format!("{name}-{v}").as_bytes()),
                         yanked: false,
                         requires_python: None,
                         core_metadata: None,
@@ -62,7 +69,7 @@ impl MetadataProvider for InMemory {
             provides_extra: vec![],
             filename: files
                 .first()
-                .map(|f| f.filename.clone())
+                .map(|f| f.filename.to_string())
                 .unwrap_or_default(),
             method: "memory".into(),
             warnings: vec![],
@@ -87,7 +94,7 @@ fn main() -> sdistill::Result<()> {
     let resolution = resolve::resolve(&request, &provider, &Notify::default())?;
     print!(
         "{}",
-        resolve::output::render(&resolution, &request.env, "cargo run --example lock")
+        resolve::output::render(&resolution, &request.env, "cargo run --example lock")?
     );
     Ok(())
 }

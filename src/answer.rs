@@ -65,12 +65,23 @@ impl Metadata {
         method: Method,
         build: BuildSystem,
         source: &Source,
+        warnings: &mut Vec<String>,
     ) -> Self {
         let pin = source
             .sha256
-            .as_ref()
+            .as_deref()
             .filter(|_| !core.version.is_empty())
-            .map(|h| format!("{}=={} --hash=sha256:{h}", core.name, core.version));
+            .and_then(|h| {
+                let pin = pin_line(&core.name, &core.version, h);
+                if pin.is_none() {
+                    warnings.push(format!(
+                        "no pin: `{}` `{}` is not a project name and a PEP 440 version",
+                        core.name.escape_default(),
+                        core.version.escape_default()
+                    ));
+                }
+                pin
+            });
         Self {
             name: core.name,
             version: core.version,
@@ -86,6 +97,17 @@ impl Metadata {
             target: None,
         }
     }
+}
+
+/// `name==version --hash=sha256:<hash>` built from validated values only: the declared
+/// name if it is a project name, the version as PEP 440 renders it. A declared value can
+/// be anything (a `Version` with RFC 822 continuation lines carries newlines), and `pin`
+/// is pasted into requirement files.
+fn pin_line(name: &str, version: &str, sha256: &str) -> Option<String> {
+    crate::dist_filename::project_name(name)?;
+    let version = crate::metadata::guarded(|| version.parse::<pep440_rs::Version>().ok())??;
+    let sha256 = crate::index::Sha256Hex::parse(sha256).ok()?;
+    Some(format!("{name}=={version} --hash=sha256:{sha256}"))
 }
 
 /// The full result for one input: its identity, the metadata or the error, and warnings.

@@ -10,6 +10,10 @@
 //! evaluated for the guest: CPython 3.12 on Linux x86_64). A requirement with no pure
 //! wheel (numpy, Cython, cffi...) gets an inert stand-in package and a warning naming it.
 //! Offline, only wheels already in the cache are used, and anything missing is a warning.
+//!
+//! File names and hashes come from the index, so they are used only as validated types
+//! ([`DistFilename`], [`crate::index::Sha256Hex`]): the cache paths made from them
+//! (`wheels/<file name>`, `build-deps/<file stem>`) are single components by construction.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -21,7 +25,7 @@ use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, VersionOrUrl};
 
 use crate::archive::{self, InputKind};
 use crate::error::{Error, Result};
-use crate::index::{IndexClient, IndexFile};
+use crate::index::{DistFilename, IndexClient, IndexFile, ProjectPage};
 use crate::limits::Limits;
 use crate::metadata::normalize_name;
 use crate::metadata::CoreMetadata;
@@ -51,7 +55,7 @@ pub struct BuildDeps {
     index_url: String,
     offline: bool,
     client: Mutex<Option<IndexClient>>,
-    pages: Mutex<HashMap<String, Vec<IndexFile>>>,
+    pages: Mutex<HashMap<String, ProjectPage>>,
 }
 
 /// The environment build requirements' markers are evaluated in: the guest.
@@ -72,28 +76,17 @@ fn guest_markers() -> Option<MarkerEnvironment> {
     .ok()
 }
 
-/// A parsed wheel file name.
-struct WheelName {
-    version: Version,
-    pure: bool,
-}
-
-fn parse_wheel_name(filename: &str) -> Option<WheelName> {
-    let stem = filename.strip_suffix(".whl")?;
-    let parts: Vec<&str> = stem.split('-').collect();
-    if parts.len() < 5 {
-        return None;
-    }
-    let n = parts.len();
-    let (py, abi, plat) = (parts[n - 3], parts[n - 2], parts[n - 1]);
-    let version = Version::from_str(parts[1]).ok()?;
-    let py_ok = py
+/// Whether the guest can use a wheel: pure Python that runs on CPython 3.12.
+fn pure_for_guest(filename: &DistFilename) -> bool {
+    let Some(tags) = filename.wheel_tags() else {
+        return false;
+    };
+    let abi = tags.abi.as_str();
+    let py_ok = tags
+        .python
         .split('.')
         .any(|t| t == "py3" || t == "py312" || t == "cp312" && abi == "none");
-    Some(WheelName {
-        version,
-        pure: py_ok && abi == "none" && plat == "any",
-    })
+    py_ok && abi == "none" && tags.platform == "any"
 }
 
 impl BuildDeps {
@@ -151,7 +144,9 @@ impl BuildDeps {
                 }
                 None => VersionSpecifiers::from_iter(Vec::new()),
             };
-            match self.provide(&name, &specifiers) {
+            let provided = self.provide(&name, &specifiers);
+            env.warnings.extend(self.refusals(&name));
+            match provided {
                 Ok(Some((version, dir, metadata))) => {
                     env.provided.push(format!("{name}=={version}"));
                     env.dirs.push(dir);
@@ -200,13 +195,11 @@ impl BuildDeps {
         let mut any_wheel_or_sdist = false;
         for f in files {
             any_wheel_or_sdist = true;
-            let Some(w) = parse_wheel_name(&f.filename) else {
-                continue;
-            };
-            if !w.pure
+            let version = f.filename.version().clone();
+            if !pure_for_guest(&f.filename)
                 || f.yanked
-                || !spec.contains(&w.version)
-                || (w.version.any_prerelease() && !allow_pre)
+                || !spec.contains(&version)
+                || (version.any_prerelease() && !allow_pre)
             {
                 continue;
             }
@@ -219,8 +212,8 @@ impl BuildDeps {
                     continue;
                 }
             }
-            if best.as_ref().is_none_or(|(v, _)| w.version > *v) {
-                best = Some((w.version, f));
+            if best.as_ref().is_none_or(|(v, _)| version > *v) {
+                best = Some((version, f));
             }
         }
         let Some((version, file)) = best else {
@@ -236,15 +229,19 @@ impl BuildDeps {
         Ok(Some((version, dir, metadata)))
     }
 
-    /// The index listing for `name`; offline, the wheels already in the cache.
+    /// The index listing for `name` (validated files only); offline, the wheels already
+    /// in the cache.
     fn files(&self, name: &str) -> Result<Vec<IndexFile>> {
         if let Ok(pages) = self.pages.lock() {
-            if let Some(files) = pages.get(name) {
-                return Ok(files.clone());
+            if let Some(page) = pages.get(name) {
+                return Ok(page.files.clone());
             }
         }
-        let files = if self.offline {
-            self.cached_files(name)
+        let page = if self.offline {
+            ProjectPage {
+                files: self.cached_files(name),
+                refused: Vec::new(),
+            }
         } else {
             let mut guard = self.client.lock().map_err(|_| Error::Index {
                 detail: "client lock".into(),
@@ -258,30 +255,54 @@ impl BuildDeps {
                     if cached.is_empty() {
                         Err(e)
                     } else {
-                        Ok(cached)
+                        Ok(ProjectPage {
+                            files: cached,
+                            refused: Vec::new(),
+                        })
                     }
                 })?,
-                None => Vec::new(),
+                None => ProjectPage::default(),
             }
         };
+        let files = page.files.clone();
         if let Ok(mut pages) = self.pages.lock() {
-            pages.insert(name.to_string(), files.clone());
+            pages.insert(name.to_string(), page);
         }
         Ok(files)
     }
 
-    /// Wheels of `name` already downloaded (their sha256 is in the file name's directory).
+    /// What the index listed for `name` that was refused (never used), as warnings.
+    fn refusals(&self, name: &str) -> Vec<String> {
+        self.pages
+            .lock()
+            .ok()
+            .and_then(|pages| {
+                pages.get(name).map(|page| {
+                    page.refused
+                        .iter()
+                        .map(|r| format!("build requirement {name}: {r}"))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// Wheels of `name` already downloaded (checked against the index's sha256 then), read
+    /// back from the cache directory with the same file-name validation as an index page.
     fn cached_files(&self, name: &str) -> Vec<IndexFile> {
         let dir = self.cache.join("wheels");
+        let Some(project) = crate::dist_filename::project_name(name) else {
+            return Vec::new();
+        };
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Vec::new();
         };
         entries
             .flatten()
             .filter_map(|e| {
-                let filename = e.file_name().to_string_lossy().into_owned();
-                let project = filename.split('-').next().map(normalize_name)?;
-                (project == name && filename.ends_with(".whl")).then(|| IndexFile {
+                let listed = e.file_name().into_string().ok()?;
+                let filename = DistFilename::parse(&listed, &project).ok()?;
+                filename.is_wheel().then(|| IndexFile {
                     filename,
                     url: String::new(),
                     sha256: None,
@@ -297,15 +318,16 @@ impl BuildDeps {
     fn unpacked(&self, file: &IndexFile) -> Result<PathBuf> {
         let wheels = self.cache.join("wheels");
         let trees = self.cache.join("build-deps");
-        let wheel = wheels.join(&file.filename);
-        let tree = trees.join(file.filename.trim_end_matches(".whl"));
+        // Validated: one path component each, never `..` or absolute.
+        let wheel = wheels.join(file.filename.as_str());
+        let tree = trees.join(file.filename.stem());
         if tree.join(".complete").is_file() {
             return Ok(tree);
         }
         std::fs::create_dir_all(&wheels).map_err(|e| Error::io(&wheels, e))?;
         std::fs::create_dir_all(&trees).map_err(|e| Error::io(&trees, e))?;
         if !wheel.is_file() {
-            let sha = file.sha256.as_deref().ok_or_else(|| Error::Index {
+            let sha = file.sha256.as_ref().ok_or_else(|| Error::Index {
                 detail: format!(
                     "{}: the index gives no sha256; refusing to use it",
                     file.filename
@@ -412,22 +434,26 @@ fn read_dist_info(dir: &Path) -> Result<CoreMetadata> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pep508_rs::PackageName;
+
+    fn wheel(file: &str, project: &str) -> DistFilename {
+        DistFilename::parse(file, &PackageName::from_str(project).unwrap()).unwrap()
+    }
 
     #[test]
     fn wheel_names() {
-        let w = parse_wheel_name("setuptools_scm-8.1.0-py3-none-any.whl").unwrap();
-        assert!(w.pure);
-        assert_eq!(w.version, Version::from_str("8.1.0").unwrap());
-        assert!(
-            parse_wheel_name("six-1.16.0-py2.py3-none-any.whl")
-                .unwrap()
-                .pure
-        );
-        assert!(
-            !parse_wheel_name("numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl")
-                .unwrap()
-                .pure
-        );
-        assert!(!parse_wheel_name("x-1.0-py2-none-any.whl").unwrap().pure);
+        let w = wheel("setuptools_scm-8.1.0-py3-none-any.whl", "setuptools-scm");
+        assert!(pure_for_guest(&w));
+        assert_eq!(w.version(), &Version::from_str("8.1.0").unwrap());
+        assert!(pure_for_guest(&wheel(
+            "six-1.16.0-py2.py3-none-any.whl",
+            "six"
+        )));
+        assert!(!pure_for_guest(&wheel(
+            "numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "numpy"
+        )));
+        assert!(!pure_for_guest(&wheel("x-1.0-py2-none-any.whl", "x")));
+        assert!(!pure_for_guest(&wheel("x-1.0.tar.gz", "x")));
     }
 }

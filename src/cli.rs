@@ -306,7 +306,7 @@ fn sandbox_config(args: &RuntimeArgs, runtime: Option<PathBuf>, offline: bool) -
         cache_dir: args.cache_dir.clone(),
         index_url: args.index_url.clone(),
         auto_install: !offline,
-        notify: Notify::to(|line| eprintln!("sdistill: {}", report::sanitize(line))),
+        notify: Notify::to(|line| eprintln!("sdistill: {}", shown(line))),
     }
 }
 
@@ -418,7 +418,7 @@ fn lock(args: LockArgs) -> u8 {
         Err(e) => {
             // Multi-line explanations keep their lines; each line is still escaped.
             for line in e.to_string().lines() {
-                eprintln!("sdistill: {}", report::sanitize(line));
+                eprintln!("sdistill: {}", shown(line));
             }
             match e {
                 Error::Usage { .. } => EXIT_USAGE,
@@ -493,7 +493,7 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
     let progress = std::io::stderr().is_terminal();
     let notify = if progress {
         Notify::to(|line| {
-            let line: String = report::sanitize(line).chars().take(100).collect();
+            let line: String = shown(line).chars().take(100).collect();
             eprint!("\r\x1b[Ksdistill: {line}");
         })
     } else {
@@ -522,13 +522,16 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
     }
     let resolution = outcome?;
     for w in &resolution.warnings {
-        eprintln!("sdistill: warning: {}", report::sanitize(w));
+        eprintln!("sdistill: warning: {}", shown(w));
     }
-    let command = std::iter::once("sdistill".to_string())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let text = resolve::output::render(&resolution, &env, &command);
+    let command = header_command(
+        std::iter::once("sdistill".to_string()).chain(
+            std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned()),
+        ),
+    );
+    let text = resolve::output::render(&resolution, &env, &command)?;
     match &args.output {
         Some(path) => {
             crate::atomic_file::write(path, text.as_bytes(), true).map_err(|e| Error::Io {
@@ -562,15 +565,37 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// A line for stderr: credentials in URLs redacted, control characters escaped.
+fn shown(line: &str) -> String {
+    report::sanitize(&crate::index::redact_urls(line))
+}
+
+/// The command line as the lock header records it: each argument with the credentials in
+/// its URLs redacted (`--index-url=https://user:****@host/`), then quoted so that the line
+/// can be pasted back into a POSIX shell.
+fn header_command(args: impl IntoIterator<Item = String>) -> String {
+    args.into_iter()
+        .map(|arg| {
+            let arg = crate::index::redact_urls(&arg);
+            match shlex::try_quote(&arg) {
+                Ok(quoted) => quoted.into_owned(),
+                // Only a NUL byte is refused, and an argument cannot contain one.
+                Err(_) => arg.escape_default().to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn runtime_install(args: RuntimeArgs) -> u8 {
     let config = sandbox_config(&args, None, false);
-    match runtime::install(&config, &mut |msg| eprintln!("{}", report::sanitize(msg))) {
+    match runtime::install(&config, &mut |msg| eprintln!("{}", shown(msg))) {
         Ok(installed) => {
             println!("runtime installed in {}", installed.dir.display());
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            eprintln!("sdistill: {}", shown(&e.to_string()));
             EXIT_ENVIRONMENT
         }
     }
@@ -584,8 +609,46 @@ fn runtime_info(args: RuntimeArgs) -> u8 {
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            eprintln!("sdistill: {}", shown(&e.to_string()));
             EXIT_ENVIRONMENT
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_command_is_quoted_and_redacted() {
+        let args = [
+            "sdistill",
+            "lock",
+            "--index-url=https://__token__:s3cret@host.invalid/simple/",
+            "--extra-index-url",
+            "https://tok3n@other.invalid/simple/",
+            "util; python_version >= '3.10'",
+            "-o",
+            "my lock.txt",
+        ]
+        .map(String::from);
+        let line = header_command(args);
+        assert!(
+            !line.contains("s3cret") && !line.contains("tok3n"),
+            "{line}"
+        );
+        assert_eq!(
+            shlex::split(&line).unwrap(),
+            [
+                "sdistill",
+                "lock",
+                "--index-url=https://__token__:****@host.invalid/simple/",
+                "--extra-index-url",
+                "https://****@other.invalid/simple/",
+                "util; python_version >= '3.10'",
+                "-o",
+                "my lock.txt",
+            ]
+        );
     }
 }

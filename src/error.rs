@@ -159,6 +159,15 @@ pub enum Error {
         /// What is wrong and where.
         detail: String,
     },
+    /// A resolved requirement cannot be written into a lock file without changing what
+    /// pip reads (a marker with ` #`, a line break, an option...): the lock is refused.
+    #[error("refusing to write {package} into the lock: {reason}")]
+    UnsafeOutput {
+        /// The project whose line it would be.
+        package: String,
+        /// What in it pip would read otherwise.
+        reason: String,
+    },
     /// No set of versions satisfies the requirements; the explanation says why.
     #[error("no solution: {explanation}")]
     NoSolution {
@@ -208,6 +217,7 @@ impl Error {
             Self::Internal { .. } => "internal",
             Self::Usage { .. } => "usage",
             Self::NoSolution { .. } => "no-solution",
+            Self::UnsafeOutput { .. } => "unsafe-output",
         }
     }
 

@@ -6,26 +6,140 @@
 //! there. Every download is streamed to a temporary file, checked against the expected
 //! size and sha256, and only then moved into place: a bad or partial download never lands.
 
+use std::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
+use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 
+pub use crate::dist_filename::{DistFilename, InvalidFilename, WheelTags};
 use crate::error::{Error, Result};
 pub use crate::metadata::normalize_name;
 
-/// One distribution file listed by an index page.
+/// A sha256 digest: exactly 64 hex digits, kept lowercase.
+///
+/// Index pages state hashes, and those hashes are written into lock files (which pip
+/// parses), used as cache directory names, and compared with downloads. A value that is
+/// anything but a digest (`../../x`, text with newlines and pip options) is refused where
+/// it enters, so everywhere else a hash is hex by construction.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256Hex(String);
+
+/// A value that is not a sha256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a sha256 digest (64 hex digits)")]
+pub struct InvalidSha256(String);
+
+impl Sha256Hex {
+    /// Accepts exactly 64 hex digits (either case), stored lowercase.
+    pub fn parse(text: &str) -> std::result::Result<Self, InvalidSha256> {
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(text.to_ascii_lowercase()))
+        } else {
+            Err(InvalidSha256(shown(text)))
+        }
+    }
+
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self::from_digest(Sha256::digest(bytes).into())
+    }
+
+    /// The hex form of a finished digest (32 bytes, so always 64 digits).
+    pub fn from_digest(digest: [u8; 32]) -> Self {
+        Self(hex::encode(digest))
+    }
+
+    /// The 64 lowercase hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Sha256Hex {
+    type Err = InvalidSha256;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Sha256Hex {
+    type Error = InvalidSha256;
+    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Sha256Hex> for String {
+    fn from(h: Sha256Hex) -> Self {
+        h.0
+    }
+}
+
+impl fmt::Display for Sha256Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Untrusted text as it may appear in a message: escaped, and cut short.
+fn shown(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .take(80)
+        .collect::<String>()
+        .escape_default()
+        .to_string();
+    if text.chars().count() > 80 {
+        format!("{escaped}...")
+    } else {
+        escaped
+    }
+}
+
+/// One file as an index page lists it, before any of it is believed. Index pages are
+/// cached in this form, so a cached page is validated exactly like a fresh one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct IndexFile {
-    /// File name, e.g. `setuptools-80.9.0-py3-none-any.whl`.
+pub struct ListedFile {
+    /// File name as listed.
     pub filename: String,
     /// Absolute download URL (fragment removed).
     pub url: String,
-    /// sha256 the index states, if any.
+    /// sha256 as listed, if any.
     pub sha256: Option<String>,
+    /// Whether the file is yanked (PEP 592).
+    pub yanked: bool,
+    /// `Requires-Python` the index states (PEP 503 `data-requires-python`).
+    pub requires_python: Option<String>,
+    /// The PEP 658 / PEP 714 metadata file offer, with its hash as listed.
+    pub core_metadata: Option<ListedMetadata>,
+}
+
+/// A PEP 658 metadata file offer as listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListedMetadata {
+    /// Its sha256 as listed, if any.
+    pub sha256: Option<String>,
+}
+
+/// One distribution file of a project, validated: its name is a wheel or sdist of the
+/// project, its hashes are digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFile {
+    /// File name, e.g. `setuptools-80.9.0-py3-none-any.whl`.
+    pub filename: DistFilename,
+    /// Absolute download URL (fragment removed).
+    pub url: String,
+    /// sha256 the index states, if any.
+    pub sha256: Option<Sha256Hex>,
     /// Whether the file is yanked (PEP 592).
     pub yanked: bool,
     /// `Requires-Python` the index states (PEP 503 `data-requires-python`).
@@ -36,10 +150,10 @@ pub struct IndexFile {
 }
 
 /// A PEP 658 metadata file offered next to a distribution file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataFile {
     /// Its sha256, when the index states one (it is then checked).
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256Hex>,
 }
 
 impl IndexFile {
@@ -47,6 +161,183 @@ impl IndexFile {
     pub fn metadata_url(&self) -> String {
         format!("{}.metadata", self.url)
     }
+}
+
+/// Why a listed file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The file name is not a wheel or sdist of the project.
+    #[error("{0}")]
+    Filename(#[from] InvalidFilename),
+    /// The download URL names another file than the listing (pip goes by the URL).
+    #[error("its URL names another file")]
+    UrlMismatch,
+    /// The stated sha256 is not a digest.
+    #[error("its sha256 {0}")]
+    Sha256(InvalidSha256),
+    /// The stated sha256 of its metadata file is not a digest.
+    #[error("the sha256 of its metadata file {0}")]
+    MetadataSha256(InvalidSha256),
+}
+
+/// A listed file that is never used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedFile {
+    /// The file name as listed, escaped and cut short for messages.
+    pub listed: String,
+    /// Why.
+    pub reason: Refusal,
+}
+
+impl fmt::Display for RefusedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "refused the index's file `{}`: {}",
+            self.listed, self.reason
+        )
+    }
+}
+
+/// The files of one project: the usable ones, and the refused ones (to be reported).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectPage {
+    /// Files that passed validation.
+    pub files: Vec<IndexFile>,
+    /// Files that did not, never used.
+    pub refused: Vec<RefusedFile>,
+}
+
+impl ProjectPage {
+    /// Validates what an index listed for `project`.
+    pub fn from_listing(project: &PackageName, listing: Vec<ListedFile>) -> Self {
+        let mut page = Self::default();
+        for listed in listing {
+            match validate(project, &listed) {
+                Ok(file) => page.files.push(file),
+                Err(reason) => page.refused.push(RefusedFile {
+                    listed: shown(&listed.filename),
+                    reason,
+                }),
+            }
+        }
+        page
+    }
+}
+
+/// One listed file, believed only if every part of it is what it claims to be.
+fn validate(project: &PackageName, listed: &ListedFile) -> std::result::Result<IndexFile, Refusal> {
+    let filename = DistFilename::parse(&listed.filename, project)?;
+    if url_filename(&listed.url).as_deref() != Some(filename.as_str()) {
+        return Err(Refusal::UrlMismatch);
+    }
+    let sha256 = listed
+        .sha256
+        .as_deref()
+        .map(Sha256Hex::parse)
+        .transpose()
+        .map_err(Refusal::Sha256)?;
+    let core_metadata = match &listed.core_metadata {
+        None => None,
+        Some(m) => Some(MetadataFile {
+            sha256: m
+                .sha256
+                .as_deref()
+                .map(Sha256Hex::parse)
+                .transpose()
+                .map_err(Refusal::MetadataSha256)?,
+        }),
+    };
+    Ok(IndexFile {
+        filename,
+        url: listed.url.clone(),
+        sha256,
+        yanked: listed.yanked,
+        requires_python: listed.requires_python.clone(),
+        core_metadata,
+    })
+}
+
+/// The file name a URL ends with, percent-decoded: the name pip gives the file.
+fn url_filename(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let last = parsed.path_segments()?.next_back()?;
+    percent_encoding::percent_decode_str(last)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// A URL as it may be shown or written: credentials replaced as pip's
+/// `redact_auth_from_url` does (`user:****@` with a password, `****@` with only a user or
+/// token), so a token in `--index-url` never reaches a terminal, a log or a lock file.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("****"));
+            } else if !parsed.username().is_empty() {
+                let _ = parsed.set_username("****");
+            } else {
+                return url.to_string();
+            }
+            parsed.to_string()
+        }
+        Err(_) => redact_authority_text(url),
+    }
+}
+
+/// [`redact_url`] for every URL (`scheme://...`) inside `text`, such as an HTTP client's
+/// error message or a command-line argument (`--index-url=https://u:p@host/`).
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let scheme_len = rest[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .count();
+        let start = at - scheme_len;
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..start]);
+        if scheme_len == 0 {
+            out.push_str(&rest[start..at + 3]);
+            rest = &rest[at + 3..];
+            continue;
+        }
+        out.push_str(&redact_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Redaction for text the URL parser refuses: the authority's user info, by hand.
+fn redact_authority_text(url: &str) -> String {
+    let Some(at) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = at + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    let Some(user_end) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..user_end];
+    let redacted = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:****"),
+        None => "****".to_string(),
+    };
+    format!(
+        "{}{redacted}{}",
+        &url[..authority_start],
+        &url[authority_start + user_end..]
+    )
 }
 
 /// A client for one index (PEP 503 base URL such as `https://pypi.org/simple/`).
@@ -62,7 +353,7 @@ impl IndexClient {
     /// Creates a client for `index_url`.
     pub fn new(index_url: &str) -> Result<Self> {
         let mut base = url::Url::parse(index_url).map_err(|e| Error::Index {
-            detail: format!("bad index URL `{index_url}`: {e}"),
+            detail: format!("bad index URL `{}`: {e}", redact_url(index_url)),
         })?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -86,11 +377,18 @@ impl IndexClient {
         Ok(Self { agent, base })
     }
 
-    /// Lists the files of `project` (name normalized per PEP 503).
-    pub fn project_files(&self, project: &str) -> Result<Vec<IndexFile>> {
+    /// The validated files of `project` (name normalized per PEP 503); files that are not
+    /// what they claim are in [`ProjectPage::refused`], never in its files.
+    pub fn project_files(&self, project: &str) -> Result<ProjectPage> {
+        let name = project_name(project)?;
+        Ok(ProjectPage::from_listing(&name, self.listing(&name)?))
+    }
+
+    /// What the index lists for `project`, as it lists it (nothing believed yet).
+    pub fn listing(&self, project: &PackageName) -> Result<Vec<ListedFile>> {
         let url = self
             .base
-            .join(&format!("{}/", normalize_name(project)))
+            .join(&format!("{project}/"))
             .map_err(|e| Error::Index {
                 detail: format!("bad project URL: {e}"),
             })?;
@@ -128,7 +426,13 @@ impl IndexClient {
 
     /// Downloads `url` to `dest`, verifying size (when given) and sha256 before the file is
     /// moved into place.
-    pub fn download(&self, url: &str, sha256: &str, size: Option<u64>, dest: &Path) -> Result<()> {
+    pub fn download(
+        &self,
+        url: &str,
+        sha256: &Sha256Hex,
+        size: Option<u64>,
+        dest: &Path,
+    ) -> Result<()> {
         let resp = self
             .agent
             .get(url)
@@ -143,7 +447,7 @@ impl IndexClient {
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = reader.read(&mut buf).map_err(|e| Error::Index {
-                detail: format!("{url}: {e}"),
+                detail: format!("{}: {}", redact_url(url), redact_urls(&e.to_string())),
             })?;
             if n == 0 {
                 break;
@@ -156,14 +460,20 @@ impl IndexClient {
         if let Some(expected) = size {
             if total != expected {
                 return Err(Error::Index {
-                    detail: format!("{url}: got {total} bytes, the lock says {expected}"),
+                    detail: format!(
+                        "{}: got {total} bytes, the lock says {expected}",
+                        redact_url(url)
+                    ),
                 });
             }
         }
-        let got = hex::encode(hasher.finalize());
-        if !got.eq_ignore_ascii_case(sha256) {
+        let got = Sha256Hex::from_digest(hasher.finalize().into());
+        if got != *sha256 {
             return Err(Error::Index {
-                detail: format!("{url}: sha256 {got} does not match the pinned {sha256}"),
+                detail: format!(
+                    "{}: sha256 {got} does not match the pinned {sha256}",
+                    redact_url(url)
+                ),
             });
         }
         tmp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
@@ -174,7 +484,12 @@ impl IndexClient {
 impl IndexClient {
     /// Fetches a small file (a PEP 658 metadata file) into memory, at most `limit` bytes,
     /// checking it against `sha256` when one is given.
-    pub fn fetch_small(&self, url: &str, sha256: Option<&str>, limit: u64) -> Result<Vec<u8>> {
+    pub fn fetch_small(
+        &self,
+        url: &str,
+        sha256: Option<&Sha256Hex>,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
         let mut resp = self
             .agent
             .get(url)
@@ -187,20 +502,35 @@ impl IndexClient {
             .read_to_vec()
             .map_err(|e| index_error(url, e))?;
         if let Some(expected) = sha256 {
-            let got = hex::encode(Sha256::digest(&bytes));
-            if !got.eq_ignore_ascii_case(expected) {
+            let got = Sha256Hex::of(&bytes);
+            if got != *expected {
                 return Err(Error::Index {
-                    detail: format!("{url}: sha256 {got} does not match the index's {expected}"),
+                    detail: format!(
+                        "{}: sha256 {got} does not match the index's {expected}",
+                        redact_url(url)
+                    ),
                 });
             }
         }
         Ok(bytes)
     }
 
-    /// The base URL of this index.
-    pub fn url(&self) -> &str {
-        self.base.as_str()
+    /// The base URL of this index as it may be shown (credentials redacted).
+    pub fn url(&self) -> String {
+        redact_url(self.base.as_str())
     }
+
+    /// The base URL with its credentials: only for keys that are never shown.
+    pub(crate) fn base_url(&self) -> &url::Url {
+        &self.base
+    }
+}
+
+/// A project name as a page path and as the owner of its files.
+fn project_name(project: &str) -> Result<PackageName> {
+    crate::dist_filename::project_name(project).ok_or_else(|| Error::Index {
+        detail: format!("`{}` is not a project name", shown(project)),
+    })
 }
 
 /// Resolves each host once per process, one lookup at a time.
@@ -243,21 +573,25 @@ impl ureq::unversioned::resolver::Resolver for SerialResolver {
     }
 }
 
+/// An HTTP failure, shown without credentials (the client's message can quote the URL).
 fn index_error(url: &str, e: ureq::Error) -> Error {
     Error::Index {
-        detail: format!("{url}: {e}"),
+        detail: format!("{}: {}", redact_url(url), redact_urls(&e.to_string())),
     }
 }
 
-fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<IndexFile>> {
+fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| Error::Index {
-        detail: format!("{page}: bad PEP 691 JSON: {e}"),
+        detail: format!("{}: bad PEP 691 JSON: {e}", redact_url(page.as_str())),
     })?;
     let files = value
         .get("files")
         .and_then(|f| f.as_array())
         .ok_or_else(|| Error::Index {
-            detail: format!("{page}: PEP 691 page without `files`"),
+            detail: format!(
+                "{}: PEP 691 page without `files`",
+                redact_url(page.as_str())
+            ),
         })?;
     Ok(files
         .iter()
@@ -282,13 +616,13 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<IndexFile>> {
                 .get("core-metadata")
                 .or_else(|| f.get("dist-info-metadata"))
             {
-                Some(serde_json::Value::Bool(true)) => Some(MetadataFile { sha256: None }),
-                Some(serde_json::Value::Object(h)) => Some(MetadataFile {
+                Some(serde_json::Value::Bool(true)) => Some(ListedMetadata { sha256: None }),
+                Some(serde_json::Value::Object(h)) => Some(ListedMetadata {
                     sha256: h.get("sha256").and_then(|v| v.as_str()).map(str::to_string),
                 }),
                 _ => None,
             };
-            Some(IndexFile {
+            Some(ListedFile {
                 filename,
                 url: strip_fragment(url),
                 sha256,
@@ -306,7 +640,7 @@ fn strip_fragment(mut url: url::Url) -> String {
 }
 
 /// Extracts `<a href="...">name</a>` anchors from a PEP 503 page.
-fn parse_html_page(body: &str, page: &url::Url) -> Vec<IndexFile> {
+fn parse_html_page(body: &str, page: &url::Url) -> Vec<ListedFile> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(start) = rest.find("<a ").or_else(|| rest.find("<A ")) {
@@ -329,7 +663,7 @@ fn parse_html_page(body: &str, page: &url::Url) -> Vec<IndexFile> {
             .fragment()
             .and_then(|f| f.strip_prefix("sha256="))
             .map(str::to_string);
-        out.push(IndexFile {
+        out.push(ListedFile {
             filename: text,
             url: strip_fragment(url),
             sha256,
@@ -338,8 +672,8 @@ fn parse_html_page(body: &str, page: &url::Url) -> Vec<IndexFile> {
             core_metadata: attr(attrs, "data-core-metadata")
                 .or_else(|| attr(attrs, "data-dist-info-metadata"))
                 .filter(|v| v != "false")
-                .map(|v| MetadataFile {
-                    sha256: v.strip_prefix("sha256=").map(str::to_string),
+                .map(|v| ListedMetadata {
+                    sha256: v.strip_prefix("sha256=").map(html_unescape),
                 }),
         });
     }
@@ -415,15 +749,156 @@ mod tests {
             files[0].core_metadata.as_ref().unwrap().sha256.as_deref(),
             Some("bb")
         );
-        assert_eq!(
-            files[0].metadata_url(),
-            "https://example.invalid/f/demo-1.0-py3-none-any.whl.metadata"
-        );
         assert_eq!(files[1].sha256, None);
         assert_eq!(files[1].url, "https://x.invalid/demo-1.0.tar.gz");
         assert!(files[1].core_metadata.is_some());
         assert!(files[2].core_metadata.is_none());
         assert!(parse_json_page("{}", &page).is_err());
+    }
+
+    fn listed(filename: &str, url: &str, sha256: Option<&str>) -> ListedFile {
+        ListedFile {
+            filename: filename.to_string(),
+            url: url.to_string(),
+            sha256: sha256.map(str::to_string),
+            yanked: false,
+            requires_python: None,
+            core_metadata: None,
+        }
+    }
+
+    #[test]
+    fn a_sha256_is_64_hex_digits_kept_lowercase() {
+        let upper = "AB".repeat(32);
+        assert_eq!(Sha256Hex::parse(&upper).unwrap().as_str(), "ab".repeat(32));
+        for bad in [
+            "",
+            "abc",
+            &"a".repeat(63),
+            &"a".repeat(65),
+            &format!("{}\n--extra-index-url http://evil/", "a".repeat(64)),
+            &format!("{}g", "a".repeat(63)),
+            "../../x",
+        ] {
+            assert!(Sha256Hex::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Sha256Hex::of(b"").as_str(),
+            hex::encode(Sha256::digest(b""))
+        );
+        let json = serde_json::to_string(&Sha256Hex::of(b"x")).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Sha256Hex>(&json).unwrap(),
+            Sha256Hex::of(b"x")
+        );
+        assert!(serde_json::from_str::<Sha256Hex>("\"../../x\"").is_err());
+    }
+
+    #[test]
+    fn a_page_keeps_only_files_that_are_what_they_claim() {
+        let project = PackageName::from_str("demo").unwrap();
+        let good = "a".repeat(64);
+        let base = "https://files.invalid/f/";
+        let mut with_bad_metadata = listed("demo-1.2-py3-none-any.whl", "", Some(&good));
+        with_bad_metadata.url = format!("{base}demo-1.2-py3-none-any.whl");
+        with_bad_metadata.core_metadata = Some(ListedMetadata {
+            sha256: Some("fed\n-i http://evil/".to_string()),
+        });
+        let listing = vec![
+            listed(
+                "demo-1.0.tar.gz",
+                &format!("{base}demo-1.0.tar.gz"),
+                Some(&good.to_uppercase()),
+            ),
+            listed("demo-1.1.tar.gz", &format!("{base}demo-1.1.tar.gz"), None),
+            listed(
+                "demo-2.0+local-py3-none-any.whl",
+                &format!("{base}demo-2.0%2Blocal-py3-none-any.whl"),
+                Some(&good),
+            ),
+            listed(
+                "demo-1.0.zip",
+                &format!("{base}demo-1.0.zip"),
+                Some("../../x"),
+            ),
+            listed(
+                "demo-1.3.zip",
+                &format!("{base}demo-1.3.zip"),
+                Some(&format!("{good}\nevil==1")),
+            ),
+            listed(
+                "other-1.0.tar.gz",
+                &format!("{base}other-1.0.tar.gz"),
+                Some(&good),
+            ),
+            listed(
+                "/abs/demo-1.0.tar.gz",
+                &format!("{base}demo-1.0.tar.gz"),
+                Some(&good),
+            ),
+            listed(
+                "../demo-1.0-py3-none-any.whl",
+                &format!("{base}demo-1.0-py3-none-any.whl"),
+                Some(&good),
+            ),
+            listed(
+                "demo-3.0.tar.gz",
+                &format!("{base}evil-9.0-py3-none-any.whl"),
+                Some(&good),
+            ),
+            with_bad_metadata,
+        ];
+        let page = ProjectPage::from_listing(&project, listing);
+        let kept: Vec<&str> = page.files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(
+            kept,
+            [
+                "demo-1.0.tar.gz",
+                "demo-1.1.tar.gz",
+                "demo-2.0+local-py3-none-any.whl"
+            ]
+        );
+        assert_eq!(page.files[0].sha256.as_ref().unwrap().as_str(), good);
+        assert_eq!(page.files[1].sha256, None);
+        assert_eq!(page.refused.len(), 7, "{:?}", page.refused);
+        let messages: Vec<String> = page.refused.iter().map(ToString::to_string).collect();
+        assert!(messages.iter().all(|m| !m.contains('\n')), "{messages:?}");
+        assert!(matches!(page.refused[0].reason, Refusal::Sha256(_)));
+        assert!(matches!(page.refused[6].reason, Refusal::MetadataSha256(_)));
+        assert!(matches!(page.refused[5].reason, Refusal::UrlMismatch));
+    }
+
+    #[test]
+    fn credentials_are_redacted_like_pip() {
+        assert_eq!(
+            redact_url("https://__token__:s3cret@host.invalid/simple/"),
+            "https://__token__:****@host.invalid/simple/"
+        );
+        assert_eq!(
+            redact_url("https://s3cret@host.invalid/simple/"),
+            "https://****@host.invalid/simple/"
+        );
+        assert_eq!(
+            redact_url("https://host.invalid/simple/"),
+            "https://host.invalid/simple/"
+        );
+        assert_eq!(redact_url("https://u:p@[bad/x"), "https://u:****@[bad/x");
+        assert_eq!(redact_url("https://tok@[bad/x"), "https://****@[bad/x");
+        let text = "sdistill lock --index-url=https://u:s3cret@h.invalid/simple/ -i 'http://tok@h.invalid/' x://";
+        let redacted = redact_urls(text);
+        assert!(
+            !redacted.contains("s3cret") && !redacted.contains("tok@"),
+            "{redacted}"
+        );
+        assert!(
+            redacted.contains("--index-url=https://u:****@h.invalid/simple/"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("'http://****@h.invalid/'"), "{redacted}");
+        let client = IndexClient::new("https://u:s3cret@h.invalid/simple").unwrap();
+        assert_eq!(client.url(), "https://u:****@h.invalid/simple/");
+        let err = IndexClient::new("https://u:s3cret@[bad").err().unwrap();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

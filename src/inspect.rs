@@ -268,7 +268,7 @@ impl Inspector {
                 backend_path: Vec::new(),
                 source: "wheel",
             };
-            let meta = Metadata::from_core(core, Method::Wheel, build, source);
+            let meta = Metadata::from_core(core, Method::Wheel, build, source, warnings);
             return Ok((meta, Vec::new()));
         }
 
@@ -284,7 +284,7 @@ impl Inspector {
                 "pyproject.toml"
             };
             warnings.extend(core.validate(file)?);
-            let meta = Metadata::from_core(core, method, findings.build, source);
+            let meta = Metadata::from_core(core, method, findings.build, source, warnings);
             return Ok((meta, Vec::new()));
         }
         let reason = findings.reason.clone().unwrap_or_default();
@@ -310,7 +310,8 @@ impl Inspector {
         )?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
-        let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, source);
+        let mut meta =
+            Metadata::from_core(out.metadata, out.method, findings.build, source, warnings);
         meta.target = Some(self.options.target);
         Ok((meta, out.degraded))
     }

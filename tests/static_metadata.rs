@@ -293,3 +293,75 @@ fn library_api_reuses_one_inspector() {
         assert_eq!(m.method, sdistill::Method::PkgInfo);
     }
 }
+
+/// `pin` is pasted into requirement files: a declared Version with RFC 822 continuation
+/// lines (newlines) must not become one, and a valid one is rendered as PEP 440 parses it.
+#[test]
+fn pin_is_built_only_from_a_valid_name_and_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folded = "1.0\n  --extra-index-url https://evil.invalid/simple/\n  evil==6.6";
+    let members = vec![file(
+        "demo-1.0/PKG-INFO",
+        &pkg_info("demo", folded, "2.2", &[], ""),
+    )];
+    let path = write_sdist(tmp.path(), "demo-1.0", Kind::TarGz, &members);
+    let (_, v) = inspect_one(&["--no-sandbox"], &path);
+    assert!(v["pin"].is_null(), "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("no pin"), "{v}");
+
+    let members = vec![file(
+        "demo-1.0/PKG-INFO",
+        &pkg_info("Demo_Pkg", "1.0-beta", "2.2", &[], ""),
+    )];
+    let path = write_sdist(tmp.path(), "Demo_Pkg-1.0", Kind::TarGz, &members);
+    let (code, v) = inspect_one(&["--no-sandbox"], &path);
+    assert_eq!(code, 0, "{v}");
+    let sha = sha256_hex(&path);
+    assert_eq!(
+        v["pin"],
+        format!("Demo_Pkg==1.0b0 --hash=sha256:{sha}").as_str()
+    );
+}
+
+/// `-o` behaves like a plain write: a new file is readable as the umask allows (not the
+/// temporary file's 0600), a replaced file keeps its mode, and a symlink is written through.
+#[cfg(unix)]
+#[test]
+fn output_file_has_a_normal_mode_and_follows_symlinks() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = write_sdist(tmp.path(), "a-1", Kind::TarGz, &static_members("a", "1"));
+    let inspect_to = |out: &std::path::Path| {
+        let out = run(&[
+            "inspect",
+            "--format",
+            "json",
+            "--no-sandbox",
+            "-o",
+            out.to_str().unwrap(),
+            a.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+    };
+    let plain = tmp.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let fresh = tmp.path().join("fresh.json");
+    inspect_to(&fresh);
+    assert_eq!(mode(&fresh), mode(&plain));
+
+    let shared = tmp.path().join("shared.json");
+    std::fs::write(&shared, "old").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let link = tmp.path().join("link.json");
+    symlink("shared.json", &link).unwrap();
+    inspect_to(&link);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(mode(&shared), 0o664);
+    let v: Vec<Value> = serde_json::from_slice(&std::fs::read(&shared).unwrap()).unwrap();
+    assert_eq!(v[0]["name"], "a");
+}

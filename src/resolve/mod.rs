@@ -27,13 +27,14 @@ use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, Requirement, VersionOrUrl};
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl};
 use pubgrub::{
     DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
     PackageResolutionStatistics, PubGrubError, Ranges, Reporter,
 };
 
 use crate::error::{Error, Result};
+use crate::index::Sha256Hex;
 use crate::metadata::{normalize_name, parse_requirement};
 use crate::sandbox::Notify;
 
@@ -103,19 +104,20 @@ pub struct LockRequest {
     pub preferences: BTreeMap<String, Version>,
 }
 
-/// One pinned project of a lock.
+/// One pinned project of a lock. Everything [`output`] writes from it is a parsed,
+/// validated value (name, version, digests, marker tree), re-serialized there.
 #[derive(Debug, Clone)]
 pub struct LockedPackage {
-    /// Normalized project name.
-    pub name: String,
+    /// Project name (normalized).
+    pub name: PackageName,
     /// The chosen version.
     pub version: Version,
     /// sha256 of every file of that version pip may pick (sorted).
-    pub hashes: Vec<String>,
+    pub hashes: Vec<Sha256Hex>,
     /// Who asked for it: `-r file` / `command line` for the user, project names otherwise.
     pub via: Vec<String>,
     /// The marker under which it is needed, when only some environments need it.
-    pub marker: Option<String>,
+    pub marker: Option<MarkerTree>,
     /// Which file answered its dependencies, and how (`metadata-file`, `sandbox-egg-info`, ...).
     pub metadata_source: Option<(String, String)>,
     /// The chosen version is yanked (selected only because it was pinned with `==`).
@@ -149,7 +151,11 @@ pub fn resolve(
                     "your requirements cannot all be met",
                 )
                 .replace("your requirements 0", "your requirements");
-            for hint in solver.hints(&explanation) {
+            for hint in solver
+                .hints(&explanation)
+                .into_iter()
+                .chain(provider.warnings())
+            {
                 explanation.push_str("\nhint: ");
                 explanation.push_str(&hint);
             }
@@ -160,7 +166,9 @@ pub fn resolve(
         | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source),
     };
     let selected: BTreeMap<Node, Version> = selected.into_iter().collect();
-    Ok(solver.finish(&selected))
+    let mut resolution = solver.finish(&selected)?;
+    resolution.warnings.extend(provider.warnings());
+    Ok(resolution)
 }
 
 /// A PubGrub package: the user's requirements, a project, or a project with one extra.
@@ -291,7 +299,7 @@ impl<'a> Solver<'a> {
             let mut usable: Vec<DistFile> = all
                 .iter()
                 .filter(fits)
-                .filter(|f| !f.is_wheel() || env.wheel_compatible(&f.filename))
+                .filter(|f| !f.is_wheel() || env.wheel_compatible(f.filename.as_str()))
                 .cloned()
                 .collect();
             if usable.is_empty() {
@@ -556,7 +564,7 @@ impl<'a> Solver<'a> {
     }
 
     /// Pins, hashes, `# via` and markers of a solution.
-    fn finish(&self, selected: &BTreeMap<Node, Version>) -> Resolution {
+    fn finish(&self, selected: &BTreeMap<Node, Version>) -> Result<Resolution> {
         let edges = self.edges.borrow();
         let out_edges = |node: &Node| -> &[Edge] {
             selected
@@ -616,20 +624,12 @@ impl<'a> Solver<'a> {
             let candidate = candidates
                 .get(name)
                 .and_then(|c| c.iter().find(|c| &c.version == version));
-            let mut hashes: Vec<String> = candidate
-                .map(|c| {
-                    c.all
-                        .iter()
-                        .map(|f| f.sha256.to_ascii_lowercase())
-                        .collect()
-                })
+            let mut hashes: Vec<Sha256Hex> = candidate
+                .map(|c| c.all.iter().map(|f| f.sha256.clone()).collect())
                 .unwrap_or_default();
             hashes.sort();
             hashes.dedup();
-            let marker = needed
-                .get(node)
-                .filter(|m| !m.is_true())
-                .and_then(|m| m.try_to_string());
+            let marker = needed.get(node).filter(|m| !m.is_true()).cloned();
             let metadata_source = self
                 .metadata
                 .borrow()
@@ -639,8 +639,12 @@ impl<'a> Solver<'a> {
                         .ok()
                         .map(|m| (m.filename.clone(), m.method.clone()))
                 });
+            let project = PackageName::from_str(name).map_err(|e| Error::UnsafeOutput {
+                package: name.clone(),
+                reason: format!("not a project name ({e})"),
+            })?;
             packages.push(LockedPackage {
-                name: name.clone(),
+                name: project,
                 version: version.clone(),
                 hashes,
                 via: via.remove(name).unwrap_or_default().into_iter().collect(),
@@ -656,7 +660,7 @@ impl<'a> Solver<'a> {
                 p.name, p.version
             ));
         }
-        Resolution { packages, warnings }
+        Ok(Resolution { packages, warnings })
     }
 }
 

@@ -10,18 +10,24 @@
 //! Every downloaded file is checked against the index's sha256 before it is opened, and
 //! every answer is cached by that sha256, so a repeated lock makes no sandbox run and,
 //! with `offline`, no network call.
+//!
+//! What an index says is believed only once validated ([`crate::index::ProjectPage`]):
+//! a file whose name is not a wheel or sdist of the project, or whose hash is not a
+//! digest, is never used and is reported. So the cache paths built here
+//! (`files/<sha256>/<file name>`, `metadata-files/<sha256>.metadata`) are made only of
+//! hex digits and validated file names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use pep440_rs::Version;
+use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::index::{IndexClient, IndexFile, MetadataFile};
+use crate::index::{DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex};
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
 use crate::sandbox::{runtime, Notify};
@@ -29,12 +35,12 @@ use crate::sandbox::{runtime, Notify};
 /// One distribution file of a version, as the index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFile {
-    /// File name (`demo-1.0.tar.gz`, `demo-1.0-py3-none-any.whl`).
-    pub filename: String,
+    /// File name (`demo-1.0.tar.gz`, `demo-1.0-py3-none-any.whl`), validated.
+    pub filename: DistFilename,
     /// Download URL.
     pub url: String,
     /// sha256 the index states; files without one are never used (they cannot be pinned).
-    pub sha256: String,
+    pub sha256: Sha256Hex,
     /// Yanked (PEP 592): only an exact `==` pin may select it.
     pub yanked: bool,
     /// The file's `Requires-Python`, as the index states it.
@@ -46,7 +52,7 @@ pub struct DistFile {
 impl DistFile {
     /// Whether this is a wheel (otherwise an sdist).
     pub fn is_wheel(&self) -> bool {
-        self.filename.ends_with(".whl")
+        self.filename.is_wheel()
     }
 }
 
@@ -84,6 +90,11 @@ pub trait MetadataProvider: Send + Sync {
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>>;
     /// The dependencies of one version, from `files` (usable ones, best first).
     fn metadata(&self, name: &str, version: &Version, files: &[DistFile]) -> Result<DistMetadata>;
+    /// What the source refused so far (files that were not what they claimed), for the
+    /// lock's warnings: a refused file is never used, but never dropped silently either.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Counts of what an [`IndexProvider`] did, for progress and benchmarks.
@@ -110,6 +121,7 @@ pub struct IndexProvider {
     inspector: Inspector,
     notify: Notify,
     pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
+    refused: Mutex<BTreeSet<String>>,
     counters: [AtomicUsize; 5],
 }
 
@@ -138,6 +150,7 @@ impl IndexProvider {
             inspector: Inspector::new(options),
             notify,
             pages: Mutex::new(BTreeMap::new()),
+            refused: Mutex::new(BTreeSet::new()),
             counters: Default::default(),
         })
     }
@@ -166,46 +179,53 @@ impl IndexProvider {
         })
     }
 
-    fn page_cache_path(&self, index: &IndexClient, name: &str) -> PathBuf {
-        let key = hex::encode(Sha256::digest(format!("{}\0{name}", index.url())));
+    fn page_cache_path(&self, index: &IndexClient, name: &PackageName) -> PathBuf {
+        let key = hex::encode(Sha256::digest(format!("{}\0{name}", index.base_url())));
         self.cache_root
             .join("index-pages")
             .join(format!("{}.json", &key[..32]))
     }
 
-    fn project_files(&self, index: &IndexClient, name: &str) -> Result<Vec<IndexFile>> {
+    /// The validated files of `name` on `index`. The page is cached as listed, so a cached
+    /// page goes through the same validation as a fresh one.
+    fn project_files(&self, index: &IndexClient, name: &PackageName) -> Result<ProjectPage> {
         let path = self.page_cache_path(index, name);
-        if self.offline {
+        let listing: Vec<ListedFile> = if self.offline {
             let text = std::fs::read(&path).map_err(|_| Error::Index {
                 detail: format!(
                     "offline, and the cache has no copy of {}{name}/ (run once without --offline)",
                     index.url()
                 ),
             })?;
-            return serde_json::from_slice(&text).map_err(|e| Error::Index {
+            serde_json::from_slice(&text).map_err(|e| Error::Index {
                 detail: format!("{}: unreadable cached index page: {e}", path.display()),
-            });
+            })?
+        } else {
+            let listing = index.listing(name)?;
+            self.count(0);
+            if let Ok(bytes) = serde_json::to_vec(&listing) {
+                let _ = crate::atomic_file::write(&path, &bytes, false);
+            }
+            listing
+        };
+        let page = ProjectPage::from_listing(name, listing);
+        if let Ok(mut refused) = self.refused.lock() {
+            for r in &page.refused {
+                refused.insert(format!("{}: {r}", index.url()));
+            }
         }
-        let files = index.project_files(name)?;
-        self.count(0);
-        if let Ok(bytes) = serde_json::to_vec(&files) {
-            let _ = crate::atomic_file::write(&path, &bytes, false);
-        }
-        Ok(files)
+        Ok(page)
     }
 
     /// A distribution file in the local cache, downloaded (and sha256-checked) when
     /// missing; a cached copy is re-hashed before use.
     fn local_file(&self, file: &DistFile) -> Result<PathBuf> {
-        let name = safe_filename(&file.filename)?;
-        let dir = self
-            .cache_root
-            .join("files")
-            .join(file.sha256.to_ascii_lowercase());
-        let path = dir.join(name);
+        // Both components are validated types: hex digits, and a wheel or sdist name.
+        let dir = self.cache_root.join("files").join(file.sha256.as_str());
+        let path = dir.join(file.filename.as_str());
         if path.is_file() {
             let (got, _) = hash_file(&path)?;
-            if got.eq_ignore_ascii_case(&file.sha256) {
+            if got == file.sha256.as_str() {
                 return Ok(path);
             }
             let _ = std::fs::remove_file(&path);
@@ -228,12 +248,12 @@ impl IndexProvider {
         let path = self
             .cache_root
             .join("metadata-files")
-            .join(format!("{}.metadata", file.sha256.to_ascii_lowercase()));
+            .join(format!("{}.metadata", file.sha256));
         if let Ok(bytes) = std::fs::read(&path) {
             let ok = meta
                 .sha256
                 .as_ref()
-                .is_none_or(|h| hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(h));
+                .is_none_or(|h| Sha256Hex::of(&bytes) == *h);
             if ok {
                 return Ok(String::from_utf8_lossy(&bytes).into_owned());
             }
@@ -249,7 +269,7 @@ impl IndexProvider {
         let index = self.http()?;
         let bytes = index.fetch_small(
             &format!("{}.metadata", file.url),
-            meta.sha256.as_deref(),
+            meta.sha256.as_ref(),
             MAX_METADATA_FILE,
         )?;
         self.count(1);
@@ -267,7 +287,7 @@ impl IndexProvider {
             requires_dist: core.requires_dist,
             requires_python: core.requires_python,
             provides_extra: core.provides_extra,
-            filename: file.filename.clone(),
+            filename: file.filename.to_string(),
             method: method.to_string(),
             warnings,
         }
@@ -304,7 +324,7 @@ impl IndexProvider {
             requires_dist: meta.requires_dist,
             requires_python: meta.requires_python,
             provides_extra: meta.provides_extra,
-            filename: file.filename.clone(),
+            filename: file.filename.to_string(),
             method: meta.method.as_str().to_string(),
             warnings: report.warnings,
         })
@@ -317,19 +337,20 @@ impl MetadataProvider for IndexProvider {
         if let Some(found) = self.pages.lock().ok().and_then(|p| p.get(&name).cloned()) {
             return Ok(found);
         }
+        let Some(project) = crate::dist_filename::project_name(&name) else {
+            return Ok(Vec::new());
+        };
         let mut by_version: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for index in &self.indexes {
-            for f in self.project_files(index, &name)? {
-                let Some(sha256) = f.sha256.clone() else {
+            for f in self.project_files(index, &project)?.files {
+                let Some(sha256) = f.sha256 else {
                     continue;
                 };
-                let Some(version) = version_from_filename(&f.filename, &name) else {
-                    continue;
-                };
-                if !seen.insert(f.filename.clone()) {
+                if !seen.insert(f.filename.as_str().to_string()) {
                     continue;
                 }
+                let version = f.filename.version().clone();
                 by_version.entry(version).or_default().push(DistFile {
                     filename: f.filename,
                     url: f.url,
@@ -358,76 +379,11 @@ impl MetadataProvider for IndexProvider {
         };
         self.metadata_from(first)
     }
-}
 
-/// The version in a distribution file name, if the name belongs to `project` (normalized)
-/// and is a kind sdistill reads.
-pub fn version_from_filename(filename: &str, project: &str) -> Option<Version> {
-    if let Some(stem) = filename.strip_suffix(".whl") {
-        let mut parts = stem.split('-');
-        let name = parts.next()?;
-        let version = parts.next()?;
-        return (normalize_name(name) == project)
-            .then(|| Version::from_str(version).ok())
-            .flatten();
-    }
-    let stem = [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip"]
-        .iter()
-        .find_map(|ext| filename.strip_suffix(ext))?;
-    stem.match_indices('-').find_map(|(i, _)| {
-        (normalize_name(&stem[..i]) == project)
-            .then(|| Version::from_str(&stem[i + 1..]).ok())
-            .flatten()
-    })
-}
-
-/// A file name from an index, safe to use as one path component.
-fn safe_filename(name: &str) -> Result<&str> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '!'));
-    if ok {
-        Ok(name)
-    } else {
-        Err(Error::Index {
-            detail: format!("refusing the index's file name `{}`", name.escape_default()),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_from_file_names() {
-        let v = |f: &str, p: &str| version_from_filename(f, p).map(|v| v.to_string());
-        assert_eq!(
-            v("Django-1.11.1.tar.gz", "django").as_deref(),
-            Some("1.11.1")
-        );
-        assert_eq!(
-            v("zope.interface-5.0.zip", "zope-interface").as_deref(),
-            Some("5.0")
-        );
-        assert_eq!(
-            v("my-pkg-2.0rc1.tar.gz", "my-pkg").as_deref(),
-            Some("2.0rc1")
-        );
-        assert_eq!(
-            v("my_pkg-2.0-py3-none-any.whl", "my-pkg").as_deref(),
-            Some("2.0")
-        );
-        assert_eq!(v("other-1.0.tar.gz", "my-pkg"), None);
-        assert_eq!(
-            v("tv-2.1.0+cpu-py3-none-any.whl", "tv").as_deref(),
-            Some("2.1.0+cpu")
-        );
-        assert_eq!(v("my-pkg-1.0.exe", "my-pkg"), None);
-        assert!(safe_filename("../x").is_err());
-        assert!(safe_filename("a/b.whl").is_err());
+    fn warnings(&self) -> Vec<String> {
+        self.refused
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }

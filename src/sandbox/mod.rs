@@ -133,7 +133,7 @@ impl Sandbox {
         let lock = runtime::Lock::embedded()?;
         let wasm_sha256 = lock
             .interpreter()
-            .map(|a| a.sha256.to_ascii_lowercase())
+            .map(|a| a.sha256.to_string())
             .unwrap_or_default();
         let snapshots = if std::env::var_os("SDISTILL_NO_SNAPSHOT")
             .is_some_and(|v| !v.is_empty() && v != "0")

