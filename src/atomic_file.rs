@@ -1,11 +1,10 @@
 //! Writing a file so that a reader sees the old content or the new, never half of it.
 //!
-//! Every file sdistill writes whole — command output, cache entries, index pages, the
-//! compiled interpreter and its snapshots — goes through [`write`]: the bytes go to a
-//! temporary file in the same directory, which is then renamed over the target. A crash,
-//! a full disk or a concurrent sdistill process therefore never leaves a truncated file
-//! that a later run would trust. (Downloads stream into their own temporary file in
-//! `index`, because they are hash-checked before the rename.)
+//! Every output file sdistill writes for the user (`-o` of `inspect` and `lock`) goes
+//! through [`write`]: the bytes go to a temporary file in the same directory, which is
+//! then renamed over the target. A crash, a full disk or a concurrent sdistill process
+//! therefore never leaves a truncated file. (Cache files are written the same atomic way,
+//! but through a directory handle that cannot leave the cache: [`crate::dirs::CacheDir`].)
 //!
 //! Apart from being atomic, the result is what a plain write would give, because `-o`
 //! output is used by other tools and other users (a `requirements.txt` read by a non-root
@@ -26,7 +25,7 @@ const MAX_LINKS: usize = 40;
 
 /// Writes `bytes` to `path` atomically, creating missing parent directories. With
 /// `durable`, the data is flushed to the device before the rename (for output a user
-/// relies on; caches skip it, losing an entry costs only a recomputation).
+/// relies on).
 pub fn write(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let target = final_target(path)?;
     let dir = target

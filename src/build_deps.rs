@@ -12,20 +12,28 @@
 //! Offline, only wheels already in the cache are used, and anything missing is a warning.
 //!
 //! File names and hashes come from the index, so they are used only as validated types
-//! ([`DistFilename`], [`crate::index::Sha256Hex`]): the cache paths made from them
-//! (`wheels/<file name>`, `build-deps/<file stem>`) are single components by construction.
+//! ([`DistFilename`], [`crate::index::Sha256Hex`]), and every cache access goes through a
+//! directory handle rooted in the cache ([`CacheDir`]): `wheels/<sha256>/<file name>`,
+//! `build-deps/<sha256>/` (the unpacked tree), `stand-ins/<project>/`. Trees are keyed by
+//! the wheel's sha256, not its name: a wheel another index served under the same name is
+//! another tree, so one index (or one sdist's `setup_requires`) cannot plant code that a
+//! later build of another sdist would run.
+//!
+//! Fetching counts against the input's deadline when one is given.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, VersionOrUrl};
 
 use crate::archive::{self, InputKind};
+use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
-use crate::index::{DistFilename, IndexClient, IndexFile, ProjectPage};
+use crate::index::{DistFilename, IndexClient, IndexFile, ProjectPage, Sha256Hex};
 use crate::limits::Limits;
 use crate::metadata::normalize_name;
 use crate::metadata::CoreMetadata;
@@ -101,8 +109,14 @@ impl BuildDeps {
         }
     }
 
-    /// Resolves `requirements` (PEP 508 strings) and everything they need.
-    pub fn resolve(&self, requirements: &[String]) -> BuildEnv {
+    /// The cache root, as a directory handle.
+    fn cache(&self) -> Result<CacheDir> {
+        CacheDir::open_root(&self.cache).map_err(|e| Error::io(&self.cache, e))
+    }
+
+    /// Resolves `requirements` (PEP 508 strings) and everything they need; network
+    /// requests end by `deadline` when one is given.
+    pub fn resolve(&self, requirements: &[String], deadline: Option<Instant>) -> BuildEnv {
         let mut env = BuildEnv::default();
         let Some(markers) = guest_markers() else {
             return env;
@@ -144,7 +158,7 @@ impl BuildDeps {
                 }
                 None => VersionSpecifiers::from_iter(Vec::new()),
             };
-            let provided = self.provide(&name, &specifiers);
+            let provided = self.provide(&name, &specifiers, deadline);
             env.warnings.extend(self.refusals(&name));
             match provided {
                 Ok(Some((version, dir, metadata))) => {
@@ -187,8 +201,9 @@ impl BuildDeps {
         &self,
         name: &str,
         spec: &VersionSpecifiers,
+        deadline: Option<Instant>,
     ) -> Result<Option<(Version, PathBuf, CoreMetadata)>> {
-        let files = self.files(name)?;
+        let files = self.files(name, deadline)?;
         let allow_pre = spec.iter().any(|s| s.version().any_prerelease());
         let py312 = Version::new([3, 12, 0]);
         let mut best: Option<(Version, IndexFile)> = None;
@@ -224,14 +239,14 @@ impl BuildDeps {
             }
             return Ok(None);
         };
-        let dir = self.unpacked(&file)?;
+        let dir = self.unpacked(&file, deadline)?;
         let metadata = read_dist_info(&dir)?;
         Ok(Some((version, dir, metadata)))
     }
 
     /// The index listing for `name` (validated files only); offline, the wheels already
     /// in the cache.
-    fn files(&self, name: &str) -> Result<Vec<IndexFile>> {
+    fn files(&self, name: &str, deadline: Option<Instant>) -> Result<Vec<IndexFile>> {
         if let Ok(pages) = self.pages.lock() {
             if let Some(page) = pages.get(name) {
                 return Ok(page.files.clone());
@@ -250,7 +265,7 @@ impl BuildDeps {
                 *guard = Some(IndexClient::new(&self.index_url)?);
             }
             match guard.as_ref() {
-                Some(client) => client.project_files(name).or_else(|e| {
+                Some(client) => client.project_files(name, deadline).or_else(|e| {
                     let cached = self.cached_files(name);
                     if cached.is_empty() {
                         Err(e)
@@ -288,94 +303,119 @@ impl BuildDeps {
     }
 
     /// Wheels of `name` already downloaded (checked against the index's sha256 then), read
-    /// back from the cache directory with the same file-name validation as an index page.
+    /// back from the cache (`wheels/<sha256>/<file name>`) with the same validation as an
+    /// index page.
     fn cached_files(&self, name: &str) -> Vec<IndexFile> {
-        let dir = self.cache.join("wheels");
         let Some(project) = crate::dist_filename::project_name(name) else {
             return Vec::new();
         };
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Ok(wheels) = self.cache().and_then(|c| {
+            c.subdir("wheels")
+                .map_err(|e| Error::io(c.path().join("wheels"), e))
+        }) else {
             return Vec::new();
         };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let listed = e.file_name().into_string().ok()?;
-                let filename = DistFilename::parse(&listed, &project).ok()?;
-                filename.is_wheel().then(|| IndexFile {
-                    filename,
-                    url: String::new(),
-                    sha256: None,
-                    yanked: false,
-                    requires_python: None,
-                    core_metadata: None,
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for digest in wheels.entries().unwrap_or_default() {
+            let (Ok(sha256), Ok(dir)) = (Sha256Hex::parse(&digest), wheels.subdir(&digest)) else {
+                continue;
+            };
+            for listed in dir.entries().unwrap_or_default() {
+                let Ok(filename) = DistFilename::parse(&listed, &project) else {
+                    continue;
+                };
+                if filename.is_wheel() && dir.is_file(&listed) {
+                    out.push(IndexFile {
+                        filename,
+                        url: String::new(),
+                        sha256: Some(sha256.clone()),
+                        yanked: false,
+                        requires_python: None,
+                        core_metadata: None,
+                    });
+                }
+            }
+        }
+        out
     }
 
-    /// Downloads (sha256-checked) and unpacks a wheel once; returns the unpacked dir.
-    fn unpacked(&self, file: &IndexFile) -> Result<PathBuf> {
-        let wheels = self.cache.join("wheels");
-        let trees = self.cache.join("build-deps");
-        // Validated: one path component each, never `..` or absolute.
-        let wheel = wheels.join(file.filename.as_str());
-        let tree = trees.join(file.filename.stem());
-        if tree.join(".complete").is_file() {
-            return Ok(tree);
+    /// Downloads (sha256-checked) and unpacks a wheel once; returns the unpacked dir,
+    /// `build-deps/<sha256>`.
+    fn unpacked(&self, file: &IndexFile, deadline: Option<Instant>) -> Result<PathBuf> {
+        let sha = file.sha256.as_ref().ok_or_else(|| Error::Index {
+            detail: format!(
+                "{}: the index gives no sha256; refusing to use it",
+                file.filename
+            ),
+        })?;
+        let cache = self.cache()?;
+        let io = |e| Error::io(cache.path(), e);
+        let trees = cache.subdir("build-deps").map_err(io)?;
+        if trees.is_dir(sha.as_str())
+            && trees
+                .subdir(sha.as_str())
+                .is_ok_and(|t| t.is_file(".complete"))
+        {
+            return Ok(trees.path().join(sha.as_str()));
         }
-        std::fs::create_dir_all(&wheels).map_err(|e| Error::io(&wheels, e))?;
-        std::fs::create_dir_all(&trees).map_err(|e| Error::io(&trees, e))?;
-        if !wheel.is_file() {
-            let sha = file.sha256.as_ref().ok_or_else(|| Error::Index {
-                detail: format!(
-                    "{}: the index gives no sha256; refusing to use it",
-                    file.filename
-                ),
-            })?;
+        let wheel_dir = cache.subdirs(&["wheels", sha.as_str()]).map_err(io)?;
+        let name = file.filename.as_str();
+        if !wheel_dir.is_file(name) {
             let guard = self.client.lock().map_err(|_| Error::Index {
                 detail: "client lock".into(),
             })?;
             let client = guard.as_ref().ok_or_else(|| Error::Index {
                 detail: format!("{} is not cached and sdistill is offline", file.filename),
             })?;
-            client.download(&file.url, sha, None, &wheel)?;
+            client.download(&file.url, sha, None, &wheel_dir, name, deadline)?;
         }
-        let staging = tempfile::Builder::new()
-            .prefix(".unpack-")
-            .tempdir_in(&trees)
-            .map_err(|e| Error::io(&trees, e))?;
-        archive::unpack_to_dir(&wheel, InputKind::Wheel, &Limits::default(), staging.path())?;
+        let staging = trees.temp_tree("unpack").map_err(io)?;
+        archive::unpack_to_dir(
+            &wheel_dir.path().join(name),
+            InputKind::Wheel,
+            &Limits::default(),
+            staging.path(),
+        )?;
         std::fs::write(staging.path().join(".complete"), b"")
             .map_err(|e| Error::io(staging.path(), e))?;
         let staged = staging.keep();
-        if std::fs::rename(&staged, &tree).is_err() {
-            // Another process finished first; use theirs.
-            let _ = std::fs::remove_dir_all(&staged);
-        }
-        Ok(tree)
+        let staged_name = staged
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        // Another process may have finished first; then theirs is used.
+        trees
+            .rename_dir_unless_exists(&staged_name, sha.as_str())
+            .map_err(io)?;
+        Ok(trees.path().join(sha.as_str()))
     }
 
     /// An inert package named like the requirement, so `import X` succeeds and any
     /// attribute is a harmless callable.
     fn stand_in(&self, project: &str) -> Result<PathBuf> {
+        let cache = self.cache()?;
+        let io = |e| Error::io(cache.path(), e);
         let module = project.replace(['-', '.'], "_");
-        let dir = self.cache.join("stand-ins").join(normalize_name(project));
-        if dir.join(".complete").is_file() {
-            return Ok(dir);
+        let dir = cache
+            .subdirs(&["stand-ins", &normalize_name(project)])
+            .map_err(io)?;
+        if dir.is_file(".complete") {
+            return Ok(dir.path().to_path_buf());
         }
-        let pkg = dir.join(&module);
-        std::fs::create_dir_all(&pkg).map_err(|e| Error::io(&pkg, e))?;
-        std::fs::write(pkg.join("__init__.py"), STAND_IN_SOURCE).map_err(|e| Error::io(&pkg, e))?;
-        let info = dir.join(format!("{module}-0.dist-info"));
-        std::fs::create_dir_all(&info).map_err(|e| Error::io(&info, e))?;
-        std::fs::write(
-            info.join("METADATA"),
-            format!("Metadata-Version: 2.1\nName: {project}\nVersion: 0\nSummary: sdistill inert stand-in\n"),
-        )
-        .map_err(|e| Error::io(&info, e))?;
-        std::fs::write(dir.join(".complete"), b"").map_err(|e| Error::io(&dir, e))?;
-        Ok(dir)
+        dir.subdir(&module)
+            .and_then(|pkg| pkg.write_atomic("__init__.py", STAND_IN_SOURCE.as_bytes()))
+            .map_err(io)?;
+        dir.subdir(&format!("{module}-0.dist-info"))
+            .and_then(|info| {
+                info.write_atomic(
+                    "METADATA",
+                    format!("Metadata-Version: 2.1\nName: {project}\nVersion: 0\nSummary: sdistill inert stand-in\n").as_bytes(),
+                )
+            })
+            .map_err(io)?;
+        dir.write_atomic(".complete", b"").map_err(io)?;
+        Ok(dir.path().to_path_buf())
     }
 }
 

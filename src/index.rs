@@ -8,15 +8,15 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 
+use crate::dirs::CacheDir;
 pub use crate::dist_filename::{DistFilename, InvalidFilename, WheelTags};
 use crate::error::{Error, Result};
 pub use crate::metadata::normalize_name;
@@ -378,14 +378,38 @@ impl IndexClient {
     }
 
     /// The validated files of `project` (name normalized per PEP 503); files that are not
-    /// what they claim are in [`ProjectPage::refused`], never in its files.
-    pub fn project_files(&self, project: &str) -> Result<ProjectPage> {
+    /// what they claim are in [`ProjectPage::refused`], never in its files. The request
+    /// ends by `deadline` when one is given (an input's own deadline, for example).
+    pub fn project_files(&self, project: &str, deadline: Option<Instant>) -> Result<ProjectPage> {
         let name = project_name(project)?;
-        Ok(ProjectPage::from_listing(&name, self.listing(&name)?))
+        Ok(ProjectPage::from_listing(
+            &name,
+            self.listing(&name, deadline)?,
+        ))
+    }
+
+    /// A GET request, bounded by `deadline` when one is given.
+    fn get(
+        &self,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let request = self.agent.get(url);
+        match deadline {
+            Some(at) => request
+                .config()
+                .timeout_global(Some(at.saturating_duration_since(Instant::now())))
+                .build(),
+            None => request,
+        }
     }
 
     /// What the index lists for `project`, as it lists it (nothing believed yet).
-    pub fn listing(&self, project: &PackageName) -> Result<Vec<ListedFile>> {
+    pub fn listing(
+        &self,
+        project: &PackageName,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ListedFile>> {
         let url = self
             .base
             .join(&format!("{project}/"))
@@ -393,8 +417,7 @@ impl IndexClient {
                 detail: format!("bad project URL: {e}"),
             })?;
         let resp = self
-            .agent
-            .get(url.as_str())
+            .get(url.as_str(), deadline)
             .header(
                 "Accept",
                 "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
@@ -424,24 +447,46 @@ impl IndexClient {
         }
     }
 
-    /// Downloads `url` to `dest`, verifying size (when given) and sha256 before the file is
-    /// moved into place.
+    /// Downloads `url` into the cache directory `dir` as `name`, verifying size (when
+    /// given) and sha256 before the file is moved into place (a partial or wrong file is
+    /// removed, never left under `name`). The request ends by `deadline` when given.
     pub fn download(
         &self,
         url: &str,
         sha256: &Sha256Hex,
         size: Option<u64>,
-        dest: &Path,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        let (tmp, file) = dir
+            .create_temp(name)
+            .map_err(|e| Error::io(dir.path().join(name), e))?;
+        let fetched = self.download_into(url, sha256, size, file, deadline);
+        let placed = fetched.and_then(|()| {
+            dir.rename(&tmp, name)
+                .map_err(|e| Error::io(dir.path().join(name), e))
+        });
+        if placed.is_err() {
+            let _ = dir.remove_file(&tmp);
+        }
+        placed
+    }
+
+    fn download_into(
+        &self,
+        url: &str,
+        sha256: &Sha256Hex,
+        size: Option<u64>,
+        mut tmp: std::fs::File,
+        deadline: Option<Instant>,
     ) -> Result<()> {
         let resp = self
-            .agent
-            .get(url)
+            .get(url, deadline)
             .call()
             .map_err(|e| index_error(url, e))?;
         let limit = size.map(|s| s + 1).unwrap_or(4 * 1024 * 1024 * 1024);
         let mut reader = resp.into_body().into_with_config().limit(limit).reader();
-        let dir = dest.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
@@ -455,7 +500,7 @@ impl IndexClient {
             total += n as u64;
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n])
-                .map_err(|e| Error::io(tmp.path(), e))?;
+                .map_err(|e| Error::io(redact_url(url), e))?;
         }
         if let Some(expected) = size {
             if total != expected {
@@ -476,7 +521,6 @@ impl IndexClient {
                 ),
             });
         }
-        tmp.persist(dest).map_err(|e| Error::io(dest, e.error))?;
         Ok(())
     }
 }
@@ -491,8 +535,7 @@ impl IndexClient {
         limit: u64,
     ) -> Result<Vec<u8>> {
         let mut resp = self
-            .agent
-            .get(url)
+            .get(url, None)
             .call()
             .map_err(|e| index_error(url, e))?;
         let bytes = resp

@@ -1087,8 +1087,14 @@ fn hostile_build_requirement_files_stay_out_of_the_disk() {
             .filter(|n| !n.starts_with('.'))
             .collect()
     };
-    assert_eq!(listing("wheels"), ["bdep-1.0-py3-none-any.whl"]);
-    assert_eq!(listing("build-deps"), ["bdep-1.0-py3-none-any"]);
+    // Wheels and trees are keyed by the wheel's sha256 (never by a name from the index).
+    let bdep_sha = sha(&bdep);
+    assert_eq!(listing("wheels"), [bdep_sha.clone()]);
+    assert_eq!(
+        listing(&format!("wheels/{bdep_sha}")),
+        ["bdep-1.0-py3-none-any.whl"]
+    );
+    assert_eq!(listing("build-deps"), [bdep_sha]);
     assert!(!cache.join("bdep-8.0-py3-none-any.whl").exists());
 }
 

@@ -26,6 +26,7 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 
+use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
 use crate::index::{DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex};
 use crate::inspect::{hash_file, Inspector, Options};
@@ -128,6 +129,10 @@ pub struct IndexProvider {
 /// Largest PEP 658 metadata file accepted.
 const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
 
+/// Largest cached index page read back (pages are capped at 64 MiB when fetched; their
+/// JSON form is of the same order).
+const MAX_CACHED_PAGE: u64 = 256 * 1024 * 1024;
+
 impl IndexProvider {
     /// A provider reading `index_urls` in order (files of the same name: the first wins),
     /// inspecting sdists with `options`. With `offline`, index pages, metadata files and
@@ -179,32 +184,50 @@ impl IndexProvider {
         })
     }
 
-    fn page_cache_path(&self, index: &IndexClient, name: &PackageName) -> PathBuf {
+    /// The cache root as a directory handle (writes through it cannot leave it).
+    fn cache(&self) -> Result<CacheDir> {
+        CacheDir::open_root(&self.cache_root).map_err(|e| Error::io(&self.cache_root, e))
+    }
+
+    fn cache_sub(&self, parts: &[&str]) -> Result<CacheDir> {
+        let cache = self.cache()?;
+        cache
+            .subdirs(parts)
+            .map_err(|e| Error::io(cache.path().join(parts.join("/")), e))
+    }
+
+    /// Name of the cached copy of `name`'s page on `index` (a digest: index URLs and
+    /// project names never become paths).
+    fn page_cache_name(index: &IndexClient, name: &PackageName) -> String {
         let key = hex::encode(Sha256::digest(format!("{}\0{name}", index.base_url())));
-        self.cache_root
-            .join("index-pages")
-            .join(format!("{}.json", &key[..32]))
+        format!("{}.json", &key[..32])
     }
 
     /// The validated files of `name` on `index`. The page is cached as listed, so a cached
     /// page goes through the same validation as a fresh one.
     fn project_files(&self, index: &IndexClient, name: &PackageName) -> Result<ProjectPage> {
-        let path = self.page_cache_path(index, name);
+        let pages = self.cache_sub(&["index-pages"])?;
+        let file = Self::page_cache_name(index, name);
         let listing: Vec<ListedFile> = if self.offline {
-            let text = std::fs::read(&path).map_err(|_| Error::Index {
-                detail: format!(
+            let text = pages
+                .read(&file, MAX_CACHED_PAGE)
+                .map_err(|_| Error::Index {
+                    detail: format!(
                     "offline, and the cache has no copy of {}{name}/ (run once without --offline)",
                     index.url()
                 ),
-            })?;
+                })?;
             serde_json::from_slice(&text).map_err(|e| Error::Index {
-                detail: format!("{}: unreadable cached index page: {e}", path.display()),
+                detail: format!(
+                    "{}: unreadable cached index page: {e}",
+                    pages.path().join(&file).display()
+                ),
             })?
         } else {
-            let listing = index.listing(name)?;
+            let listing = index.listing(name, None)?;
             self.count(0);
             if let Ok(bytes) = serde_json::to_vec(&listing) {
-                let _ = crate::atomic_file::write(&path, &bytes, false);
+                let _ = pages.write_atomic(&file, &bytes);
             }
             listing
         };
@@ -217,45 +240,48 @@ impl IndexProvider {
         Ok(page)
     }
 
-    /// A distribution file in the local cache, downloaded (and sha256-checked) when
-    /// missing; a cached copy is re-hashed before use.
+    /// A distribution file in the local cache (`files/<sha256>/<file name>`), downloaded
+    /// (and sha256-checked) when missing; a cached copy is re-hashed before use.
     fn local_file(&self, file: &DistFile) -> Result<PathBuf> {
         // Both components are validated types: hex digits, and a wheel or sdist name.
-        let dir = self.cache_root.join("files").join(file.sha256.as_str());
-        let path = dir.join(file.filename.as_str());
-        if path.is_file() {
+        let dir = self.cache_sub(&["files", file.sha256.as_str()])?;
+        let name = file.filename.as_str();
+        let path = dir.path().join(name);
+        if dir.is_file(name) {
             let (got, _) = hash_file(&path)?;
             if got == file.sha256.as_str() {
                 return Ok(path);
             }
-            let _ = std::fs::remove_file(&path);
+            let _ = dir.remove_file(name);
         }
         if self.offline {
             return Err(Error::Index {
                 detail: format!("offline, and {} is not in the cache", file.filename),
             });
         }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let index = self.http()?;
         self.notify.say(&format!("downloading {}", file.filename));
-        index.download(&file.url, &file.sha256, None, &path)?;
+        index.download(&file.url, &file.sha256, None, &dir, name, None)?;
         self.count(2);
         Ok(path)
     }
 
-    /// The PEP 658 metadata text of a wheel, cached by the wheel's sha256.
+    /// The PEP 658 metadata text of a wheel. Cached only when the index states its sha256,
+    /// under that sha256 (content-addressed): a metadata file nobody vouched for is used
+    /// once, never kept where a later lock against another index would find it.
     fn metadata_file(&self, file: &DistFile, meta: &MetadataFile) -> Result<String> {
-        let path = self
-            .cache_root
-            .join("metadata-files")
-            .join(format!("{}.metadata", file.sha256));
-        if let Ok(bytes) = std::fs::read(&path) {
-            let ok = meta
-                .sha256
-                .as_ref()
-                .is_none_or(|h| Sha256Hex::of(&bytes) == *h);
-            if ok {
-                return Ok(String::from_utf8_lossy(&bytes).into_owned());
+        let cached = match &meta.sha256 {
+            Some(sha) => Some((
+                self.cache_sub(&["metadata-files"])?,
+                format!("{sha}.metadata"),
+            )),
+            None => None,
+        };
+        if let (Some((dir, name)), Some(sha)) = (&cached, &meta.sha256) {
+            if let Ok(bytes) = dir.read(name, MAX_METADATA_FILE) {
+                if Sha256Hex::of(&bytes) == *sha {
+                    return Ok(String::from_utf8_lossy(&bytes).into_owned());
+                }
             }
         }
         if self.offline {
@@ -273,7 +299,9 @@ impl IndexProvider {
             MAX_METADATA_FILE,
         )?;
         self.count(1);
-        let _ = crate::atomic_file::write(&path, &bytes, false);
+        if let Some((dir, name)) = &cached {
+            let _ = dir.write_atomic(name, &bytes);
+        }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 

@@ -230,7 +230,7 @@ impl Sandbox {
 
     /// The build requirements as directories for the guest, with their bytecode compiled.
     fn provide(&self, requirements: &[String], deadline: &Deadline) -> BuildEnv {
-        let env = self.deps.resolve(requirements);
+        let env = self.deps.resolve(requirements, Some(deadline.at));
         self.precompile_deps(&env, deadline);
         env
     }

