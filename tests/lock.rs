@@ -1089,7 +1089,7 @@ fn hostile_build_requirement_files_stay_out_of_the_disk() {
     };
     // Wheels and trees are keyed by the wheel's sha256 (never by a name from the index).
     let bdep_sha = sha(&bdep);
-    assert_eq!(listing("wheels"), [bdep_sha.clone()]);
+    assert_eq!(listing("wheels"), std::slice::from_ref(&bdep_sha));
     assert_eq!(
         listing(&format!("wheels/{bdep_sha}")),
         ["bdep-1.0-py3-none-any.whl"]
