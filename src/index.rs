@@ -459,6 +459,7 @@ impl IndexClient {
         name: &str,
         deadline: Option<Instant>,
     ) -> Result<()> {
+        dir.sweep_stale();
         let (tmp, file) = dir
             .create_temp(name)
             .map_err(|e| Error::io(dir.path().join(name), e))?;

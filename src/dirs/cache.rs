@@ -192,13 +192,51 @@ impl CacheDir {
         Ok(out)
     }
 
-    /// A fresh private temporary directory inside this one, removed on drop unless kept.
+    /// A fresh private temporary directory inside this one (`<prefix><pid>.XXXXXX`),
+    /// removed on drop unless kept. Stale ones that killed processes left here are swept
+    /// first.
     pub fn temp_tree(&self, prefix: &str) -> io::Result<super::TempTree> {
+        self.sweep_stale();
         super::TempTree::new_in(
             &self.path,
             &format!("{}{}.", name(prefix)?, std::process::id()),
         )
     }
+
+    /// Removes the temporary files and trees that processes which are gone left here
+    /// (a download or an unpack interrupted by `kill -9`): only names this module makes
+    /// (`.<file>.<pid>.<random>`, `<prefix><pid>.<random>`) whose pid no longer runs.
+    pub fn sweep_stale(&self) {
+        for entry in self.entries().unwrap_or_default() {
+            let Some(pid) = temp_owner(&entry) else {
+                continue;
+            };
+            if pid == std::process::id() || super::work::pid_alive(pid) {
+                continue;
+            }
+            let _ = super::remove_tree(&self.path.join(&entry));
+        }
+    }
+}
+
+/// The pid in a temporary name this module made, if `entry` is one: `.<file>.<pid>.<12
+/// hex>` (files) or `<prefix><pid>.<6 alphanumerics>` (trees).
+fn temp_owner(entry: &str) -> Option<u32> {
+    let (head, random) = entry.rsplit_once('.')?;
+    let is_file = entry.starts_with('.')
+        && random.len() == 12
+        && random.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_tree = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !is_file && !is_tree {
+        return None;
+    }
+    let digits = if is_file {
+        head.rsplit_once('.')?.1
+    } else {
+        let start = head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        &head[start..]
+    };
+    digits.parse().ok()
 }
 
 /// What identifies a file's current content without reading it: device, inode, size,
@@ -260,5 +298,36 @@ mod tests {
         assert!(through.is_err());
         assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
         assert_eq!(files.entries().unwrap(), vec!["x.whl".to_string()]);
+    }
+
+    #[test]
+    fn sweeps_what_dead_processes_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = CacheDir::open_root(tmp.path()).unwrap();
+        // 4194305 is above the kernel's pid_max: never a live process.
+        for name in [
+            ".x.whl.4194305.0123456789ab",
+            "unpack4194305.aB3dE9",
+            "keep.whl",
+        ] {
+            std::fs::create_dir_all(tmp.path().join(name)).unwrap();
+        }
+        let mine = cache.temp_tree("unpack").unwrap();
+        assert_eq!(temp_owner(".x.whl.4194305.0123456789ab"), Some(4194305));
+        assert_eq!(temp_owner("unpack4194305.aB3dE9"), Some(4194305));
+        assert_eq!(temp_owner("keep.whl"), None);
+        let mut left = cache.entries().unwrap();
+        left.sort();
+        let own = mine
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(left, {
+            let mut v = vec!["keep.whl".to_string(), own];
+            v.sort();
+            v
+        });
     }
 }

@@ -82,6 +82,18 @@ fn owner_alive(name: &str) -> bool {
     )
 }
 
+/// Whether a process with this pid exists (a recycled pid counts as alive: sweeping is
+/// only ever skipped by mistake, never done by mistake).
+pub fn pid_alive(pid: u32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return true;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
 /// Removes the process dirs under the user's work root whose owner process is gone.
 /// Returns how many were removed.
 pub fn sweep(user_root: &Path) -> usize {
