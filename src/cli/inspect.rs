@@ -1,0 +1,163 @@
+//! `sdistill inspect`: metadata of sdists, wheels and source directories.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{
+    check_dirs, sandbox_config, LimitArgs, MachineArg, PlatformArg, RuntimeArgs, EXIT_ENVIRONMENT,
+    EXIT_FAILED, EXIT_OK,
+};
+use crate::inspect::{Inspector, Options, SandboxMode};
+use crate::report;
+use crate::sandbox::{Target, TargetMachine, TargetPlatform};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(super) enum Format {
+    Text,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct InspectArgs {
+    /// sdists (.tar.gz, .tgz, .tar.bz2, .tar.xz, .zip), wheels (.whl) or source directories.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write the output to this file (atomically) instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Inputs processed in parallel [default: number of cores].
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Never run build code: dynamic sdists fail with `needs-sandbox`.
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Do not download the runtime if it is missing.
+    #[arg(long)]
+    offline: bool,
+    /// Neither read nor write the metadata cache (answers keyed by the file's sha256 and
+    /// the runtime, driver, target and limits).
+    #[arg(long, env = "SDISTILL_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cache: bool,
+    /// Directory for unpacked trees and scratch dirs [default: /dev/shm when writable,
+    /// else the system temp dir].
+    #[arg(long, env = "SDISTILL_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    /// The platform setup.py should see (sys.platform, os.name, platform.system()).
+    #[arg(long, value_enum, default_value = "linux")]
+    target_platform: PlatformArg,
+    /// The CPU architecture setup.py should see (platform.machine()).
+    #[arg(long, value_enum, default_value = "x86_64")]
+    target_machine: MachineArg,
+    /// A pre-provisioned runtime directory (as made by `runtime install`).
+    #[arg(long, env = "SDISTILL_RUNTIME")]
+    runtime: Option<PathBuf>,
+    #[command(flatten)]
+    runtime_args: RuntimeArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+pub(super) fn inspect(args: InspectArgs) -> u8 {
+    if let Err(code) = check_dirs(
+        args.runtime_args.cache_dir.as_deref(),
+        args.work_dir.as_deref(),
+        !(args.no_cache && args.no_sandbox),
+    ) {
+        return code;
+    }
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Text
+    } else {
+        Format::Json
+    });
+    let options = Options {
+        limits: args.limits.to_limits(),
+        sandbox: if args.no_sandbox {
+            SandboxMode::Off
+        } else {
+            SandboxMode::Auto
+        },
+        sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
+        work_dir: args.work_dir.clone(),
+        cache: !args.no_cache,
+        target: Target {
+            platform: match args.target_platform {
+                PlatformArg::Linux => TargetPlatform::Linux,
+                PlatformArg::Macos => TargetPlatform::Macos,
+                PlatformArg::Windows => TargetPlatform::Windows,
+            },
+            machine: match args.target_machine {
+                MachineArg::X86_64 => TargetMachine::X86_64,
+                MachineArg::Aarch64 => TargetMachine::Aarch64,
+            },
+        },
+    };
+    let inspector = Inspector::new(options);
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    crate::sandbox::descriptors::set_max_guests(jobs);
+    // Streamed output goes to stdout as inputs finish; with --output everything is written
+    // at the end in one atomic rename, so a reader never sees a partial file.
+    let stream = args.output.is_none() && !matches!(format, Format::Json);
+    let mut stdout = std::io::stdout().lock();
+    let mut write_failed = false;
+    let total = args.inputs.len();
+    let progress = std::io::stderr().is_terminal() && total > 3;
+    let mut done = 0usize;
+    let reports = inspector.inspect_batch(&args.inputs, jobs, |_, report| {
+        done += 1;
+        if progress {
+            eprint!("\r[{done}/{total}] inspected\x1b[K");
+            if done == total {
+                eprintln!();
+            }
+        }
+        if stream && !write_failed {
+            let text = match format {
+                Format::Jsonl => report::to_json_line(report) + "\n",
+                _ => report::to_text(report),
+            };
+            write_failed = stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush())
+                .is_err();
+        }
+    });
+    if !stream {
+        let text = match format {
+            Format::Json => report::to_json_array(&reports) + "\n",
+            Format::Jsonl => reports
+                .iter()
+                .map(|r| report::to_json_line(r) + "\n")
+                .collect(),
+            Format::Text => reports.iter().map(report::to_text).collect(),
+        };
+        let result = match &args.output {
+            Some(path) => crate::atomic_file::write(path, text.as_bytes(), true),
+            None => stdout
+                .write_all(text.as_bytes())
+                .and_then(|_| stdout.flush()),
+        };
+        if let Err(e) = result {
+            eprintln!("sdistill: cannot write output: {e}");
+            return EXIT_ENVIRONMENT;
+        }
+    }
+    if write_failed {
+        return EXIT_ENVIRONMENT;
+    }
+    if reports.iter().all(|r| r.outcome.is_ok()) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}

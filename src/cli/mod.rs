@@ -1,0 +1,203 @@
+//! The command-line interface: argument parsing, output, exit codes.
+//!
+//! The only module that prints or decides the process exit status. Exit codes:
+//! `0` every input produced metadata, `1` at least one input failed (its object carries
+//! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
+//! not installable, output not writable, a cache or work dir not private to the user).
+//!
+//! One file per subcommand: [`inspect`], [`lock`], [`runtime`]; what they share (limits,
+//! the runtime and cache flags, signals, directory checks) is here.
+
+mod inspect;
+mod lock;
+mod runtime;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use crate::limits::{parse_size, Limits};
+use crate::report;
+use crate::sandbox::{Notify, SandboxConfig};
+use inspect::InspectArgs;
+use lock::LockArgs;
+use runtime::RuntimeCommand;
+
+/// Exit status when every input produced metadata.
+pub const EXIT_OK: u8 = 0;
+/// Exit status when at least one input failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status for usage errors (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the command could not run at all.
+pub const EXIT_ENVIRONMENT: u8 = 3;
+
+/// Read the dependency metadata of Python sdists without running their code on the host.
+#[derive(Debug, Parser)]
+#[command(name = "sdistill", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the metadata of sdists, wheels or source directories.
+    Inspect(InspectArgs),
+    /// Resolve requirements into a hash-pinned requirements.txt, running no package code
+    /// on the host.
+    Lock(LockArgs),
+    /// Manage the pinned WASI CPython runtime the sandbox runs.
+    Runtime {
+        #[command(subcommand)]
+        command: RuntimeCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// Package index to fetch from (PEP 691 JSON, PEP 503 HTML fallback).
+    #[arg(long, env = "SDISTILL_INDEX_URL", default_value = crate::sandbox::runtime::DEFAULT_INDEX_URL)]
+    index_url: String,
+    /// Directory holding sdistill's caches (default: the user cache dir).
+    #[arg(long, env = "SDISTILL_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Linux,
+    Macos,
+    Windows,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MachineArg {
+    #[value(name = "x86_64", alias = "amd64")]
+    X86_64,
+    #[value(name = "aarch64", alias = "arm64")]
+    Aarch64,
+}
+
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Max bytes an archive may unpack to.
+    #[arg(long, value_parser = parse_size, default_value = "1GiB")]
+    max_unpacked_size: u64,
+    /// Max members in an archive.
+    #[arg(long, default_value_t = Limits::default().max_entries)]
+    max_entries: u64,
+    /// Max decompressed:compressed ratio over a whole archive.
+    #[arg(long, default_value_t = Limits::default().max_compression_ratio)]
+    max_compression_ratio: u64,
+    /// Wall-clock seconds one sandbox run may take.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Memory the guest interpreter may use.
+    #[arg(long, value_parser = parse_size, default_value = "1024MiB")]
+    memory_limit: u64,
+    /// Guest output kept (the rest is discarded).
+    #[arg(long, value_parser = parse_size, default_value = "1MiB")]
+    max_output: u64,
+    /// Bytes the guest may write to its scratch dir and sdist copy (counted per write;
+    /// each file, directory or link it creates counts 4 KiB).
+    #[arg(long, value_parser = parse_size, default_value = "256MiB")]
+    max_scratch: u64,
+    /// Files the guest may hold open at once.
+    #[arg(long, default_value_t = Limits::default().max_open_files)]
+    max_open_files: u64,
+}
+
+impl LimitArgs {
+    fn to_limits(&self) -> Limits {
+        Limits {
+            max_unpacked_size: self.max_unpacked_size,
+            max_entries: self.max_entries,
+            max_compression_ratio: self.max_compression_ratio.max(1),
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            memory_limit: self.memory_limit,
+            max_output: self.max_output,
+            max_scratch: self.max_scratch,
+            max_open_files: self.max_open_files.max(8),
+            ..Limits::default()
+        }
+    }
+}
+
+/// Parses arguments, runs the command, and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    crate::sandbox::descriptors::raise_process_limit();
+    install_signal_cleanup();
+    let code = match cli.command {
+        Command::Inspect(args) => inspect::inspect(args),
+        Command::Lock(args) => lock::lock(args),
+        Command::Runtime { command } => command.run(),
+    };
+    crate::dirs::work::cleanup();
+    ExitCode::from(code)
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: stop running guests, remove every work dir this process
+/// made (unpacked trees live in RAM under /dev/shm by default), and exit with 128 + the
+/// signal, as a shell reports it. What a `kill -9` leaves is swept by the next run.
+fn install_signal_cleanup() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("sdistill-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                crate::sandbox::shutdown();
+                crate::dirs::work::cleanup();
+                std::process::exit(128 + signal);
+            }
+        });
+}
+
+/// Checks, before any work, that the directories this command will use are private to
+/// the user; an unsafe one ends the command (exit 3) with the reason.
+fn check_dirs(
+    cache_dir: Option<&std::path::Path>,
+    work_dir: Option<&std::path::Path>,
+    needs_cache: bool,
+) -> Result<(), u8> {
+    let mut checks: Vec<Result<std::path::PathBuf, Error>> =
+        vec![crate::dirs::work::process_dir(work_dir)];
+    if needs_cache {
+        checks.push(crate::dirs::cache_root(cache_dir));
+    }
+    for check in checks {
+        if let Err(e) = check {
+            eprintln!("sdistill: {}", report::sanitize(&e.to_string()));
+            return Err(EXIT_ENVIRONMENT);
+        }
+    }
+    Ok(())
+}
+
+fn sandbox_config(args: &RuntimeArgs, runtime: Option<PathBuf>, offline: bool) -> SandboxConfig {
+    SandboxConfig {
+        runtime_dir: runtime,
+        cache_dir: args.cache_dir.clone(),
+        index_url: args.index_url.clone(),
+        auto_install: !offline,
+        notify: Notify::to(|line| eprintln!("sdistill: {}", shown(line))),
+    }
+}
+
+/// A line for stderr: credentials in URLs redacted, control characters escaped.
+fn shown(line: &str) -> String {
+    report::sanitize(&crate::index::redact_urls(line))
+}
