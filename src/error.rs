@@ -186,6 +186,20 @@ pub enum Error {
         /// What failed.
         detail: String,
     },
+    /// The metadata names another project or version than the input claims to be (its
+    /// file name, or the sdist's own PKG-INFO): pip refuses such an sdist, and a tool that
+    /// answered would hand out a quiet wrong version.
+    #[error("inconsistent metadata: the {source_of_claim} says `{expected}`, but the metadata says `{got}`{}", if detail.is_empty() { String::new() } else { format!(" (what could not be provided: {})", detail.replace('\n', "; ")) })]
+    InconsistentMetadata {
+        /// `file name` or `PKG-INFO`.
+        source_of_claim: String,
+        /// `name version` as claimed.
+        expected: String,
+        /// `name version` as the metadata says.
+        got: String,
+        /// Setup-time helpers or build requirements that could not be provided, one per line.
+        detail: String,
+    },
     /// A cache or work directory is not private to this user (or a runtime directory is
     /// writable by others): sdistill refuses to keep or load anything there.
     #[error("unsafe directory {}: {detail}", path.display())]
@@ -214,6 +228,7 @@ impl Error {
             Self::UnsupportedBackend { .. } => "unsupported-backend",
             Self::Sandbox { .. } => "sandbox",
             Self::UnsafeDirectory { .. } => "unsafe-directory",
+            Self::InconsistentMetadata { .. } => "inconsistent-metadata",
             Self::Internal { .. } => "internal",
             Self::Usage { .. } => "usage",
             Self::NoSolution { .. } => "no-solution",
@@ -233,6 +248,7 @@ impl Error {
     pub fn detail(&self) -> Option<&str> {
         match self {
             Self::SetupFailed { traceback, .. } => Some(traceback),
+            Self::InconsistentMetadata { detail, .. } if !detail.is_empty() => Some(detail),
             _ => None,
         }
     }

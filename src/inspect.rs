@@ -247,7 +247,8 @@ impl Inspector {
         MetadataCache::open(&root)
     }
 
-    /// The answer for one input, and why it is degraded (empty when it is clean).
+    /// The answer for one input, and why it is degraded (empty when it is clean), checked
+    /// against what the input claims to be ([`crate::identity`]).
     fn compute(
         &self,
         path: &Path,
@@ -256,12 +257,30 @@ impl Inspector {
         warnings: &mut Vec<String>,
         deadline: Instant,
     ) -> Result<(Metadata, Vec<String>)> {
+        let mut claims = Vec::new();
+        let (meta, degraded) =
+            self.compute_unchecked(path, kind, source, warnings, deadline, &mut claims)?;
+        let filename = (kind != InputKind::Directory).then_some(source.filename.as_str());
+        crate::identity::check(filename, &claims, &meta.name, &meta.version, &degraded)?;
+        Ok((meta, degraded))
+    }
+
+    fn compute_unchecked(
+        &self,
+        path: &Path,
+        kind: InputKind,
+        source: &Source,
+        warnings: &mut Vec<String>,
+        deadline: Instant,
+        claims: &mut Vec<crate::identity::Claim>,
+    ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
 
         if kind == InputKind::Wheel {
             let (member, text) = archive::read_wheel_metadata(path, limits)?;
-            let core = CoreMetadata::parse(&text, &member)?;
+            let mut core = CoreMetadata::parse(&text, &member)?;
             warnings.extend(core.validate(&member)?);
+            static_meta::normalize_extras(&mut core);
             let build = BuildSystem {
                 requires: Vec::new(),
                 backend: None,
@@ -277,13 +296,21 @@ impl Inspector {
         let root = unpacked.root_dir()?;
         let findings = static_meta::read_sdist(&root, limits)?;
         warnings.extend(findings.warnings.iter().cloned());
-        if let Some((core, method)) = findings.metadata {
+        if let Some((name, version)) = &findings.pkg_info_identity {
+            claims.push(crate::identity::Claim {
+                source: "PKG-INFO",
+                name: name.clone(),
+                version: version.clone(),
+            });
+        }
+        if let Some((mut core, method)) = findings.metadata {
             let file = if method == Method::PkgInfo {
                 "PKG-INFO"
             } else {
                 "pyproject.toml"
             };
             warnings.extend(core.validate(file)?);
+            static_meta::normalize_extras(&mut core);
             let meta = Metadata::from_core(core, method, findings.build, source, warnings);
             return Ok((meta, Vec::new()));
         }
@@ -310,8 +337,9 @@ impl Inspector {
         )?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
-        let mut meta =
-            Metadata::from_core(out.metadata, out.method, findings.build, source, warnings);
+        let mut built = out.metadata;
+        static_meta::normalize_extras(&mut built);
+        let mut meta = Metadata::from_core(built, out.method, findings.build, source, warnings);
         meta.target = Some(self.options.target);
         Ok((meta, out.degraded))
     }

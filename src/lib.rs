@@ -38,6 +38,7 @@ pub mod cli;
 pub mod dirs;
 pub mod dist_filename;
 pub mod error;
+pub mod identity;
 pub mod index;
 pub mod inspect;
 pub mod limits;

@@ -94,6 +94,9 @@ pub struct StaticFindings {
     pub build: BuildSystem,
     /// The parsed `[project]` table, kept for the sandbox (name, version hints).
     pub project_name: Option<String>,
+    /// `Name` and `Version` of the sdist's own PKG-INFO, whatever its Metadata-Version:
+    /// what a sandbox answer must agree with ([`crate::identity`]).
+    pub pkg_info_identity: Option<(String, String)>,
     /// Non-fatal observations.
     pub warnings: Vec<String>,
 }
@@ -115,6 +118,7 @@ pub fn read_sdist(root: &Dir, limits: &Limits) -> Result<StaticFindings> {
         .and_then(|p| p.name.clone());
 
     let mut reasons = Vec::new();
+    let mut pkg_info_identity = None;
     if let Some(text) = read_file(root, "PKG-INFO", limits)? {
         match CoreMetadata::parse(&text, "PKG-INFO") {
             Ok(meta) => match meta.is_static() {
@@ -124,10 +128,16 @@ pub fn read_sdist(root: &Dir, limits: &Limits) -> Result<StaticFindings> {
                         reason: None,
                         build,
                         project_name,
+                        pkg_info_identity: None,
                         warnings,
                     })
                 }
-                Err(why) => reasons.push(why),
+                Err(why) => {
+                    if !meta.version.is_empty() {
+                        pkg_info_identity = Some((meta.name.clone(), meta.version.clone()));
+                    }
+                    reasons.push(why)
+                }
             },
             Err(e) => {
                 warnings.push(format!("PKG-INFO ignored: {e}"));
@@ -146,6 +156,7 @@ pub fn read_sdist(root: &Dir, limits: &Limits) -> Result<StaticFindings> {
                     reason: None,
                     build,
                     project_name,
+                    pkg_info_identity,
                     warnings,
                 })
             }
@@ -159,6 +170,7 @@ pub fn read_sdist(root: &Dir, limits: &Limits) -> Result<StaticFindings> {
         reason: Some(reasons.join("; ")),
         build,
         project_name,
+        pkg_info_identity,
         warnings,
     })
 }
@@ -338,6 +350,82 @@ pub fn normalize_extra(extra: &str) -> String {
     crate::metadata::normalize_name(extra)
 }
 
+/// Normalizes the extras of an answer as pip compares them (PEP 685): `Provides-Extra`
+/// names normalized and deduplicated (an sdist listing both `all_non_platform` and
+/// `all-non-platform` provides one extra), and the value of every `extra == "..."` /
+/// `extra != "..."` comparison in `Requires-Dist` markers normalized the same way. Nothing
+/// else in a requirement's text changes.
+pub fn normalize_extras(core: &mut CoreMetadata) {
+    let mut seen = std::collections::BTreeSet::new();
+    core.provides_extra = core
+        .provides_extra
+        .iter()
+        .map(|e| normalize_extra(e))
+        .filter(|e| !e.is_empty() && seen.insert(e.clone()))
+        .collect();
+    for req in &mut core.requires_dist {
+        *req = normalize_extra_markers(req);
+    }
+}
+
+/// `req` with the value of each `extra` comparison in its marker normalized (PEP 685).
+pub fn normalize_extra_markers(req: &str) -> String {
+    if !req.contains("extra") {
+        return req.to_string();
+    }
+    // String literals of the marker (values never contain their own quote: PEP 508).
+    let bytes = req.as_bytes();
+    let mut out = String::with_capacity(req.len());
+    let mut last = 0;
+    let mut i = 0;
+    let marker_start = req.find(';').unwrap_or(req.len());
+    while i < bytes.len() {
+        let quote = bytes[i];
+        if i < marker_start || (quote != b'"' && quote != b'\'') {
+            i += 1;
+            continue;
+        }
+        let Some(len) = req[i + 1..].find(quote as char) else {
+            break;
+        };
+        let (start, end) = (i + 1, i + 1 + len);
+        let before = req[..i].trim_end();
+        let after = req[end + 1..].trim_start();
+        let compares_extra = |side: &str, other: &str| {
+            (side.ends_with("==") || side.ends_with("!=")) && other.trim_end().ends_with("extra")
+        };
+        let left = before.len() >= 2
+            && compares_extra(before, &before[..before.len() - 2])
+            && is_word_end(&before[..before.len() - 2], "extra");
+        let right = (after.starts_with("==") || after.starts_with("!="))
+            && after[2..].trim_start().starts_with("extra")
+            && !after[2..]
+                .trim_start()
+                .as_bytes()
+                .get(5)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        if left || right {
+            out.push_str(&req[last..start]);
+            out.push_str(&normalize_extra(&req[start..end]));
+            last = end;
+        }
+        i = end + 1;
+    }
+    out.push_str(&req[last..]);
+    out
+}
+
+/// Whether `text` (right-trimmed) ends with the identifier `word` (not `xextra`).
+fn is_word_end(text: &str, word: &str) -> bool {
+    let text = text.trim_end();
+    text.strip_suffix(word).is_some_and(|head| {
+        !head
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    })
+}
+
 /// Appends `extra == "name"` to a requirement, combining with an existing marker the way
 /// setuptools and other backends write it.
 pub fn with_extra_marker(req: &str, extra: &str) -> String {
@@ -394,6 +482,37 @@ Dev_Tools = ["pytest", "black; sys_platform == 'linux'"]
             ]
         );
         assert_eq!(p.build.unwrap().backend.as_deref(), Some("hatchling.build"));
+    }
+
+    #[test]
+    fn extras_are_normalized_as_pip_compares_them() {
+        let mut m = CoreMetadata {
+            provides_extra: vec![
+                "all_non_platform".into(),
+                "All-Non-Platform".into(),
+                "x".into(),
+            ],
+            requires_dist: vec![
+                "a; extra == \"all_non_platform\"".into(),
+                "b; python_version < '3' and 'Dev.Tools' == extra".into(),
+                "c; extra != 'X_Y'".into(),
+                "d; platform_release == 'a_b'".into(),
+                "e; myextra == 'a_b'".into(),
+            ],
+            ..CoreMetadata::default()
+        };
+        normalize_extras(&mut m);
+        assert_eq!(m.provides_extra, vec!["all-non-platform", "x"]);
+        assert_eq!(
+            m.requires_dist,
+            vec![
+                "a; extra == \"all-non-platform\"",
+                "b; python_version < '3' and 'dev-tools' == extra",
+                "c; extra != 'x-y'",
+                "d; platform_release == 'a_b'",
+                "e; myextra == 'a_b'",
+            ]
+        );
     }
 
     #[test]

@@ -10,7 +10,12 @@ use common::*;
 use serde_json::Value;
 
 fn sdist(dir: &Path, name: &str, setup_py: &str, extra: Vec<Member>) -> PathBuf {
-    let top = format!("{name}-1.0");
+    sdist_v(dir, name, "1.0", setup_py, extra)
+}
+
+/// An sdist named `{name}-{version}`: the version its setup.py must arrive at.
+fn sdist_v(dir: &Path, name: &str, version: &str, setup_py: &str, extra: Vec<Member>) -> PathBuf {
+    let top = format!("{name}-{version}");
     let mut members = vec![file(&format!("{top}/setup.py"), setup_py)];
     for m in extra {
         members.push(match m {
@@ -228,7 +233,7 @@ except ImportError:
     version = '0.0.0'
 setup(name='usehelper', version=version, setup_requires=['sdhelper>=4'], install_requires=['x'])
 "#;
-    let a = sdist(tmp.path(), "usehelper", setup, vec![]);
+    let a = sdist_v(tmp.path(), "usehelper", "4.2", setup, vec![]);
     let setup_b =
         "import nativeonly\nfrom setuptools import setup\nsetup(name='usenative', version='1.0')\n";
     let b = sdist(
@@ -269,8 +274,8 @@ fn a_wheel_whose_hash_does_not_match_is_refused() {
     let (cache, runtime) = private_cache();
     let tmp = tempfile::tempdir().unwrap();
     let setup = "from setuptools import setup\ntry:\n    import sdhelper\n    v = sdhelper.VERSION\nexcept ImportError:\n    v = '0.0.0'\nsetup(name='usehelper', version=v, setup_requires=['sdhelper'])\n";
-    let a = sdist(tmp.path(), "usehelper", setup, vec![]);
-    let (_, v) = inspect_env(
+    let a = sdist_v(tmp.path(), "usehelper", "4.2", setup, vec![]);
+    let (code, v) = inspect_env(
         &[
             "--runtime",
             &runtime,
@@ -280,7 +285,15 @@ fn a_wheel_whose_hash_does_not_match_is_refused() {
         ],
         &[("SDISTILL_CACHE_DIR", cache.path().as_os_str())],
     );
-    assert_ne!(v[0]["version"], "4.2", "{}", v[0]);
+    // Without its helper the build says 0.0.0: never a quiet wrong version, but the
+    // inconsistent-metadata error naming what could not be provided.
+    assert_eq!(code, 1, "{}", v[0]);
+    assert_eq!(v[0]["error"]["kind"], "inconsistent-metadata", "{}", v[0]);
+    let message = v[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("4.2") && message.contains("0.0.0") && message.contains("sdhelper"),
+        "{message}"
+    );
     assert!(warnings(&v[0]).contains("sha256"), "{}", v[0]);
 }
 
@@ -313,7 +326,7 @@ setup(name='oldhook', version='1.0', install_requires=['dep-' + legacy_moves.VAL
 fn trailing_inline_regex_flags_are_moved_and_flagged() {
     let tmp = tempfile::tempdir().unwrap();
     let setup = "import re\nfrom setuptools import setup\nv = re.search(r\"^__version__ = '(.*?)'(?sm)\", \"x\\n__version__ = '3.1'\\n\").group(1)\nsetup(name='flags', version=v)\n";
-    let path = sdist(tmp.path(), "flags", setup, vec![]);
+    let path = sdist_v(tmp.path(), "flags", "3.1", setup, vec![]);
     let (code, v) = inspect_one(&[], &path);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["version"], "3.1");

@@ -314,7 +314,7 @@ fn pin_is_built_only_from_a_valid_name_and_version() {
         "demo-1.0/PKG-INFO",
         &pkg_info("Demo_Pkg", "1.0-beta", "2.2", &[], ""),
     )];
-    let path = write_sdist(tmp.path(), "Demo_Pkg-1.0", Kind::TarGz, &members);
+    let path = write_sdist(tmp.path(), "Demo_Pkg-1.0-beta", Kind::TarGz, &members);
     let (code, v) = inspect_one(&["--no-sandbox"], &path);
     assert_eq!(code, 0, "{v}");
     let sha = sha256_hex(&path);

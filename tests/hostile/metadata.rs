@@ -4,7 +4,9 @@ use crate::common::*;
 
 fn one(members: Vec<Member>, flags: &[&str]) -> (i32, serde_json::Value) {
     let tmp = tempfile::tempdir().unwrap();
-    let path = write_sdist(tmp.path(), "meta-1.0", Kind::TarGz, &members);
+    // Not named `<name>-<version>`: these fixtures are about the metadata, and a file name
+    // claiming another project would (rightly) make the answer inconsistent-metadata.
+    let path = write_sdist(tmp.path(), "fixture", Kind::TarGz, &members);
     inspect_one(flags, &path)
 }
 
