@@ -12,7 +12,7 @@ use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{PackageName, Requirement};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 
 /// Parsed RFC 822 headers in file order, keeping repeats.
 #[derive(Debug, Clone, Default)]
@@ -303,19 +303,6 @@ fn count_word_starts(text: &str, word: &str) -> usize {
     text.match_indices(word)
         .filter(|&(i, _)| i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
         .count()
-}
-
-/// The start of `text` (at most `max` bytes, on a character boundary) for messages that
-/// quote input which may be megabytes long.
-fn excerpt(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if text.len() <= max {
-        return text.into();
-    }
-    let end = (0..=max)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}... ({} bytes)", &text[..end], text.len()).into()
 }
 
 /// Parses a PEP 508 requirement without ever panicking; the error is a one-line message.
