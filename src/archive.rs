@@ -16,7 +16,8 @@
 //!   (pax, GNU long names) and skipped data between two members, and a zip's central
 //!   directory, checked from its end records before the zip crate reads it;
 //! - member paths and link targets are bounded in length and depth, and nothing recurses
-//!   on a depth the input chooses.
+//!   on a depth the input chooses;
+//! - the tree is private: directories 0700, files 0600.
 //!
 //! The temporary directory is removed when the returned [`Unpacked`] is dropped, on every
 //! path including errors.
@@ -469,7 +470,7 @@ impl TreeWriter {
     }
 
     /// Creates the directories `path[..=j]` for `j` in `from..to`, one level at a time
-    /// (nothing recurses on the depth).
+    /// (nothing recurses on the depth), private to the user.
     fn make_dirs(&self, path: &[String], from: usize, to: usize) -> Result<()> {
         let builder = private_dir_builder();
         for j in from..to {
@@ -691,15 +692,27 @@ impl TreeWriter {
     }
 }
 
-/// Directories of the unpacked tree.
+/// Directories of the unpacked tree: private to the user (the guest runs as the same
+/// user, so installed guest wheels stay usable).
 fn private_dir_builder() -> DirBuilder {
-    DirBuilder::new()
+    let mut builder = DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use cap_std::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
 }
 
-/// Files of the unpacked tree: new ones only.
+/// Files of the unpacked tree: new, and private to the user.
 fn private_file_options() -> OpenOptions {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
     options
 }
 

@@ -693,3 +693,53 @@ fn zip_central_directory_declarations_are_checked_first() {
     let (code, v) = inspect_one(&["--no-sandbox"], &path);
     assert_eq!(code, 0, "{v}");
 }
+
+/// Unpacked trees are private to the user: directories 0700, files 0600, whatever the
+/// archive says (tar and zip members declare 0755/0644) and whatever the source tree's
+/// modes are.
+#[cfg(unix)]
+#[test]
+fn unpacked_trees_are_private() {
+    use sdistill::archive::{unpack, InputKind};
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let members = with_static(vec![file("evil-1/pkg/deep/mod.py", "x = 1\n")]);
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(source.join("pkg")).unwrap();
+    std::fs::write(source.join("pkg/mod.py"), "x = 1\n").unwrap();
+    std::fs::write(source.join("setup.py"), "").unwrap();
+    std::fs::set_permissions(source.join("pkg"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let inputs = [
+        (
+            write_sdist(tmp.path(), "t-1", Kind::TarGz, &members),
+            InputKind::SdistTarGz,
+        ),
+        (
+            write_sdist(tmp.path(), "z-1", Kind::Zip, &members),
+            InputKind::SdistZip,
+        ),
+        (source, InputKind::Directory),
+    ];
+    for (path, kind) in inputs {
+        let work = tempfile::tempdir().unwrap();
+        let unpacked =
+            unpack(&path, kind, &sdistill::Limits::default(), Some(work.path())).unwrap();
+        let mut stack = vec![unpacked.root_path()];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            for item in std::fs::read_dir(&dir).unwrap() {
+                let item = item.unwrap();
+                let meta = std::fs::symlink_metadata(item.path()).unwrap();
+                let mode = meta.permissions().mode() & 0o777;
+                if meta.is_dir() {
+                    assert_eq!(mode, 0o700, "{}", item.path().display());
+                    stack.push(item.path());
+                } else if meta.is_file() {
+                    assert_eq!(mode, 0o600, "{}", item.path().display());
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "{kind:?}: nothing unpacked");
+    }
+}

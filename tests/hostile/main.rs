@@ -7,7 +7,7 @@
 //!
 //! - `archive`: traversal, absolute paths, link escapes, loops, devices, bombs (data,
 //!   tar extension records, zip central directories), entry floods, deep and long paths,
-//!   duplicates, bad names, truncated and corrupt archives;
+//!   duplicates, bad names, truncated and corrupt archives, private modes;
 //! - `setup_py`: host reads and writes, network, processes, secrets, CPU, sleep, memory,
 //!   disk, recursion, output floods, early exits, lingering code, spoofing, poisoning;
 //! - `metadata`: huge and deeply nested files and markers, megabyte lines, invalid
