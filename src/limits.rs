@@ -60,6 +60,25 @@ impl Limits {
     /// is written, so their targets are held in memory until then; real sdists have a few
     /// short ones.
     pub const MAX_LINK_TARGETS: u64 = 16 * MIB;
+    /// Longest requirement text handed to the PEP 508 parser, in bytes. Real requirements,
+    /// URLs included, are a few hundred bytes; the cap keeps every check and parse linear
+    /// in something small.
+    pub const MAX_REQUIREMENT_BYTES: usize = 64 * 1024;
+    /// Most `(` in one requirement. pep508_rs parses markers by recursive descent, a few
+    /// hundred bytes of stack per level: some 2,500 levels overflow a 2 MiB worker stack,
+    /// which aborts the process (a stack overflow cannot be caught). Counting every `(`,
+    /// not only unbalanced ones, bounds the depth whatever quotes or URLs surround them.
+    pub const MAX_REQUIREMENT_PARENS: usize = 32;
+    /// Most comparisons (`==`, `<`, `in`, ...) in one requirement. pep508_rs builds a
+    /// decision diagram as it parses; its recursion is as deep as the number of variables,
+    /// and a flat `or` of comparisons on one variable costs quadratic time (3,000: 5 s).
+    pub const MAX_REQUIREMENT_COMPARISONS: usize = 64;
+    /// Most comparisons on `extra` or with `in` / `not in` in one requirement. Each
+    /// distinct extra or `in` operand is a variable of its own in the decision diagram,
+    /// which can grow exponentially with them: `(extra == "a1" and extra == "b1") or ...`
+    /// with 20 pairs (819 bytes) took 14 s and 3.9 GB, held for the life of the process by
+    /// pep508_rs's global interner. Real markers name one to a few extras.
+    pub const MAX_REQUIREMENT_FREE_VARIABLES: usize = 16;
 }
 
 impl Default for Limits {

@@ -13,6 +13,7 @@ use pep508_rs::{PackageName, Requirement};
 use serde::Serialize;
 
 use crate::error::{excerpt, Error, Result};
+use crate::limits::Limits;
 
 /// Parsed RFC 822 headers in file order, keeping repeats.
 #[derive(Debug, Clone, Default)]
@@ -227,40 +228,23 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     result
 }
 
-/// Longest requirement text handed to the PEP 508 parser, in bytes. Real requirements,
-/// URLs included, are a few hundred bytes; the cap keeps every check and parse linear in
-/// something small.
-pub const MAX_REQUIREMENT_BYTES: usize = 64 * 1024;
-/// Most `(` in one requirement. pep508_rs parses markers by recursive descent, a few
-/// hundred bytes of stack per level: some 2,500 levels overflow a 2 MiB worker stack,
-/// which aborts the process (a stack overflow cannot be caught). Counting every `(`, not
-/// only unbalanced ones, bounds the depth whatever quotes or URLs surround them.
-pub const MAX_REQUIREMENT_PARENS: usize = 32;
-/// Most comparisons (`==`, `<`, `in`, ...) in one requirement. pep508_rs builds a decision
-/// diagram as it parses; its recursion is as deep as the number of variables, and a flat
-/// `or` of comparisons on one variable costs quadratic time (3,000 took 5 s).
-pub const MAX_REQUIREMENT_COMPARISONS: usize = 64;
-/// Most comparisons on `extra` or with `in` / `not in` in one requirement. Each distinct
-/// extra or `in` operand is a variable of its own in the decision diagram, and the diagram
-/// can grow exponentially with them: `(extra == "a1" and extra == "b1") or ...` with 20
-/// pairs (819 bytes) took 14 s and 3.9 GB, held for the life of the process by
-/// pep508_rs's global interner. Real markers name one to a few extras.
-pub const MAX_REQUIREMENT_FREE_VARIABLES: usize = 16;
-
 /// Why requirement text is not handed to the PEP 508 parser at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TooComplex {
-    /// Longer than [`MAX_REQUIREMENT_BYTES`].
-    #[error("longer than {MAX_REQUIREMENT_BYTES} bytes")]
+    /// Longer than [`Limits::MAX_REQUIREMENT_BYTES`].
+    #[error("longer than {} bytes", Limits::MAX_REQUIREMENT_BYTES)]
     Length,
-    /// More `(` than [`MAX_REQUIREMENT_PARENS`].
-    #[error("more than {MAX_REQUIREMENT_PARENS} parentheses")]
+    /// More `(` than [`Limits::MAX_REQUIREMENT_PARENS`].
+    #[error("more than {} parentheses", Limits::MAX_REQUIREMENT_PARENS)]
     Parentheses,
-    /// More comparisons than [`MAX_REQUIREMENT_COMPARISONS`].
-    #[error("more than {MAX_REQUIREMENT_COMPARISONS} comparisons")]
+    /// More comparisons than [`Limits::MAX_REQUIREMENT_COMPARISONS`].
+    #[error("more than {} comparisons", Limits::MAX_REQUIREMENT_COMPARISONS)]
     Comparisons,
-    /// More `extra` / `in` comparisons than [`MAX_REQUIREMENT_FREE_VARIABLES`].
-    #[error("more than {MAX_REQUIREMENT_FREE_VARIABLES} comparisons on `extra` or with `in`")]
+    /// More `extra` / `in` comparisons than [`Limits::MAX_REQUIREMENT_FREE_VARIABLES`].
+    #[error(
+        "more than {} comparisons on `extra` or with `in`",
+        Limits::MAX_REQUIREMENT_FREE_VARIABLES
+    )]
     FreeVariables,
 }
 
@@ -271,17 +255,17 @@ pub enum TooComplex {
 /// text inside a string or URL counts too): an adversary cannot hide a level or a
 /// comparison from it, and honest requirements are far below every cap.
 pub fn check_requirement_complexity(text: &str) -> std::result::Result<(), TooComplex> {
-    if text.len() > MAX_REQUIREMENT_BYTES {
+    if text.len() > Limits::MAX_REQUIREMENT_BYTES {
         return Err(TooComplex::Length);
     }
-    if text.bytes().filter(|&b| b == b'(').count() > MAX_REQUIREMENT_PARENS {
+    if text.bytes().filter(|&b| b == b'(').count() > Limits::MAX_REQUIREMENT_PARENS {
         return Err(TooComplex::Parentheses);
     }
     let in_operators = count_word_starts(text, "in");
-    if operator_runs(text) + in_operators > MAX_REQUIREMENT_COMPARISONS {
+    if operator_runs(text) + in_operators > Limits::MAX_REQUIREMENT_COMPARISONS {
         return Err(TooComplex::Comparisons);
     }
-    if count_word_starts(text, "extra") + in_operators > MAX_REQUIREMENT_FREE_VARIABLES {
+    if count_word_starts(text, "extra") + in_operators > Limits::MAX_REQUIREMENT_FREE_VARIABLES {
         return Err(TooComplex::FreeVariables);
     }
     Ok(())
@@ -420,7 +404,7 @@ mod tests {
     #[test]
     fn deeply_nested_markers_are_flagged_not_parsed() {
         let nest = |n: usize| format!("a; {}python_version > '3'{}", "(".repeat(n), ")".repeat(n));
-        let (deep, allowed) = (nest(10_000), nest(MAX_REQUIREMENT_PARENS - 1));
+        let (deep, allowed) = (nest(10_000), nest(Limits::MAX_REQUIREMENT_PARENS - 1));
         let text = format!(
             "Metadata-Version: 2.2\nName: deep\nVersion: 1\nRequires-Dist: {deep}\nRequires-Dist: {allowed}\n"
         );
@@ -463,7 +447,10 @@ mod tests {
             (join(20, &pairs, " or "), TooComplex::FreeVariables),
             (join(17, &extras, " or "), TooComplex::FreeVariables),
             (
-                format!("a @ https://x/{}", "y".repeat(MAX_REQUIREMENT_BYTES)),
+                format!(
+                    "a @ https://x/{}",
+                    "y".repeat(Limits::MAX_REQUIREMENT_BYTES)
+                ),
                 TooComplex::Length,
             ),
         ];
@@ -476,7 +463,7 @@ mod tests {
         let within = [
             join(8, &pairs, " or "),
             join(16, &extras, " or "),
-            join(MAX_REQUIREMENT_COMPARISONS, &platforms, " or "),
+            join(Limits::MAX_REQUIREMENT_COMPARISONS, &platforms, " or "),
             "greenlet>=1; platform_python_implementation == 'CPython' and (platform_machine == 'aarch64' or platform_machine == 'ppc64le' or platform_machine == 'x86_64' or platform_machine == 'amd64' or platform_machine == 'AMD64' or platform_machine == 'win32' or platform_machine == 'WIN32') and extra == \"asyncio\"".to_string(),
             "pywin32 (>=1.0,<2,!=1.5) ; sys_platform == 'win32' and 'arm' not in platform_machine".to_string(),
         ];
