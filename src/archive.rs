@@ -978,6 +978,11 @@ fn open_zip_capped(
         _ => zip_error(e),
     })?;
     window.lift();
+    // The zip crate keys members by name: a second record of a name silently replaces
+    // the first, where other tools may read the first. Refused like tar duplicates.
+    if zip.has_duplicate_names() {
+        return Err(ArchiveProblem::DuplicateZipName.into());
+    }
     if zip.len() as u64 > limits.max_entries {
         return Err(Error::limit_exceeded(
             LimitKind::Entries,

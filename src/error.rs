@@ -92,6 +92,10 @@ pub enum ArchiveProblem {
         /// The cap.
         cap: u64,
     },
+    /// A zip whose central directory lists one name twice: the zip crate keeps one of the
+    /// records, other tools may take the other.
+    #[error("the zip central directory lists a member name twice")]
+    DuplicateZipName,
     /// The archive cannot be decoded: truncated, corrupt, or not the format its name says.
     #[error("corrupt or truncated archive: {detail}")]
     Corrupt {

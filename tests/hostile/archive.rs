@@ -694,6 +694,40 @@ fn zip_central_directory_declarations_are_checked_first() {
     assert_eq!(code, 0, "{v}");
 }
 
+/// A zip whose central directory lists `PKG-INFO` twice: the zip crate kept the last
+/// record, other tools may read the first. Refused, as tar duplicates are.
+#[test]
+fn zip_duplicate_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = zip_bytes(&static_members("z", "1"));
+    let cd = bytes
+        .windows(4)
+        .position(|x| x == [0x50, 0x4b, 0x01, 0x02])
+        .unwrap();
+    let eocd = bytes.len() - 22;
+    let name_len = u16::from_le_bytes([bytes[cd + 28], bytes[cd + 29]]) as usize;
+    let extra = u16::from_le_bytes([bytes[cd + 30], bytes[cd + 31]]) as usize;
+    let comment = u16::from_le_bytes([bytes[cd + 32], bytes[cd + 33]]) as usize;
+    let first = bytes[cd..cd + 46 + name_len + extra + comment].to_vec();
+    let mut out = bytes[..eocd].to_vec();
+    out.extend_from_slice(&first);
+    let mut end = bytes[eocd..].to_vec();
+    for at in [8, 10] {
+        let n = u16::from_le_bytes([end[at], end[at + 1]]) + 1;
+        end[at..at + 2].copy_from_slice(&n.to_le_bytes());
+    }
+    let size = u32::from_le_bytes(end[12..16].try_into().unwrap()) + first.len() as u32;
+    end[12..16].copy_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&end);
+    let path = tmp.path().join("dup-1.zip");
+    std::fs::write(&path, out).unwrap();
+    let v = refused(&path, "archive", None);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("twice"),
+        "{v}"
+    );
+}
+
 /// Unpacked trees are private to the user: directories 0700, files 0600, whatever the
 /// archive says (tar and zip members declare 0755/0644) and whatever the source tree's
 /// modes are.
