@@ -14,3 +14,4 @@ run() {
 }
 run tar_gz & run core_metadata & wait
 run zip & run pyproject & wait
+run requirement

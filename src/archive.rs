@@ -11,7 +11,13 @@
 //!   resolved through the links already in the archive, stays inside the tree (loops are
 //!   refused); hard links become copies of an earlier regular file in the archive;
 //! - devices, FIFOs, sockets and sparse files are refused, never created;
-//! - entry count, unpacked bytes and the compression ratio are capped ([`crate::Limits`]).
+//! - entry count, unpacked bytes and the compression ratio are capped ([`crate::Limits`]);
+//! - so is what the archive crates hold in memory on their own: tar extension records
+//!   (pax, GNU long names) and skipped data between two members, and a zip's central
+//!   directory, checked from its end records before the zip crate reads it;
+//! - member paths and link targets are bounded in length and depth, and nothing recurses
+//!   on a depth the input chooses;
+//! - the tree is private: directories 0700, files 0600.
 //!
 //! The temporary directory is removed when the returned [`Unpacked`] is dropped, on every
 //! path including errors.
@@ -19,15 +25,15 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, DirBuilder, OpenOptions};
 use serde::Serialize;
 
-use crate::error::{ArchiveProblem, Error, Result};
+use crate::error::{excerpt, ArchiveProblem, Error, Result};
 use crate::limits::{LimitKind, Limits};
 
 /// What kind of input a path is, decided from its name (or being a directory).
@@ -133,15 +139,15 @@ fn unpack_into(path: &Path, kind: InputKind, limits: &Limits, dir: Dir) -> Resul
                 InputKind::SdistTarBz2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
                 _ => Box::new(liblzma::read::XzDecoder::new_multi_decoder(file)),
             };
-            // The ratio is measured on the decompressed stream, before tar parses it.
-            let meter = Meter::ratio(decoder, compressed, limits, sink.tripped.clone());
-            read_tar(meter, &mut sink, meter_cap(compressed, limits))?;
+            // The ratio is measured on the decompressed stream, before tar parses it; the
+            // window caps what the tar crate reads on its own between two members.
+            let ratio_cap = meter_cap(compressed, limits);
+            let meter = Meter::new(decoder, ratio_cap, sink.tripped.clone());
+            let window = Window::default();
+            let stream = Windowed::new(meter, window.clone(), sink.tripped.clone());
+            read_tar(stream, &window, &mut sink, ratio_cap)?;
         }
-        InputKind::SdistZip | InputKind::Wheel => {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            let compressed = file.metadata().map_err(|e| Error::io(path, e))?.len();
-            read_zip(file, compressed, &mut sink)?;
-        }
+        InputKind::SdistZip | InputKind::Wheel => read_zip(path, &mut sink)?,
         InputKind::Directory => copy_tree(path, &mut sink)?,
     }
     sink.finish()?;
@@ -152,7 +158,15 @@ fn unpack_into(path: &Path, kind: InputKind, limits: &Limits, dir: Dir) -> Resul
 // Metering: limits that must trip while data streams, not after it has been written.
 
 /// Which limit tripped inside a reader, shared with the code that maps the I/O error back.
-type Tripped = Rc<Cell<Option<LimitKind>>>;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trip {
+    /// A configured limit.
+    Limit(LimitKind),
+    /// A [`Window`] closed: the reader read more than its window allowed.
+    Window,
+}
+
+type Tripped = Rc<Cell<Option<Trip>>>;
 
 /// Counts decompressed bytes and fails once `ratio x compressed size` is passed.
 struct Meter<R> {
@@ -163,9 +177,8 @@ struct Meter<R> {
 }
 
 impl<R> Meter<R> {
-    /// Caps the decompressed stream at `ratio x compressed` (never below the floor).
-    fn ratio(inner: R, compressed: u64, limits: &Limits, tripped: Tripped) -> Self {
-        let cap = meter_cap(compressed, limits);
+    /// Caps the decompressed stream at `cap` bytes (see [`meter_cap`]).
+    fn new(inner: R, cap: u64, tripped: Tripped) -> Self {
         Self {
             inner,
             seen: 0,
@@ -180,7 +193,8 @@ impl<R: Read> Read for Meter<R> {
         let n = self.inner.read(buf)?;
         self.seen = self.seen.saturating_add(n as u64);
         if self.seen > self.cap {
-            self.tripped.set(Some(LimitKind::CompressionRatio));
+            self.tripped
+                .set(Some(Trip::Limit(LimitKind::CompressionRatio)));
             return Err(io::Error::other("compression-ratio limit"));
         }
         Ok(n)
@@ -194,22 +208,133 @@ fn meter_cap(compressed: u64, limits: &Limits) -> u64 {
         .max(Limits::RATIO_FLOOR)
 }
 
+/// Bytes a [`Windowed`] reader may still pass, or `None` while no window is open. The
+/// archive crates own their reader, so the code that drives them opens and lifts the
+/// window through this shared cell around the calls that read on their own.
+#[derive(Clone, Default)]
+struct Window(Rc<Cell<Option<u64>>>);
+
+impl Window {
+    /// Allows `bytes` more bytes, until [`Self::lift`].
+    fn open(&self, bytes: u64) {
+        self.0.set(Some(bytes));
+    }
+
+    /// Lets every byte through (member data, which is metered by the writer).
+    fn lift(&self) {
+        self.0.set(None);
+    }
+}
+
+/// Fails a read once the open [`Window`] is spent. What an archive crate reads inside one
+/// call, it holds in memory (tar extension records, a zip central directory): this is
+/// what bounds that memory.
+struct Windowed<R> {
+    inner: R,
+    window: Window,
+    tripped: Tripped,
+}
+
+impl<R> Windowed<R> {
+    fn new(inner: R, window: Window, tripped: Tripped) -> Self {
+        Self {
+            inner,
+            window,
+            tripped,
+        }
+    }
+}
+
+impl<R: Read> Read for Windowed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(left) = self.window.0.get() else {
+            return self.inner.read(buf);
+        };
+        // Never ask for more than the window allows, plus one byte to see it overflow.
+        let want = buf.len().min(
+            usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        );
+        let n = self.inner.read(&mut buf[..want])?;
+        match left.checked_sub(n as u64) {
+            Some(rest) => {
+                self.window.0.set(Some(rest));
+                Ok(n)
+            }
+            None => {
+                self.tripped.set(Some(Trip::Window));
+                Err(io::Error::other("read window exceeded"))
+            }
+        }
+    }
+}
+
+impl<R: Seek> Seek for Windowed<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The tree model and writer shared by every archive kind.
 
+/// What a path in the unpacked tree is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
     Dir,
     File,
-    Symlink(Vec<String>, String),
+    /// A symbolic link and its target, created in [`TreeWriter::finish`].
+    Symlink(String),
 }
+
+/// Index of a [`TreeNode`] in [`TreeWriter::tree`]; the root is [`ROOT`].
+type NodeId = usize;
+const ROOT: NodeId = 0;
+
+/// One path of the unpacked tree. The tree is kept as a trie so that registering a member
+/// costs one lookup per component and one small node per new component: keying every
+/// prefix by its full path made a deep member cost memory quadratic in its depth.
+#[derive(Debug)]
+struct TreeNode {
+    node: Node,
+    /// The containing directory (the root is its own parent).
+    parent: NodeId,
+    /// The last path component (empty for the root).
+    name: String,
+    children: HashMap<String, NodeId>,
+}
+
+/// A position reached while resolving a link: a node of the tree, and how many components
+/// past it the path went into names the archive does not have.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    at: NodeId,
+    beyond: usize,
+}
+
+/// Why a link cannot be created.
+#[derive(Debug, Clone, Copy)]
+enum Resolve {
+    Escape,
+    Loop,
+}
+
+/// A link's resolution: where it leads and how many links that followed (itself
+/// included); `None` while it is being resolved, so that meeting it again is a loop.
+type LinkMemo = HashMap<NodeId, Option<Result<(Cursor, u32), Resolve>>>;
+
+/// Symbolic links followed in all to resolve one link, as Linux allows (`MAXSYMLINKS`).
+const MAX_LINK_FOLLOWS: u32 = 40;
 
 /// Writes validated members into the private directory and remembers what it wrote.
 struct TreeWriter {
     dir: Dir,
     limits: Limits,
-    nodes: HashMap<Vec<String>, Node>,
-    links: Vec<(Vec<String>, String, String)>,
+    tree: Vec<TreeNode>,
+    links: Vec<NodeId>,
+    /// Bytes of the link targets held until [`Self::finish`].
+    link_bytes: u64,
     entries: u64,
     bytes: u64,
     tripped: Tripped,
@@ -217,11 +342,18 @@ struct TreeWriter {
 
 impl TreeWriter {
     fn new(dir: Dir, limits: Limits) -> Self {
+        let root = TreeNode {
+            node: Node::Dir,
+            parent: ROOT,
+            name: String::new(),
+            children: HashMap::new(),
+        };
         Self {
             dir,
             limits,
-            nodes: HashMap::new(),
+            tree: vec![root],
             links: Vec::new(),
+            link_bytes: 0,
             entries: 0,
             bytes: 0,
             tripped: Rc::new(Cell::new(None)),
@@ -261,51 +393,112 @@ impl TreeWriter {
         Ok(())
     }
 
-    /// Registers `path` as `node`, refusing duplicates and paths through files or links.
-    fn claim(&mut self, path: &[String], node: Node, entry: &str) -> Result<()> {
-        for i in 1..path.len() {
-            match self.nodes.get(&path[..i]) {
-                None => {
-                    self.nodes.insert(path[..i].to_vec(), Node::Dir);
-                }
-                Some(Node::Dir) => {}
-                Some(_) => return Err(conflict(entry)),
-            }
+    /// The child of `at` named `name`, if the tree has it.
+    fn child(&self, at: NodeId, name: &str) -> Option<NodeId> {
+        self.tree[at].children.get(name).copied()
+    }
+
+    /// The node at `path`, without following links.
+    fn lookup(&self, path: &[String]) -> Option<NodeId> {
+        path.iter().try_fold(ROOT, |at, name| self.child(at, name))
+    }
+
+    /// The path of `id` from the root.
+    fn path_of(&self, mut id: NodeId) -> Vec<String> {
+        let mut path = Vec::new();
+        while id != ROOT {
+            path.push(self.tree[id].name.clone());
+            id = self.tree[id].parent;
         }
-        match (self.nodes.get(path), &node) {
-            (None, _) => {
-                self.nodes.insert(path.to_vec(), node);
-                Ok(())
+        path.reverse();
+        path
+    }
+
+    /// Adds a node; the tree (directories implied by member paths included) is capped
+    /// by the entry limit, as each node is a file, directory or link on disk.
+    fn insert(&mut self, parent: NodeId, name: &str, node: Node) -> Result<NodeId> {
+        if self.tree.len() as u64 > self.limits.max_entries {
+            return Err(Error::limit_exceeded(
+                LimitKind::Entries,
+                format!(
+                    "more than {} files, directories and links (members and the directories their paths imply)",
+                    self.limits.max_entries
+                ),
+            ));
+        }
+        let id = self.tree.len();
+        self.tree.push(TreeNode {
+            node,
+            parent,
+            name: name.to_string(),
+            children: HashMap::new(),
+        });
+        self.tree[parent].children.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    /// Registers `path` as `node`, refusing duplicates and paths through files or links.
+    /// Returns the node and the index of the first component that is new (whose
+    /// directories the caller creates); `path.len()` when nothing is new.
+    fn claim(&mut self, path: &[String], node: Node, entry: &str) -> Result<(NodeId, usize)> {
+        check_path_shape(path, entry)?;
+        let Some((last, parents)) = path.split_last() else {
+            return match node {
+                Node::Dir => Ok((ROOT, 0)),
+                _ => Err(conflict(entry)),
+            };
+        };
+        let mut at = ROOT;
+        let mut first_new = path.len();
+        for (i, name) in parents.iter().enumerate() {
+            at = match self.child(at, name) {
+                Some(id) if self.tree[id].node == Node::Dir => id,
+                Some(_) => return Err(conflict(entry)),
+                None => {
+                    first_new = first_new.min(i);
+                    self.insert(at, name, Node::Dir)?
+                }
+            };
+        }
+        match self.child(at, last) {
+            Some(id) if self.tree[id].node == Node::Dir && node == Node::Dir => Ok((id, first_new)),
+            Some(_) => Err(conflict(entry)),
+            None => {
+                let id = self.insert(at, last, node)?;
+                Ok((id, first_new.min(path.len() - 1)))
             }
-            (Some(Node::Dir), Node::Dir) => Ok(()),
-            _ => Err(conflict(entry)),
         }
     }
 
-    fn add_dir(&mut self, path: &[String], entry: &str) -> Result<()> {
-        self.claim(path, Node::Dir, entry)?;
-        if path.is_empty() {
-            return Ok(());
+    /// Creates the directories `path[..=j]` for `j` in `from..to`, one level at a time
+    /// (nothing recurses on the depth), private to the user.
+    fn make_dirs(&self, path: &[String], from: usize, to: usize) -> Result<()> {
+        let builder = private_dir_builder();
+        for j in from..to {
+            let rel = join(&path[..=j]);
+            self.dir
+                .create_dir_with(&rel, &builder)
+                .map_err(|e| Error::io(rel, e))?;
         }
-        self.dir
-            .create_dir_all(join(path))
-            .map_err(|e| Error::io(join(path), e))
+        Ok(())
+    }
+
+    fn add_dir(&mut self, path: &[String], entry: &str) -> Result<NodeId> {
+        let (id, first_new) = self.claim(path, Node::Dir, entry)?;
+        self.make_dirs(path, first_new, path.len())?;
+        Ok(id)
     }
 
     fn add_file(&mut self, path: &[String], entry: &str, content: &mut dyn Read) -> Result<()> {
         if path.is_empty() {
             return Err(conflict(entry));
         }
-        self.claim(path, Node::File, entry)?;
+        let (_, first_new) = self.claim(path, Node::File, entry)?;
+        self.make_dirs(path, first_new, path.len() - 1)?;
         let rel = join(path);
-        if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-            self.dir
-                .create_dir_all(parent)
-                .map_err(|e| Error::io(parent, e))?;
-        }
         let mut out = self
             .dir
-            .open_with(&rel, OpenOptions::new().write(true).create_new(true))
+            .open_with(&rel, &private_file_options())
             .map_err(|e| Error::io(&rel, e))?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -329,24 +522,27 @@ impl TreeWriter {
 
     /// Records a symbolic link; it is checked and created in [`Self::finish`].
     fn add_symlink(&mut self, path: &[String], entry: &str, target: &str) -> Result<()> {
-        if path.is_empty() || target.is_empty() || target.contains('\0') {
-            return Err(ArchiveProblem::LinkEscape {
-                entry: entry.to_string(),
-                target: target.to_string(),
-            }
-            .into());
+        let escape = || ArchiveProblem::LinkEscape {
+            entry: entry.to_string(),
+            target: excerpt(target, 200).into_owned(),
+        };
+        if path.is_empty() || target.is_empty() || target.contains('\0') || is_absolute(target) {
+            return Err(escape().into());
         }
-        if is_absolute(target) {
-            return Err(ArchiveProblem::LinkEscape {
-                entry: entry.to_string(),
-                target: target.to_string(),
-            }
-            .into());
+        check_target_shape(target, entry)?;
+        self.link_bytes += target.len() as u64;
+        if self.link_bytes > Limits::MAX_LINK_TARGETS {
+            return Err(path_too_long(
+                entry,
+                format!(
+                    "a link target past {} bytes of link targets in all",
+                    Limits::MAX_LINK_TARGETS
+                ),
+            ));
         }
-        let parent = path[..path.len() - 1].to_vec();
-        self.claim(path, Node::Symlink(parent, target.to_string()), entry)?;
-        self.links
-            .push((path.to_vec(), entry.to_string(), target.to_string()));
+        let (id, first_new) = self.claim(path, Node::Symlink(target.to_string()), entry)?;
+        self.make_dirs(path, first_new, path.len() - 1)?;
+        self.links.push(id);
         Ok(())
     }
 
@@ -354,7 +550,7 @@ impl TreeWriter {
     fn add_hardlink(&mut self, path: &[String], entry: &str, target: &str) -> Result<()> {
         let bad = || ArchiveProblem::BadHardLink {
             entry: entry.to_string(),
-            target: target.to_string(),
+            target: excerpt(target, 200).into_owned(),
         };
         let target_path = match sanitize(target.as_bytes(), false) {
             Ok(p) => p,
@@ -366,10 +562,14 @@ impl TreeWriter {
                 }
                 .into())
             }
+            Err(Error::Archive(problem @ ArchiveProblem::PathTooLong { .. })) => {
+                return Err(problem.into())
+            }
             Err(_) => return Err(bad().into()),
         };
-        if self.nodes.get(&target_path) != Some(&Node::File) {
-            return Err(bad().into());
+        match self.lookup(&target_path) {
+            Some(id) if self.tree[id].node == Node::File => {}
+            _ => return Err(bad().into()),
         }
         let mut src = self
             .dir
@@ -380,8 +580,10 @@ impl TreeWriter {
 
     fn read_error(&self, e: io::Error) -> Error {
         match self.tripped.get() {
-            Some(kind) => Error::limit_exceeded(kind, format!("while decompressing: {e}")),
-            None => ArchiveProblem::Corrupt {
+            Some(Trip::Limit(kind)) => {
+                Error::limit_exceeded(kind, format!("while decompressing: {e}"))
+            }
+            Some(Trip::Window) | None => ArchiveProblem::Corrupt {
                 detail: e.to_string(),
             }
             .into(),
@@ -391,72 +593,128 @@ impl TreeWriter {
     /// Validates and creates the deferred symlinks.
     fn finish(&mut self) -> Result<()> {
         let links = std::mem::take(&mut self.links);
-        for (path, entry, target) in links {
-            let parent = &path[..path.len() - 1];
-            let mut joined: Vec<String> = parent.to_vec();
-            joined.extend(target.split('/').map(str::to_string));
-            self.resolve(&joined, 0).map_err(|p| match p {
-                Resolve::Escape => Error::from(ArchiveProblem::LinkEscape {
-                    entry: entry.clone(),
-                    target: target.clone(),
-                }),
-                Resolve::Loop => ArchiveProblem::LinkLoop {
-                    entry: entry.clone(),
+        let mut memo = LinkMemo::new();
+        for id in links {
+            let Node::Symlink(target) = &self.tree[id].node else {
+                continue;
+            };
+            let path = self.path_of(id);
+            self.follow(id, &mut memo, 0).map_err(|p| {
+                let entry = path.join("/");
+                match p {
+                    Resolve::Escape => Error::from(ArchiveProblem::LinkEscape {
+                        entry,
+                        target: target.clone(),
+                    }),
+                    Resolve::Loop => ArchiveProblem::LinkLoop { entry }.into(),
                 }
-                .into(),
             })?;
             #[cfg(unix)]
             self.dir
-                .symlink(&target, join(&path))
+                .symlink(target, join(&path))
                 .map_err(|e| Error::io(join(&path), e))?;
         }
         Ok(())
     }
 
-    /// Resolves a path through the archive's own symlinks. Fails if it ever climbs above
-    /// the root or follows more than 32 links.
-    fn resolve(&self, path: &[String], depth: u32) -> std::result::Result<Vec<String>, Resolve> {
-        if depth > 32 {
-            return Err(Resolve::Loop);
+    /// Resolves link `id` through the archive's own links: where it leads and how many
+    /// links that followed. Each link is resolved once (`memo`), so the work is linear in
+    /// the links and their targets; `depth` (links being resolved above this one) bounds
+    /// the recursion, as more than [`MAX_LINK_FOLLOWS`] would fail anyway.
+    fn follow(
+        &self,
+        id: NodeId,
+        memo: &mut LinkMemo,
+        depth: u32,
+    ) -> std::result::Result<(Cursor, u32), Resolve> {
+        match memo.get(&id) {
+            Some(Some(done)) => return *done,
+            Some(None) => return Err(Resolve::Loop),
+            None if depth > MAX_LINK_FOLLOWS => return Err(Resolve::Loop),
+            None => {}
         }
-        let mut out: Vec<String> = Vec::new();
-        for comp in path {
-            match comp.as_str() {
+        memo.insert(id, None);
+        let result = self.walk_target(id, memo, depth);
+        memo.insert(id, Some(result));
+        result
+    }
+
+    /// Walks link `id`'s target from the link's directory. Fails if it ever climbs above
+    /// the root or, counting every link on the way, follows more than
+    /// [`MAX_LINK_FOLLOWS`].
+    fn walk_target(
+        &self,
+        id: NodeId,
+        memo: &mut LinkMemo,
+        depth: u32,
+    ) -> std::result::Result<(Cursor, u32), Resolve> {
+        let Node::Symlink(target) = &self.tree[id].node else {
+            return Ok((Cursor { at: id, beyond: 0 }, 0));
+        };
+        if is_absolute(target) {
+            return Err(Resolve::Escape);
+        }
+        let mut cursor = Cursor {
+            at: self.tree[id].parent,
+            beyond: 0,
+        };
+        let mut follows = 1u32;
+        for comp in target.split('/') {
+            match comp {
                 "" | "." => {}
-                ".." => {
-                    if out.pop().is_none() {
-                        return Err(Resolve::Escape);
-                    }
-                }
-                c => {
-                    out.push(c.to_string());
-                    if let Some(Node::Symlink(parent, target)) = self.nodes.get(&out) {
-                        if is_absolute(target) {
-                            return Err(Resolve::Escape);
+                ".." if cursor.beyond > 0 => cursor.beyond -= 1,
+                ".." if cursor.at == ROOT => return Err(Resolve::Escape),
+                ".." => cursor.at = self.tree[cursor.at].parent,
+                _ if cursor.beyond > 0 => cursor.beyond += 1,
+                name => match self.child(cursor.at, name) {
+                    None => cursor.beyond = 1,
+                    Some(child) if matches!(self.tree[child].node, Node::Symlink(_)) => {
+                        let (to, n) = self.follow(child, memo, depth + 1)?;
+                        follows = follows.saturating_add(n);
+                        if follows > MAX_LINK_FOLLOWS {
+                            return Err(Resolve::Loop);
                         }
-                        let mut next = parent.clone();
-                        next.extend(target.split('/').map(str::to_string));
-                        out = self.resolve(&next, depth + 1)?;
+                        cursor = to;
                     }
-                }
+                    Some(child) => cursor.at = child,
+                },
             }
         }
-        Ok(out)
+        Ok((cursor, follows))
     }
 
     /// The single top-level directory, when the archive has exactly one (the sdist norm).
     fn project_root(&self) -> PathBuf {
-        let mut tops = self.nodes.iter().filter(|(p, _)| p.len() == 1);
+        let mut tops = self.tree[ROOT].children.iter();
         match (tops.next(), tops.next()) {
-            (Some((p, Node::Dir)), None) => PathBuf::from(&p[0]),
+            (Some((name, &id)), None) if self.tree[id].node == Node::Dir => PathBuf::from(name),
             _ => PathBuf::new(),
         }
     }
 }
 
-enum Resolve {
-    Escape,
-    Loop,
+/// Directories of the unpacked tree: private to the user (the guest runs as the same
+/// user, so installed guest wheels stay usable).
+fn private_dir_builder() -> DirBuilder {
+    let mut builder = DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use cap_std::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+}
+
+/// Files of the unpacked tree: new, and private to the user.
+fn private_file_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
 }
 
 fn conflict(entry: &str) -> Error {
@@ -464,6 +722,75 @@ fn conflict(entry: &str) -> Error {
         entry: entry.to_string(),
     }
     .into()
+}
+
+fn path_too_long(entry: &str, detail: String) -> Error {
+    ArchiveProblem::PathTooLong {
+        entry: excerpt(entry, 200).into_owned(),
+        detail,
+    }
+    .into()
+}
+
+/// Refuses a path too deep, too long, or with a component no filesystem could create.
+/// Every path of the tree passes here ([`TreeWriter::claim`]), whatever its source.
+fn check_path_shape(path: &[String], entry: &str) -> Result<()> {
+    if path.len() > Limits::MAX_PATH_DEPTH {
+        return Err(path_too_long(
+            entry,
+            format!(
+                "{} path components, more than {}",
+                path.len(),
+                Limits::MAX_PATH_DEPTH
+            ),
+        ));
+    }
+    let bytes = path.iter().map(|c| c.len() + 1).sum::<usize>();
+    if bytes > Limits::MAX_PATH_BYTES {
+        return Err(path_too_long(
+            entry,
+            format!(
+                "a path of {bytes} bytes, more than {}",
+                Limits::MAX_PATH_BYTES
+            ),
+        ));
+    }
+    match path.iter().find(|c| c.len() > Limits::MAX_NAME_BYTES) {
+        Some(c) => Err(path_too_long(
+            entry,
+            format!(
+                "a name of {} bytes, more than {}",
+                c.len(),
+                Limits::MAX_NAME_BYTES
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a link target too long or too deep to be one a real tree needs.
+fn check_target_shape(target: &str, entry: &str) -> Result<()> {
+    if target.len() > Limits::MAX_PATH_BYTES {
+        return Err(path_too_long(
+            entry,
+            format!(
+                "a link target of {} bytes, more than {}",
+                target.len(),
+                Limits::MAX_PATH_BYTES
+            ),
+        ));
+    }
+    let depth = target.split('/').count();
+    if depth > Limits::MAX_PATH_DEPTH {
+        return Err(path_too_long(
+            entry,
+            format!(
+                "a link target of {depth} components, more than {}",
+                Limits::MAX_PATH_DEPTH
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn join(path: &[String]) -> PathBuf {
@@ -481,6 +808,17 @@ fn is_absolute(name: &str) -> bool {
 /// `backslash_separates`: zip tools on Windows write `\` as a separator.
 fn sanitize(raw: &[u8], backslash_separates: bool) -> Result<Vec<String>> {
     let lossy = || String::from_utf8_lossy(raw).into_owned();
+    // Before anything is split or copied: a tar name can be a megabyte long.
+    if raw.len() > Limits::MAX_PATH_BYTES {
+        return Err(path_too_long(
+            &lossy(),
+            format!(
+                "a path of {} bytes, more than {}",
+                raw.len(),
+                Limits::MAX_PATH_BYTES
+            ),
+        ));
+    }
     let name = std::str::from_utf8(raw).map_err(|_| ArchiveProblem::BadName { entry: lossy() })?;
     if name.contains('\0') {
         return Err(ArchiveProblem::BadName { entry: lossy() }.into());
@@ -521,14 +859,36 @@ fn sanitize(raw: &[u8], backslash_separates: bool) -> Result<Vec<String>> {
 // ---------------------------------------------------------------------------------------
 // Readers.
 
-fn read_tar<R: Read>(reader: R, sink: &mut TreeWriter, ratio_cap: u64) -> Result<()> {
+/// Reads a tar stream member by member. The window is open while the tar crate looks for
+/// the next member (reading extension records into memory, skipping what the previous
+/// member left unread) and lifted while a member's data is written.
+fn read_tar<R: Read>(
+    reader: R,
+    window: &Window,
+    sink: &mut TreeWriter,
+    ratio_cap: u64,
+) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(|e| sink.read_error(e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| sink.read_error(e))?;
+    let mut entries = archive.entries().map_err(|e| sink.read_error(e))?;
+    let mut after = "the start of the archive".to_string();
+    loop {
+        window.open(Limits::MAX_TAR_EXTENSION);
+        let next = entries.next();
+        window.lift();
+        let Some(entry) = next else {
+            return Ok(());
+        };
+        let mut entry = entry.map_err(|e| match sink.tripped.get() {
+            Some(Trip::Window) => ArchiveProblem::ExtensionHeaders {
+                after: after.clone(),
+            }
+            .into(),
+            _ => sink.read_error(e),
+        })?;
         sink.count_entry()?;
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
+        after = format!("member `{}`", excerpt(&name, 200));
         use tar::EntryType as T;
         let kind = entry.header().entry_type();
         match kind {
@@ -544,7 +904,9 @@ fn read_tar<R: Read>(reader: R, sink: &mut TreeWriter, ratio_cap: u64) -> Result
                 sink.check_declared(declared, ratio_cap)?;
                 sink.add_file(&path, &name, &mut entry)?
             }
-            T::Directory => sink.add_dir(&path, &name)?,
+            T::Directory => {
+                sink.add_dir(&path, &name)?;
+            }
             T::Symlink | T::Link => {
                 let target_raw = entry
                     .link_name_bytes()
@@ -572,7 +934,6 @@ fn read_tar<R: Read>(reader: R, sink: &mut TreeWriter, ratio_cap: u64) -> Result
             }
         }
     }
-    Ok(())
 }
 
 fn zip_error(e: zip::result::ZipError) -> Error {
@@ -582,18 +943,193 @@ fn zip_error(e: zip::result::ZipError) -> Error {
     .into()
 }
 
-fn read_zip(file: File, compressed: u64, sink: &mut TreeWriter) -> Result<()> {
-    let mut zip = zip::ZipArchive::new(file).map_err(zip_error)?;
-    if zip.len() as u64 > sink.limits.max_entries {
+/// How far from its end a zip's end-of-central-directory record can start: the record
+/// (22 bytes), its signature and a comment of up to 64 KiB, as the zip crate searches.
+const EOCD_SEARCH: u64 = 22 + 4 + (1 << 16);
+
+/// Opens a zip (sdist or wheel) for reading, having bounded what the zip crate reads into
+/// memory first: the declared entry count and central-directory size of every end record
+/// it could use ([`check_zip_end_records`]), then, as a backstop whatever it finds, the
+/// bytes it may read while it parses the central directory.
+fn open_zip(path: &Path, limits: &Limits) -> Result<zip::ZipArchive<Windowed<File>>> {
+    open_zip_capped(path, limits, Limits::MAX_ZIP_CENTRAL_DIRECTORY)
+}
+
+/// [`open_zip`] with the central-directory cap as a parameter, for tests.
+fn open_zip_capped(
+    path: &Path,
+    limits: &Limits,
+    cap: u64,
+) -> Result<zip::ZipArchive<Windowed<File>>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    check_zip_end_records(&mut file, limits, cap).map_err(|e| match e {
+        ZipEndError::Io(e) => Error::io(path, e),
+        ZipEndError::Refused(e) => e,
+    })?;
+    let window = Window::default();
+    let tripped: Tripped = Rc::new(Cell::new(None));
+    window.open(cap + 2 * EOCD_SEARCH);
+    let reader = Windowed::new(file, window.clone(), tripped.clone());
+    let zip = zip::ZipArchive::new(reader).map_err(|e| match tripped.get() {
+        Some(Trip::Window) => ArchiveProblem::CentralDirectoryTooLarge {
+            detail: "found larger while reading it".to_string(),
+            cap,
+        }
+        .into(),
+        _ => zip_error(e),
+    })?;
+    window.lift();
+    // The zip crate keys members by name: a second record of a name silently replaces
+    // the first, where other tools may read the first. Refused like tar duplicates.
+    if zip.has_duplicate_names() {
+        return Err(ArchiveProblem::DuplicateZipName.into());
+    }
+    if zip.len() as u64 > limits.max_entries {
         return Err(Error::limit_exceeded(
             LimitKind::Entries,
-            format!(
-                "{} members, more than {}",
-                zip.len(),
-                sink.limits.max_entries
-            ),
+            format!("{} members, more than {}", zip.len(), limits.max_entries),
         ));
     }
+    Ok(zip)
+}
+
+/// What reading a zip's end records found wrong.
+enum ZipEndError {
+    Io(io::Error),
+    Refused(Error),
+}
+
+impl From<io::Error> for ZipEndError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// What an end record declares.
+#[derive(Debug, Clone, Copy)]
+struct ZipEnd {
+    entries: u64,
+    directory_size: u64,
+}
+
+/// Refuses a zip whose end-of-central-directory records (classic and zip64) declare more
+/// entries than the limit or a central directory above [`Limits::MAX_ZIP_CENTRAL_DIRECTORY`],
+/// before the zip crate allocates for them. Every plausible record in the search area is
+/// checked, as the zip crate falls back from the last to earlier ones.
+fn check_zip_end_records(file: &mut File, limits: &Limits, cap: u64) -> Result<(), ZipEndError> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let start = len.saturating_sub(EOCD_SEARCH);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    (&mut *file).take(EOCD_SEARCH).read_to_end(&mut tail)?;
+    for i in (0..tail.len().saturating_sub(21)).rev() {
+        if tail[i..i + 4] != [0x50, 0x4b, 0x05, 0x06] {
+            continue;
+        }
+        let position = start + i as u64;
+        let Some((end, zip64)) = classic_end(&tail[i..i + 22], position, len) else {
+            continue;
+        };
+        let end = match zip64 {
+            true => zip64_end(file, position)?.unwrap_or(end),
+            false => end,
+        };
+        if end.entries > limits.max_entries {
+            return Err(ZipEndError::Refused(Error::limit_exceeded(
+                LimitKind::Entries,
+                format!(
+                    "the zip declares {} members, more than {}",
+                    end.entries, limits.max_entries
+                ),
+            )));
+        }
+        if end.directory_size > cap {
+            return Err(ZipEndError::Refused(
+                ArchiveProblem::CentralDirectoryTooLarge {
+                    detail: format!("declared as {} bytes", end.directory_size),
+                    cap,
+                }
+                .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn le16(b: &[u8], at: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+fn le32(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// Reads a classic end record at `position` of a file of `len` bytes, with the zip crate's
+/// own plausibility checks (a stray signature in data or a comment is skipped). The bool
+/// says a field is saturated, so that the zip64 record holds the real value.
+fn classic_end(record: &[u8], position: u64, len: u64) -> Option<(ZipEnd, bool)> {
+    let entries = le16(record, 8).max(le16(record, 10));
+    let directory_size = le32(record, 12);
+    let offset = le32(record, 16);
+    let comment = le16(record, 20);
+    if position + 22 + comment > len {
+        return None;
+    }
+    let zip64 = entries == 0xffff || directory_size == 0xffff_ffff || offset == 0xffff_ffff;
+    if !zip64 && offset > position {
+        return None;
+    }
+    Some((
+        ZipEnd {
+            entries,
+            directory_size,
+        },
+        zip64,
+    ))
+}
+
+/// The zip64 end record that the locator before the classic record at `position` points
+/// to, or that sits right before the locator (where writers put it). `None` when there is
+/// none: the saturated classic values then stand, and are refused.
+fn zip64_end(file: &mut File, position: u64) -> Result<Option<ZipEnd>, ZipEndError> {
+    let Some(locator_at) = position.checked_sub(20) else {
+        return Ok(None);
+    };
+    let mut locator = [0u8; 20];
+    file.seek(SeekFrom::Start(locator_at))?;
+    file.read_exact(&mut locator)?;
+    if locator[..4] != [0x50, 0x4b, 0x06, 0x07] {
+        return Ok(None);
+    }
+    let candidates = [le64(&locator, 8), locator_at.saturating_sub(56)];
+    for at in candidates {
+        if at.saturating_add(56) > locator_at {
+            continue;
+        }
+        let mut record = [0u8; 56];
+        file.seek(SeekFrom::Start(at))?;
+        file.read_exact(&mut record)?;
+        if record[..4] == [0x50, 0x4b, 0x06, 0x06] {
+            return Ok(Some(ZipEnd {
+                entries: le64(&record, 24).max(le64(&record, 32)),
+                directory_size: le64(&record, 40),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn read_zip(path: &Path, sink: &mut TreeWriter) -> Result<()> {
+    let compressed = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    let mut zip = open_zip(path, &sink.limits)?;
     let ratio_cap = meter_cap(compressed, &sink.limits);
     for i in 0..zip.len() {
         sink.count_entry()?;
@@ -616,9 +1152,11 @@ fn read_zip(file: File, compressed: u64, sink: &mut TreeWriter) -> Result<()> {
         if member.is_dir() {
             sink.add_dir(&path, &name)?;
         } else if member.is_symlink() {
+            // One byte more than a target may have, so that a longer one is refused
+            // rather than cut to a different link.
             let mut target = String::new();
             (&mut member)
-                .take(4096)
+                .take(Limits::MAX_PATH_BYTES as u64 + 1)
                 .read_to_string(&mut target)
                 .map_err(|e| sink.read_error(e))?;
             sink.add_symlink(&path, &name, &target)?;
@@ -648,7 +1186,8 @@ impl<R: Read> Read for RatioGuard<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
-            self.tripped.set(Some(LimitKind::CompressionRatio));
+            self.tripped
+                .set(Some(Trip::Limit(LimitKind::CompressionRatio)));
             return Err(io::Error::other("compression-ratio limit"));
         }
         self.left -= n as u64;
@@ -657,11 +1196,14 @@ impl<R: Read> Read for RatioGuard<'_, R> {
 }
 
 /// Copies a source directory with the same rules as an archive: regular files and
-/// directories only, in-tree symlinks recreated, everything else refused.
+/// directories only, in-tree symlinks recreated, everything else refused. The walk keeps
+/// a stack of tree nodes, not paths, and every path passes [`check_path_shape`], so
+/// neither memory nor recursion grows with the source's depth.
 fn copy_tree(src: &Path, sink: &mut TreeWriter) -> Result<()> {
     let root = Dir::open_ambient_dir(src, ambient_authority()).map_err(|e| Error::io(src, e))?;
-    let mut stack: Vec<Vec<String>> = vec![Vec::new()];
-    while let Some(rel) = stack.pop() {
+    let mut stack: Vec<NodeId> = vec![ROOT];
+    while let Some(id) = stack.pop() {
+        let rel = sink.path_of(id);
         let dir = if rel.is_empty() {
             root.try_clone().map_err(|e| Error::io(src, e))?
         } else {
@@ -685,8 +1227,7 @@ fn copy_tree(src: &Path, sink: &mut TreeWriter) -> Result<()> {
                 .file_type()
                 .map_err(|e| Error::io(src.join(&shown), e))?;
             if ft.is_dir() {
-                sink.add_dir(&path, &shown)?;
-                stack.push(path);
+                stack.push(sink.add_dir(&path, &shown)?);
             } else if ft.is_file() {
                 let mut f = item.open().map_err(|e| Error::io(src.join(&shown), e))?;
                 sink.add_file(&path, &shown, &mut f)?;
@@ -712,16 +1253,10 @@ fn copy_tree(src: &Path, sink: &mut TreeWriter) -> Result<()> {
 
 /// Reads one member of a wheel (`*.dist-info/METADATA`) without unpacking anything.
 ///
-/// Returns the member name and its text. Entry count and metadata size limits apply.
+/// Returns the member name and its text. Entry count and metadata size limits apply, and
+/// the central directory is bounded before it is read ([`open_zip`]).
 pub fn read_wheel_metadata(path: &Path, limits: &Limits) -> Result<(String, String)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(zip_error)?;
-    if zip.len() as u64 > limits.max_entries {
-        return Err(Error::limit_exceeded(
-            LimitKind::Entries,
-            format!("{} members, more than {}", zip.len(), limits.max_entries),
-        ));
-    }
+    let mut zip = open_zip(path, limits)?;
     let candidates: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.into_owned()))
@@ -797,6 +1332,133 @@ mod tests {
             Err(Error::Archive(ArchiveProblem::Traversal { .. }))
         ));
         assert!(sanitize(b"\xff", false).is_err());
+    }
+
+    fn writer() -> (tempfile::TempDir, TreeWriter) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), ambient_authority()).unwrap();
+        (tmp, TreeWriter::new(dir, Limits::default()))
+    }
+
+    fn parts(path: &str) -> Vec<String> {
+        path.split('/').map(str::to_string).collect()
+    }
+
+    /// Links are resolved once each and every link on the way counts, as the kernel
+    /// counts them: `L0 -> L1/../L1/../...`, `L1 -> L2/../L2/..`, ... was exponential in
+    /// the chain's length (each level re-resolved every reference) and is now refused at
+    /// once; a chain of 30 links and links into names the archive lacks still resolve.
+    #[test]
+    fn link_resolution_is_linear_and_counts_every_link() {
+        let (_tmp, mut w) = writer();
+        w.add_dir(&parts("p/d"), "p/d").unwrap();
+        for i in 0..30 {
+            let target = format!("l{}", i + 1);
+            w.add_symlink(&parts(&format!("p/l{i}")), "link", &target)
+                .unwrap();
+        }
+        w.add_symlink(&parts("p/l30"), "link", "d/missing/../../d")
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert!(w.finish().is_ok());
+
+        let (_tmp, mut w) = writer();
+        w.add_dir(&parts("p"), "p").unwrap();
+        for i in 0..30 {
+            let target = vec![format!("f{}", i + 1); 60].join("/../");
+            w.add_symlink(&parts(&format!("p/f{i}")), "fan", &target)
+                .unwrap();
+        }
+        w.add_dir(&parts("p/f30"), "p/f30").unwrap();
+        assert!(matches!(
+            w.finish(),
+            Err(Error::Archive(ArchiveProblem::LinkLoop { .. }))
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
+        let (_tmp, mut w) = writer();
+        w.add_symlink(&parts("p/a"), "a", "b").unwrap();
+        w.add_symlink(&parts("p/b"), "b", "a/x").unwrap();
+        assert!(matches!(
+            w.finish(),
+            Err(Error::Archive(ArchiveProblem::LinkLoop { .. }))
+        ));
+
+        let (_tmp, mut w) = writer();
+        w.add_symlink(&parts("p/up"), "up", "missing/../../..")
+            .unwrap();
+        assert!(matches!(
+            w.finish(),
+            Err(Error::Archive(ArchiveProblem::LinkEscape { .. }))
+        ));
+    }
+
+    /// Implied directories count against the entry limit: 1,000 members each 256 deep in
+    /// a tree of their own are 256,000 directories, not 1,000.
+    #[test]
+    fn implied_directories_count_as_entries() {
+        let (_tmp, mut w) = writer();
+        w.limits.max_entries = 2000;
+        let mut result = Ok(());
+        for i in 0..1000 {
+            let path = format!("t{i}/{}f", "d/".repeat(200));
+            result = w.add_file(&parts(&path), "deep", &mut io::empty());
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(
+            result,
+            Err(Error::Limit {
+                limit: LimitKind::Entries,
+                ..
+            })
+        ));
+        assert!(w.tree.len() <= 2001);
+    }
+
+    /// Link targets wait in memory until every file is written: 16 MiB of them in all.
+    #[test]
+    fn link_targets_are_capped_in_all() {
+        let (_tmp, mut w) = writer();
+        let target = format!("{}x", "abcdefghijklmno/".repeat(250));
+        let result =
+            (0..5000).try_for_each(|i| w.add_symlink(&parts(&format!("p/l{i}")), "l", &target));
+        assert!(matches!(
+            result,
+            Err(Error::Archive(ArchiveProblem::PathTooLong { .. }))
+        ));
+        assert!(w.link_bytes <= Limits::MAX_LINK_TARGETS + target.len() as u64);
+    }
+
+    /// A zip whose central directory is larger than it declares is still bounded: what
+    /// the zip crate reads while parsing it is capped (here at 4 KiB plus the end-record
+    /// search area, for one of ~400 KiB).
+    #[test]
+    fn zip_central_directory_is_bounded_while_read() {
+        use std::io::Cursor;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let long = "n".repeat(250);
+        for i in 0..400 {
+            let name = format!("p-1/{long}/{long}/{long}/{i:04}.txt");
+            w.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+        }
+        let mut bytes = w.finish().unwrap().into_inner();
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("p-1.zip");
+        std::fs::write(&path, &bytes).unwrap();
+        let limits = Limits::default();
+        assert!(open_zip_capped(&path, &limits, Limits::MAX_ZIP_CENTRAL_DIRECTORY).is_ok());
+        let refused = |path: &Path| match open_zip_capped(path, &limits, 4096) {
+            Err(Error::Archive(ArchiveProblem::CentralDirectoryTooLarge { detail, .. })) => detail,
+            other => panic!("{:?}", other.map(|z| z.len())),
+        };
+        assert!(refused(&path).starts_with("declared"));
+        let end = bytes.len() - 22;
+        bytes[end + 12..end + 16].copy_from_slice(&100u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(refused(&path).contains("while reading"));
     }
 
     #[test]

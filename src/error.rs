@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::limits::LimitKind;
+use crate::limits::{LimitKind, Limits};
 
 /// Why an archive was refused. Each variant names the offending member.
 #[derive(Debug, Error)]
@@ -68,6 +68,34 @@ pub enum ArchiveProblem {
         /// The name, lossily decoded.
         entry: String,
     },
+    /// More than [`Limits::MAX_TAR_EXTENSION`] bytes between two tar members: a pax or GNU
+    /// extension record (read whole into memory) or skipped data that large.
+    #[error("more than {} bytes of tar extension headers (pax, GNU long name or link) or skipped data after {after}", Limits::MAX_TAR_EXTENSION)]
+    ExtensionHeaders {
+        /// The previous member (quoted), or `the start of the archive`.
+        after: String,
+    },
+    /// A member path or link target too long, too deep, or with a component too long.
+    #[error("member `{entry}` has {detail}")]
+    PathTooLong {
+        /// The member name (its start, when long).
+        entry: String,
+        /// Which bound it exceeds.
+        detail: String,
+    },
+    /// A zip central directory larger than [`Limits::MAX_ZIP_CENTRAL_DIRECTORY`], declared or
+    /// found while reading it.
+    #[error("zip central directory {detail}, more than {cap} bytes")]
+    CentralDirectoryTooLarge {
+        /// The declared size, or how it was found.
+        detail: String,
+        /// The cap.
+        cap: u64,
+    },
+    /// A zip whose central directory lists one name twice: the zip crate keeps one of the
+    /// records, other tools may take the other.
+    #[error("the zip central directory lists a member name twice")]
+    DuplicateZipName,
     /// The archive cannot be decoded: truncated, corrupt, or not the format its name says.
     #[error("corrupt or truncated archive: {detail}")]
     Corrupt {
@@ -266,6 +294,19 @@ impl Error {
             detail: detail.into(),
         }
     }
+}
+
+/// The start of `text` (at most `max` bytes, on a character boundary) for messages that
+/// quote input which may be megabytes long.
+pub(crate) fn excerpt(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let end = (0..=max)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}... ({} bytes)", &text[..end], text.len()).into()
 }
 
 /// Shorthand used throughout the crate.

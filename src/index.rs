@@ -749,6 +749,20 @@ fn html_unescape(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// An index page is untrusted: JSON nested 100,000 deep is an `index` error (serde_json's
+    /// recursion limit), not a stack overflow.
+    #[test]
+    fn deeply_nested_pep691_json_is_an_error() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let deep = format!(
+            r#"{{"files": {}{}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let err = parse_json_page(&deep, &page).unwrap_err();
+        assert_eq!(err.kind(), "index", "{err}");
+    }
+
     #[test]
     fn parses_pep503_html() {
         let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();

@@ -17,7 +17,9 @@ pub const MIB: u64 = 1024 * 1024;
 pub struct Limits {
     /// Total bytes of file content an archive may unpack to (`--max-unpacked-size`).
     pub max_unpacked_size: u64,
-    /// Number of members an archive may hold, directories included (`--max-entries`).
+    /// Number of members an archive may hold, directories included (`--max-entries`);
+    /// also the number of files, directories and links in the unpacked tree, counting the
+    /// directories that member paths only imply.
     pub max_entries: u64,
     /// Decompressed bytes per compressed byte over the whole archive
     /// (`--max-compression-ratio`); catches bombs long before the size limit would.
@@ -42,6 +44,45 @@ impl Limits {
     /// Below this many decompressed bytes the ratio is not checked: tiny archives of
     /// repetitive text legitimately compress far better than 200:1.
     pub const RATIO_FLOOR: u64 = 4 * MIB;
+    /// Bytes a tar stream may carry between two members: the next member's header blocks
+    /// and its pax (`x`, `g`) or GNU long-name/long-link extension records, which the tar
+    /// crate reads whole into memory, plus the skipped data of the previous member. Real
+    /// extension records are a few hundred bytes.
+    pub const MAX_TAR_EXTENSION: u64 = MIB;
+    /// Size of a zip's central directory, which the zip crate reads whole into memory
+    /// before any member can be checked. A wheel of 100,000 files needs about 15 MiB.
+    pub const MAX_ZIP_CENTRAL_DIRECTORY: u64 = 64 * MIB;
+    /// Longest member path or link target, in bytes (Linux's `PATH_MAX`).
+    pub const MAX_PATH_BYTES: usize = 4096;
+    /// Most components in a member path or link target. Real sdists nest a few dozen deep;
+    /// deeper paths only cost memory and directory creation per component.
+    pub const MAX_PATH_DEPTH: usize = 256;
+    /// Longest path component (`NAME_MAX` on Linux and macOS): a longer one could never be
+    /// created, so it is refused before it is stored.
+    pub const MAX_NAME_BYTES: usize = 255;
+    /// Symbolic-link targets of one archive, in all. Links are created only once every file
+    /// is written, so their targets are held in memory until then; real sdists have a few
+    /// short ones.
+    pub const MAX_LINK_TARGETS: u64 = 16 * MIB;
+    /// Longest requirement text handed to the PEP 508 parser, in bytes. Real requirements,
+    /// URLs included, are a few hundred bytes; the cap keeps every check and parse linear
+    /// in something small.
+    pub const MAX_REQUIREMENT_BYTES: usize = 64 * 1024;
+    /// Most `(` in one requirement. pep508_rs parses markers by recursive descent, a few
+    /// hundred bytes of stack per level: some 2,500 levels overflow a 2 MiB worker stack,
+    /// which aborts the process (a stack overflow cannot be caught). Counting every `(`,
+    /// not only unbalanced ones, bounds the depth whatever quotes or URLs surround them.
+    pub const MAX_REQUIREMENT_PARENS: usize = 32;
+    /// Most comparisons (`==`, `<`, `in`, ...) in one requirement. pep508_rs builds a
+    /// decision diagram as it parses; its recursion is as deep as the number of variables,
+    /// and a flat `or` of comparisons on one variable costs quadratic time (3,000: 5 s).
+    pub const MAX_REQUIREMENT_COMPARISONS: usize = 64;
+    /// Most comparisons on `extra` or with `in` / `not in` in one requirement. Each
+    /// distinct extra or `in` operand is a variable of its own in the decision diagram,
+    /// which can grow exponentially with them: `(extra == "a1" and extra == "b1") or ...`
+    /// with 20 pairs (819 bytes) took 14 s and 3.9 GB, held for the life of the process by
+    /// pep508_rs's global interner. Real markers name one to a few extras.
+    pub const MAX_REQUIREMENT_FREE_VARIABLES: usize = 16;
 }
 
 impl Default for Limits {

@@ -12,7 +12,8 @@ use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{PackageName, Requirement};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
+use crate::limits::Limits;
 
 /// Parsed RFC 822 headers in file order, keeping repeats.
 #[derive(Debug, Clone, Default)]
@@ -144,7 +145,12 @@ impl CoreMetadata {
             ));
         }
         for req in &self.requires_dist {
-            if let Err(e) = parse_requirement(req) {
+            if let Err(why) = check_requirement_complexity(req) {
+                warnings.push(format!(
+                    "{file}: Requires-Dist `{}` is not PEP 508 as sdistill parses it (too complex to parse safely: {why}); kept as written, not checked",
+                    excerpt(req, 200)
+                ));
+            } else if let Err(e) = parse_requirement(req) {
                 warnings.push(format!(
                     "{file}: Requires-Dist `{req}` is not PEP 508 ({}); kept as written, pip would refuse it",
                     first_line(&e)
@@ -222,8 +228,74 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     result
 }
 
+/// Why requirement text is not handed to the PEP 508 parser at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TooComplex {
+    /// Longer than [`Limits::MAX_REQUIREMENT_BYTES`].
+    #[error("longer than {} bytes", Limits::MAX_REQUIREMENT_BYTES)]
+    Length,
+    /// More `(` than [`Limits::MAX_REQUIREMENT_PARENS`].
+    #[error("more than {} parentheses", Limits::MAX_REQUIREMENT_PARENS)]
+    Parentheses,
+    /// More comparisons than [`Limits::MAX_REQUIREMENT_COMPARISONS`].
+    #[error("more than {} comparisons", Limits::MAX_REQUIREMENT_COMPARISONS)]
+    Comparisons,
+    /// More `extra` / `in` comparisons than [`Limits::MAX_REQUIREMENT_FREE_VARIABLES`].
+    #[error(
+        "more than {} comparisons on `extra` or with `in`",
+        Limits::MAX_REQUIREMENT_FREE_VARIABLES
+    )]
+    FreeVariables,
+}
+
+/// Refuses requirement text that could make pep508_rs overflow the stack, run for minutes
+/// or exhaust memory, in one linear pass over the bytes and before any parser sees them.
+///
+/// Every count is an upper bound of what the parser would see (quotes are not tracked, so
+/// text inside a string or URL counts too): an adversary cannot hide a level or a
+/// comparison from it, and honest requirements are far below every cap.
+pub fn check_requirement_complexity(text: &str) -> std::result::Result<(), TooComplex> {
+    if text.len() > Limits::MAX_REQUIREMENT_BYTES {
+        return Err(TooComplex::Length);
+    }
+    if text.bytes().filter(|&b| b == b'(').count() > Limits::MAX_REQUIREMENT_PARENS {
+        return Err(TooComplex::Parentheses);
+    }
+    let in_operators = count_word_starts(text, "in");
+    if operator_runs(text) + in_operators > Limits::MAX_REQUIREMENT_COMPARISONS {
+        return Err(TooComplex::Comparisons);
+    }
+    if count_word_starts(text, "extra") + in_operators > Limits::MAX_REQUIREMENT_FREE_VARIABLES {
+        return Err(TooComplex::FreeVariables);
+    }
+    Ok(())
+}
+
+/// Runs of operator characters (`==`, `!=`, `~=`, `<`, `===`, ...): each comparison has one.
+fn operator_runs(text: &str) -> usize {
+    let is_op = |b: &u8| matches!(b, b'=' | b'<' | b'>' | b'!' | b'~');
+    let bytes = text.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| is_op(&bytes[i]) && (i == 0 || !is_op(&bytes[i - 1])))
+        .count()
+}
+
+/// Occurrences of `word` not preceded by a letter or digit. pep508_rs takes `in` right
+/// after `not ` without looking at what follows, so only the preceding byte is checked:
+/// words that merely start with `in` (`intel`) are counted too, which only overestimates.
+fn count_word_starts(text: &str, word: &str) -> usize {
+    text.match_indices(word)
+        .filter(|&(i, _)| i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
+        .count()
+}
+
 /// Parses a PEP 508 requirement without ever panicking; the error is a one-line message.
+///
+/// Text that fails [`check_requirement_complexity`] never reaches the parser. Every parse
+/// of untrusted requirement text in sdistill goes through here.
 pub fn parse_requirement(text: &str) -> std::result::Result<Requirement, String> {
+    check_requirement_complexity(text)
+        .map_err(|why| format!("too complex to parse safely: {why}"))?;
     match guarded(|| Requirement::<pep508_rs::VerbatimUrl>::from_str(text)) {
         // Only the message: the error's full `Display` can itself panic (see above).
         Some(Ok(r)) => Ok(r),
@@ -324,6 +396,86 @@ mod tests {
         }
         let raw: &[u8] = b"a>=0; extra == \"x\"Requ\xa5\x9b\xf4\xd2\xaf\xc3hon: >=3.8";
         let _ = parse_requirement(&String::from_utf8_lossy(raw));
+    }
+
+    /// A marker nested 10,000 deep overflowed pep508_rs's recursive descent and aborted the
+    /// process. It must be flagged without reaching the parser: this runs on a 256 KiB
+    /// stack, which holds the 32 levels allowed but not the 10,000 refused.
+    #[test]
+    fn deeply_nested_markers_are_flagged_not_parsed() {
+        let nest = |n: usize| format!("a; {}python_version > '3'{}", "(".repeat(n), ")".repeat(n));
+        let (deep, allowed) = (nest(10_000), nest(Limits::MAX_REQUIREMENT_PARENS - 1));
+        let text = format!(
+            "Metadata-Version: 2.2\nName: deep\nVersion: 1\nRequires-Dist: {deep}\nRequires-Dist: {allowed}\n"
+        );
+        let (meta, warnings) = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let m = CoreMetadata::parse(&text, "PKG-INFO").unwrap();
+                let w = m.validate("PKG-INFO").unwrap();
+                (m, w)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(meta.requires_dist, vec![deep.clone(), allowed]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("too complex to parse safely"),
+            "{warnings:?}"
+        );
+        assert!(warnings[0].len() < 1000, "the warning quotes an excerpt");
+        let e = parse_requirement(&deep).unwrap_err();
+        assert!(e.contains("parentheses"), "{e}");
+    }
+
+    /// Flat markers that cost the parser a stack overflow (3,000 extras), seconds (a long
+    /// `or` on one variable) or gigabytes (pairs of extras) are refused in microseconds;
+    /// the worst shapes within the caps parse quickly; honest large markers still parse.
+    #[test]
+    fn complex_flat_markers_are_refused_quickly() {
+        let join = |n: usize, f: &dyn Fn(usize) -> String, op: &str| {
+            let terms: Vec<String> = (0..n).map(f).collect();
+            format!("a; {}", terms.join(op))
+        };
+        let extras = |i: usize| format!("extra == 'e{i}'");
+        let platforms = |i: usize| format!("sys_platform == 'p{i}'");
+        let pairs = |i: usize| format!("(extra == 'a{i:03}' and extra == 'b{i:03}')");
+        let refused = [
+            (join(3000, &extras, " and "), TooComplex::Comparisons),
+            (join(2000, &platforms, " or "), TooComplex::Comparisons),
+            (join(20, &pairs, " or "), TooComplex::FreeVariables),
+            (join(17, &extras, " or "), TooComplex::FreeVariables),
+            (
+                format!(
+                    "a @ https://x/{}",
+                    "y".repeat(Limits::MAX_REQUIREMENT_BYTES)
+                ),
+                TooComplex::Length,
+            ),
+        ];
+        for (text, why) in &refused {
+            let started = std::time::Instant::now();
+            assert_eq!(check_requirement_complexity(text), Err(*why));
+            assert!(parse_requirement(text).is_err());
+            assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        }
+        let within = [
+            join(8, &pairs, " or "),
+            join(16, &extras, " or "),
+            join(Limits::MAX_REQUIREMENT_COMPARISONS, &platforms, " or "),
+            "greenlet>=1; platform_python_implementation == 'CPython' and (platform_machine == 'aarch64' or platform_machine == 'ppc64le' or platform_machine == 'x86_64' or platform_machine == 'amd64' or platform_machine == 'AMD64' or platform_machine == 'win32' or platform_machine == 'WIN32') and extra == \"asyncio\"".to_string(),
+            "pywin32 (>=1.0,<2,!=1.5) ; sys_platform == 'win32' and 'arm' not in platform_machine".to_string(),
+        ];
+        for text in &within {
+            let started = std::time::Instant::now();
+            assert!(parse_requirement(text).is_ok(), "{text}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{text}: {:?}",
+                started.elapsed()
+            );
+        }
     }
 
     #[test]

@@ -161,7 +161,10 @@ struct Locker {
 
 impl Locker {
     fn new() -> Self {
-        let entries = fixture();
+        Self::with(fixture())
+    }
+
+    fn with(entries: Vec<IndexEntry>) -> Self {
         let sha = entries
             .iter()
             .map(|e| (e.filename.clone(), e.sha256()))
@@ -315,6 +318,28 @@ fn markers_are_evaluated_for_the_target_and_kept_where_they_apply() {
         Some("python_full_version >= '3.10'")
     );
     assert!(!pins.has("helper"));
+}
+
+/// An index's metadata is untrusted: a marker nested 20,000 deep once overflowed the
+/// marker parser's stack and aborted the lock. It is ignored with a warning; the rest of
+/// the project's requirements are still locked.
+#[test]
+fn a_deeply_nested_marker_in_index_metadata_is_ignored_with_a_warning() {
+    let deep = format!(
+        "evil-dep; {}python_version > '3'{}",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
+    let l = Locker::with(vec![
+        wheel_with_metadata("deep", "1.0", &[&deep, "helper"], ""),
+        wheel_with_metadata("helper", "1.0", &[], ""),
+    ]);
+    let (code, text, stderr) = l.lock(&["deep"]);
+    assert_eq!(code, 0, "{stderr}\n{text}");
+    let pins = Pins::parse(&text);
+    assert_eq!(pins.version("helper"), "1.0");
+    assert!(!pins.has("evil-dep"));
+    assert!(stderr.contains("too complex to parse safely"), "{stderr}");
 }
 
 #[test]

@@ -294,3 +294,50 @@ fn from_kwargs(kwargs: &serde_json::Value) -> Result<CoreMetadata> {
         dynamic: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result_dir(json: &str) -> (tempfile::TempDir, Dir) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(RESULT_FILE), json).unwrap();
+        let dir = Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap();
+        (tmp, dir)
+    }
+
+    /// What setup() returns is guest-controlled: JSON nested 100,000 deep is refused by
+    /// serde_json's recursion limit (a protocol error), not followed down the stack.
+    #[test]
+    fn deeply_nested_result_json_is_a_protocol_error() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let json = format!(r#"{{"ok": true, "method": "sandbox-setup-kwargs", "kwargs": {deep}}}"#);
+        let (_tmp, dir) = result_dir(&json);
+        let err = read_result(&dir, 16 << 20).unwrap_err();
+        assert_eq!(err.kind(), "sandbox", "{err}");
+    }
+
+    /// A deeply nested marker in what setup() returns (install_requires, or an
+    /// extras_require key) is kept as written and flagged, never parsed.
+    #[test]
+    fn deeply_nested_markers_from_setup_kwargs_are_flagged() {
+        let nest = |n: usize| format!("{}python_version > '3'{}", "(".repeat(n), ")".repeat(n));
+        let kwargs = json!({
+            "name": "deep",
+            "version": "1.0",
+            "install_requires": [format!("a; {}", nest(5000))],
+            "extras_require": { format!("x:{}", nest(5000)): ["b"] },
+        });
+        let json = json!({"ok": true, "method": "sandbox-setup-kwargs", "kwargs": kwargs});
+        let (_tmp, dir) = result_dir(&json.to_string());
+        let Some(GuestResult::Metadata { metadata, .. }) = read_result(&dir, 16 << 20).unwrap()
+        else {
+            panic!("expected metadata");
+        };
+        assert_eq!(metadata.requires_dist.len(), 2);
+        assert!(metadata.requires_dist[1].starts_with("b; ("));
+        let warnings = metadata.validate("sandbox metadata").unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().all(|w| w.contains("too complex")));
+    }
+}

@@ -413,3 +413,374 @@ fn temporary_directories_are_removed() {
         "only the per-user root belongs in the work dir"
     );
 }
+
+/// One tar header block for `name` (short) of `kind` announcing `size` bytes of data.
+fn tar_header(name: &str, kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name).unwrap();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(1_600_000_000);
+    h.set_cksum();
+    h
+}
+
+/// A .tar.gz whose first member is preceded by an extension record (`kind`: pax `x` or
+/// `g`, GNU long name `L`) of `size` bytes, streamed through the encoder so that the test
+/// never holds it.
+fn extension_bomb(path: &Path, kind: tar::EntryType, size: u64) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    gz.write_all(tar_header("././@Ext", kind, size).as_bytes())
+        .unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        gz.write_all(&chunk[..n]).unwrap();
+        left -= n as u64;
+    }
+    gz.write_all(&vec![0u8; ((512 - size % 512) % 512) as usize])
+        .unwrap();
+    gz.write_all(tar_header("x-1/PKG-INFO", tar::EntryType::Regular, 0).as_bytes())
+        .unwrap();
+    gz.write_all(&[0u8; 1024]).unwrap();
+    gz.finish().unwrap();
+}
+
+/// The tar crate reads pax and GNU extension records whole into memory, uncounted: a
+/// 6 MB .tar.gz carrying an 800 MB pax header took ~870 MB of host memory. Extension
+/// records (and data skipped between members) are capped at 1 MiB: refused at once.
+#[test]
+fn huge_tar_extension_headers_are_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, kind) in [
+        tar::EntryType::XHeader,
+        tar::EntryType::GNULongName,
+        tar::EntryType::GNULongLink,
+        tar::EntryType::XGlobalHeader,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = tmp.path().join(format!("ext{i}-1.tar.gz"));
+        extension_bomb(&path, kind, 256 << 20);
+        let started = std::time::Instant::now();
+        let v = refused(&path, "archive", None);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{kind:?}: {:?}",
+            started.elapsed()
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("extension headers"), "{kind:?}: {v}");
+    }
+}
+
+/// One pax record (`<len> key=value\n`, the length counting itself).
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+/// Raw tar bytes of `(pax records, name, content)` members, each file preceded by its pax
+/// header when it has records, as Python's tarfile writes sdists (PAX_FORMAT).
+fn pax_tar(members: &[(Vec<u8>, &str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let pad =
+        |out: &mut Vec<u8>, n: usize| out.extend(std::iter::repeat_n(0u8, (512 - n % 512) % 512));
+    for (records, name, content) in members {
+        if !records.is_empty() {
+            let h = tar_header(
+                "././@PaxHeader",
+                tar::EntryType::XHeader,
+                records.len() as u64,
+            );
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(records);
+            pad(&mut out, records.len());
+        }
+        let h = tar_header(name, tar::EntryType::Regular, content.len() as u64);
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(content);
+        pad(&mut out, content.len());
+    }
+    out.extend(std::iter::repeat_n(0u8, 1024));
+    out
+}
+
+/// Ordinary pax headers (a long path, mtime, uid, a non-ASCII name) still unpack.
+#[test]
+fn ordinary_pax_headers_still_unpack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = format!("p-1/{}/module.py", "sub/".repeat(40).trim_end_matches('/'));
+    let pkg_info = pkg_info("p", "1", "2.2", &["dep>=1"], "");
+    let mut long_records = pax_record("path", &long);
+    long_records.extend(pax_record("mtime", "1600000000.123456"));
+    long_records.extend(pax_record("uid", "123456789"));
+    let raw = pax_tar(&[
+        (
+            pax_record("mtime", "1600000000.5"),
+            "p-1/PKG-INFO",
+            pkg_info.as_bytes(),
+        ),
+        (long_records, "p-1/placeholder", b"x = 1\n"),
+        (
+            pax_record("path", "p-1/caf\u{e9}.txt"),
+            "p-1/cafe.txt",
+            b"ok",
+        ),
+    ]);
+    let path = tmp.path().join("p-1.tar.gz");
+    std::fs::write(&path, compress(Kind::TarGz, &raw)).unwrap();
+    let (code, v) = inspect_one(&["--no-sandbox"], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["requires_dist"], serde_json::json!(["dep>=1"]));
+    let work = tempfile::tempdir().unwrap();
+    let unpacked = sdistill::archive::unpack(
+        &path,
+        sdistill::archive::InputKind::SdistTarGz,
+        &sdistill::Limits::default(),
+        Some(work.path()),
+    )
+    .unwrap();
+    let root = unpacked.root_path();
+    assert!(root.join(long.trim_start_matches("p-1/")).is_file());
+    assert!(root.join("caf\u{e9}.txt").is_file());
+}
+
+/// A member path of 30,000 components cost memory quadratic in its depth (every prefix
+/// kept as its own key) and as many nested directories. Paths deeper than 256 components
+/// or longer than 4096 bytes, names longer than 255 bytes, and link targets alike, are
+/// refused, in tar and zip.
+#[test]
+fn deep_and_long_member_paths_are_refused() {
+    use sdistill::Limits;
+    let tmp = tempfile::tempdir().unwrap();
+    let deep = format!("d-1/{}f", "a/".repeat(30_000));
+    let raw = pax_tar(&[(pax_record("path", &deep), "d-1/short", b"x")]);
+    let path = tmp.path().join("deep-1.tar.gz");
+    std::fs::write(&path, compress(Kind::TarGz, &raw)).unwrap();
+    let started = std::time::Instant::now();
+    let v = refused(&path, "archive", None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(v["error"]["message"].as_str().unwrap().len() < 1000, "{v}");
+    let name = "n".repeat(250);
+    let cases = [
+        (
+            "depth",
+            file(
+                &format!("evil-1/{}f", "a/".repeat(Limits::MAX_PATH_DEPTH)),
+                "x",
+            ),
+        ),
+        (
+            "bytes",
+            file(&format!("evil-1/{}f", format!("{name}/").repeat(17)), "x"),
+        ),
+        ("name", file(&format!("evil-1/{}", "n".repeat(256)), "x")),
+        ("target-depth", symlink("evil-1/l", &"./".repeat(300))),
+        ("target-bytes", symlink("evil-1/l", &"a/".repeat(2100))),
+    ];
+    for (what, member) in cases {
+        let path = write_sdist(
+            tmp.path(),
+            &format!("{what}-1"),
+            Kind::Zip,
+            &with_static(vec![member]),
+        );
+        let v = refused(&path, "archive", None);
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("more than"), "{what}: {v}");
+    }
+    // At the bound, a path is fine.
+    let ok = format!("evil-1/{}f", "a/".repeat(Limits::MAX_PATH_DEPTH - 2));
+    let path = write_sdist(
+        tmp.path(),
+        "evil-1",
+        Kind::Zip,
+        &with_static(vec![file(&ok, "x")]),
+    );
+    let (code, v) = inspect_one(&["--no-sandbox"], &path);
+    assert_eq!(code, 0, "{v}");
+}
+
+/// A source directory is walked without recursion, and its depth is bounded like an
+/// archive's.
+#[test]
+fn deep_source_directories_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("src-1");
+    std::fs::create_dir(&top).unwrap();
+    std::fs::write(
+        top.join("PKG-INFO"),
+        pkg_info("src", "1", "2.2", &["dep"], ""),
+    )
+    .unwrap();
+    let mut deep = top.clone();
+    for _ in 0..sdistill::Limits::MAX_PATH_DEPTH + 5 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let v = refused(&top, "archive", None);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("path components"),
+        "{v}"
+    );
+}
+
+/// `bytes` (a zip) with its end record replaced by zip64 end records declaring `entries`.
+fn zip64_declaring(bytes: &[u8], entries: u64) -> Vec<u8> {
+    let eocd = bytes
+        .windows(4)
+        .rposition(|x| x == [0x50, 0x4b, 0x05, 0x06])
+        .unwrap();
+    let field = |at: usize| u32::from_le_bytes(bytes[eocd + at..eocd + at + 4].try_into().unwrap());
+    let (cd_size, cd_offset) = (u64::from(field(12)), u64::from(field(16)));
+    let mut out = bytes[..eocd].to_vec();
+    let eocd64_at = out.len() as u64;
+    out.extend_from_slice(&[0x50, 0x4b, 0x06, 0x06]);
+    out.extend_from_slice(&44u64.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&45u16.to_le_bytes());
+    out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&entries.to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&[0x50, 0x4b, 0x06, 0x07, 0, 0, 0, 0]);
+    out.extend_from_slice(&eocd64_at.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0]);
+    out.extend_from_slice(&[0xff; 12]);
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// The zip crate parsed the whole central directory into memory before any check of
+/// sdistill's. Its end records are read first: too many entries declared (zip64) is the
+/// `entries` limit, a central directory declared above 64 MiB is refused, for sdists and
+/// wheels alike.
+#[test]
+fn zip_central_directory_declarations_are_checked_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let honest = zip_bytes(&static_members("z", "1"));
+    let many = zip64_declaring(&honest, 10_000_000);
+    let mut huge = honest.clone();
+    let eocd = huge.len() - 22;
+    huge[eocd + 12..eocd + 16].copy_from_slice(&(100u32 << 20).to_le_bytes());
+    let wheel = wheel_bytes("w", "1", "", &[]);
+    let cases = [
+        ("many-1.zip", many, "limit"),
+        ("huge-1.zip", huge, "archive"),
+        (
+            "w-1-py3-none-any.whl",
+            zip64_declaring(&wheel, 10_000_000),
+            "limit",
+        ),
+    ];
+    for (name, bytes, kind) in cases {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let started = std::time::Instant::now();
+        let v = refused(&path, kind, (kind == "limit").then_some("entries"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{v}");
+    }
+    // The same zip64 records declaring the true count are read as before.
+    let path = tmp.path().join("z-1.zip");
+    std::fs::write(&path, zip64_declaring(&honest, 4)).unwrap();
+    let (code, v) = inspect_one(&["--no-sandbox"], &path);
+    assert_eq!(code, 0, "{v}");
+}
+
+/// A zip whose central directory lists `PKG-INFO` twice: the zip crate kept the last
+/// record, other tools may read the first. Refused, as tar duplicates are.
+#[test]
+fn zip_duplicate_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = zip_bytes(&static_members("z", "1"));
+    let cd = bytes
+        .windows(4)
+        .position(|x| x == [0x50, 0x4b, 0x01, 0x02])
+        .unwrap();
+    let eocd = bytes.len() - 22;
+    let name_len = u16::from_le_bytes([bytes[cd + 28], bytes[cd + 29]]) as usize;
+    let extra = u16::from_le_bytes([bytes[cd + 30], bytes[cd + 31]]) as usize;
+    let comment = u16::from_le_bytes([bytes[cd + 32], bytes[cd + 33]]) as usize;
+    let first = bytes[cd..cd + 46 + name_len + extra + comment].to_vec();
+    let mut out = bytes[..eocd].to_vec();
+    out.extend_from_slice(&first);
+    let mut end = bytes[eocd..].to_vec();
+    for at in [8, 10] {
+        let n = u16::from_le_bytes([end[at], end[at + 1]]) + 1;
+        end[at..at + 2].copy_from_slice(&n.to_le_bytes());
+    }
+    let size = u32::from_le_bytes(end[12..16].try_into().unwrap()) + first.len() as u32;
+    end[12..16].copy_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&end);
+    let path = tmp.path().join("dup-1.zip");
+    std::fs::write(&path, out).unwrap();
+    let v = refused(&path, "archive", None);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("twice"),
+        "{v}"
+    );
+}
+
+/// Unpacked trees are private to the user: directories 0700, files 0600, whatever the
+/// archive says (tar and zip members declare 0755/0644) and whatever the source tree's
+/// modes are.
+#[cfg(unix)]
+#[test]
+fn unpacked_trees_are_private() {
+    use sdistill::archive::{unpack, InputKind};
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let members = with_static(vec![file("evil-1/pkg/deep/mod.py", "x = 1\n")]);
+    let source = tmp.path().join("source");
+    std::fs::create_dir_all(source.join("pkg")).unwrap();
+    std::fs::write(source.join("pkg/mod.py"), "x = 1\n").unwrap();
+    std::fs::write(source.join("setup.py"), "").unwrap();
+    std::fs::set_permissions(source.join("pkg"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let inputs = [
+        (
+            write_sdist(tmp.path(), "t-1", Kind::TarGz, &members),
+            InputKind::SdistTarGz,
+        ),
+        (
+            write_sdist(tmp.path(), "z-1", Kind::Zip, &members),
+            InputKind::SdistZip,
+        ),
+        (source, InputKind::Directory),
+    ];
+    for (path, kind) in inputs {
+        let work = tempfile::tempdir().unwrap();
+        let unpacked =
+            unpack(&path, kind, &sdistill::Limits::default(), Some(work.path())).unwrap();
+        let mut stack = vec![unpacked.root_path()];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            for item in std::fs::read_dir(&dir).unwrap() {
+                let item = item.unwrap();
+                let meta = std::fs::symlink_metadata(item.path()).unwrap();
+                let mode = meta.permissions().mode() & 0o777;
+                if meta.is_dir() {
+                    assert_eq!(mode, 0o700, "{}", item.path().display());
+                    stack.push(item.path());
+                } else if meta.is_file() {
+                    assert_eq!(mode, 0o600, "{}", item.path().display());
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "{kind:?}: nothing unpacked");
+    }
+}

@@ -5,12 +5,13 @@
 //! on every run by `common::run`), no connection, an end within its limit — and the exact
 //! documented error kind and exit status.
 //!
-//! - `archive`: traversal, absolute paths, link escapes, loops, devices, bombs, entry
-//!   floods, duplicates, bad names, truncated and corrupt archives;
+//! - `archive`: traversal, absolute paths, link escapes, loops, devices, bombs (data,
+//!   tar extension records, zip central directories), entry floods, deep and long paths,
+//!   duplicates, bad names, truncated and corrupt archives, private modes;
 //! - `setup_py`: host reads and writes, network, processes, secrets, CPU, sleep, memory,
 //!   disk, recursion, output floods, early exits, lingering code, spoofing, poisoning;
-//! - `metadata`: huge and deeply nested files, megabyte lines, invalid PEP 508/440,
-//!   terminal escape sequences;
+//! - `metadata`: huge and deeply nested files and markers, megabyte lines, invalid
+//!   PEP 508/440, terminal escape sequences;
 //! - `resources`: what the process shares — descriptor hogs racing honest inputs, writes
 //!   no directory scan sees, very deep trees, timeouts across retries, signals and
 //!   crashes mid-batch, other users' cache and work dirs, tampered compiled artifacts.

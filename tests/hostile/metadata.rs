@@ -122,3 +122,71 @@ fn requirements_that_crashed_the_parser_are_flagged() {
     assert_eq!(v["requires_dist"].as_array().unwrap().len(), 3, "{v}");
     assert!(v["warnings"].to_string().contains("a.>=1"), "{v}");
 }
+
+/// A marker nested thousands deep (PKG-INFO, pyproject.toml dependencies) overflowed the
+/// recursive marker parser's stack and aborted the whole batch (exit 134). Now each such
+/// requirement is kept as written and flagged, and every other input gets its answer: the
+/// honest sdist, and a pyproject.toml nested too deep for TOML, refused on its own.
+#[test]
+fn deeply_nested_markers_do_not_abort_a_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = format!(
+        "{}python_version > \"3\"{}",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
+    let honest = write_sdist(
+        tmp.path(),
+        "honest-1",
+        Kind::TarGz,
+        &static_members("honest", "1"),
+    );
+    let pkg_info = write_sdist(
+        tmp.path(),
+        "n-1",
+        Kind::TarGz,
+        &[file(
+            "n-1/PKG-INFO",
+            &pkg_info("n", "1", "2.2", &[&format!("evil; {marker}"), "ok>=1"], ""),
+        )],
+    );
+    let pyproject = write_sdist(
+        tmp.path(),
+        "p-1",
+        Kind::TarGz,
+        &[file(
+            "p-1/pyproject.toml",
+            &format!("[project]\nname = 'p'\nversion = '1'\ndependencies = ['evil; {marker}', 'ok>=1']\n"),
+        )],
+    );
+    let toml = write_sdist(
+        tmp.path(),
+        "nested-toml-1",
+        Kind::TarGz,
+        &[file(
+            "t-1/pyproject.toml",
+            &format!("a = {}{}\n", "[".repeat(20_000), "]".repeat(20_000)),
+        )],
+    );
+    let (code, out, stderr) = inspect_json(
+        &["--no-sandbox", "-j", "2"],
+        &[&honest, &pkg_info, &pyproject, &toml],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(out.len(), 4);
+    assert!(out[0]["error"].is_null(), "{}", out[0]);
+    assert_eq!(out[0]["name"], "honest");
+    for (v, method) in [(&out[1], "pkg-info"), (&out[2], "pyproject")] {
+        assert!(v["error"].is_null(), "{v}");
+        assert_eq!(v["method"], method, "{v}");
+        let reqs = v["requires_dist"].as_array().unwrap();
+        assert_eq!(reqs.len(), 2, "kept as written: {v}");
+        assert!(reqs[0].as_str().unwrap().starts_with("evil; ((("));
+        let warnings = v["warnings"].to_string();
+        assert!(
+            warnings.contains("too complex to parse safely"),
+            "{warnings}"
+        );
+    }
+    assert_eq!(error_kind(&out[3]), Some("invalid-metadata"), "{}", out[3]);
+}
