@@ -269,7 +269,14 @@ impl<'a> Solver<'a> {
         })
     }
 
+    /// Records a warning, cut to a readable length: warnings quote requirement text from
+    /// metadata, which may be megabytes long.
     fn warn(&self, text: String) {
+        const MAX: usize = 1000;
+        let text = match text.char_indices().nth(MAX) {
+            Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+            None => text,
+        };
         self.warnings.borrow_mut().insert(text);
     }
 
