@@ -685,64 +685,72 @@ fn strip_fragment(mut url: url::Url) -> String {
 
 /// Extracts `<a href="...">name</a>` anchors from a PEP 503 page.
 fn parse_html_page(body: &str, page: &url::Url) -> Vec<ListedFile> {
+    // An HTML parser on text from an index: any panic costs this page, not the process.
+    crate::metadata::guarded(|| html_anchors(body, page)).unwrap_or_default()
+}
+
+/// The `<a>` elements of a PEP 503 page, read with an HTML parser (`tl`, as uv does):
+/// attribute names are matched exactly (a `data-href` is not an `href`), values are
+/// entity-decoded, and the text of the anchor is the file name.
+fn html_anchors(body: &str, page: &url::Url) -> Vec<ListedFile> {
+    let Ok(dom) = tl::parse(body, tl::ParserOptions::default()) else {
+        return Vec::new();
+    };
+    let parser = dom.parser();
     let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(start) = rest.find("<a ").or_else(|| rest.find("<A ")) {
-        rest = &rest[start + 3..];
-        let Some(end_tag) = rest.find('>') else { break };
-        let attrs = &rest[..end_tag];
-        let after = &rest[end_tag + 1..];
-        let Some(close) = after.find("</a>").or_else(|| after.find("</A>")) else {
-            break;
+    // Tag and attribute names are case-insensitive in HTML (pip's parser lowers them).
+    let anchors = dom
+        .nodes()
+        .iter()
+        .filter_map(|node| node.as_tag())
+        .filter(|tag| tag.name().as_bytes().eq_ignore_ascii_case(b"a"));
+    for tag in anchors {
+        let attrs: Vec<(String, Option<String>)> = tag
+            .attributes()
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.map(|v| html_unescape(&v))))
+            .collect();
+        // `Some(None)`: present without a value (`data-yanked`). The first one counts.
+        let attr = |name: &str| -> Option<Option<String>> {
+            attrs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
         };
-        let text = html_unescape(after[..close].trim());
-        rest = &after[close..];
-        let Some(href) = attr(attrs, "href") else {
+        let Some(Some(href)) = attr("href") else {
             continue;
         };
-        let Ok(url) = page.join(&html_unescape(&href)) else {
+        let Ok(url) = page.join(&href) else {
             continue;
         };
         let sha256 = url
             .fragment()
             .and_then(|f| f.strip_prefix("sha256="))
             .map(str::to_string);
+        let core_metadata = attr("data-core-metadata")
+            .or_else(|| attr("data-dist-info-metadata"))
+            .filter(|v| v.as_deref() != Some("false"))
+            .map(|v| ListedMetadata {
+                sha256: v
+                    .as_deref()
+                    .and_then(|v| v.strip_prefix("sha256="))
+                    .map(str::to_string),
+            });
         out.push(ListedFile {
-            filename: text,
+            filename: html_unescape(tag.inner_text(parser).trim()),
             url: strip_fragment(url),
             sha256,
-            yanked: attr(attrs, "data-yanked").is_some(),
-            requires_python: attr(attrs, "data-requires-python").map(|r| html_unescape(&r)),
-            core_metadata: attr(attrs, "data-core-metadata")
-                .or_else(|| attr(attrs, "data-dist-info-metadata"))
-                .filter(|v| v != "false")
-                .map(|v| ListedMetadata {
-                    sha256: v.strip_prefix("sha256=").map(html_unescape),
-                }),
+            yanked: attr("data-yanked").is_some(),
+            requires_python: attr("data-requires-python").flatten(),
+            core_metadata,
         });
     }
     out
 }
 
-fn attr(attrs: &str, name: &str) -> Option<String> {
-    let lower = attrs.to_ascii_lowercase();
-    let pos = lower.find(&format!("{name}="))?;
-    let value = &attrs[pos + name.len() + 1..];
-    let quote = value.chars().next()?;
-    if quote == '"' || quote == '\'' {
-        let inner = &value[1..];
-        Some(inner[..inner.find(quote)?].to_string())
-    } else {
-        Some(value.split_whitespace().next()?.to_string())
-    }
-}
-
+/// Decodes HTML character references (`&gt;`, `&#39;`, `&#x3e;`...).
 fn html_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 #[cfg(test)]
@@ -784,6 +792,27 @@ mod tests {
         assert_eq!(files[0].sha256.as_deref(), Some("abc"));
         assert!(files[0].yanked);
         assert!(!files[1].yanked);
+    }
+
+    #[test]
+    fn html_attributes_are_matched_exactly() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let files = parse_html_page(
+            r#"<a data-href="https://evil.invalid/demo-1.0.tar.gz#sha256=bad" href="/f/demo-1.0.tar.gz#sha256=good" xdata-yanked="x">demo-1.0.tar.gz</a>
+            <A HREF="/f/demo-1.1.tar.gz" data-requires-python="&#x3e;=3.8">demo&#45;1.1.tar.gz</A>
+            <a>no href</a><a href="/f/x.tar.gz" data-yanked>x.tar.gz</a>"#,
+            &page,
+        );
+        assert_eq!(files[0].url, "https://example.invalid/f/demo-1.0.tar.gz");
+        assert_eq!(files[0].sha256.as_deref(), Some("good"));
+        assert!(!files[0].yanked);
+        let last = files.last().unwrap();
+        assert!(last.yanked);
+        assert_eq!(last.filename, "x.tar.gz");
+        // Upper-case tags and entity-encoded values are read like pip reads them.
+        assert_eq!(files.len(), 3, "{files:?}");
+        assert_eq!(files[1].requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(files[1].filename, "demo-1.1.tar.gz");
     }
 
     #[test]
