@@ -10,6 +10,7 @@
 
 mod inspect;
 mod lock;
+mod lock_inputs;
 mod runtime;
 
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ enum Command {
     Inspect(InspectArgs),
     /// Resolve requirements into a hash-pinned requirements.txt, running no package code
     /// on the host.
-    Lock(LockArgs),
+    Lock(Box<LockArgs>),
     /// Manage the pinned WASI CPython runtime the sandbox runs.
     Runtime {
         #[command(subcommand)]
@@ -140,7 +141,7 @@ pub fn main() -> ExitCode {
     install_signal_cleanup();
     let code = match cli.command {
         Command::Inspect(args) => inspect::inspect(args),
-        Command::Lock(args) => lock::lock(args),
+        Command::Lock(args) => lock::lock(*args),
         Command::Runtime { command } => command.run(),
     };
     crate::dirs::work::cleanup();
