@@ -99,7 +99,7 @@ impl UploadTime {
                 hour: self.hour,
                 minute: self.minute,
                 second: Some(self.second),
-                nanosecond: Some(self.micros * 1000),
+                nanosecond: (self.micros != 0).then_some(self.micros * 1000),
             }),
             offset: Some(toml::value::Offset::Z),
         }
