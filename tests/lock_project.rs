@@ -616,7 +616,9 @@ fn pins_keep_their_extras_and_pip_accepts_the_lock_in_require_hashes_mode() {
     let env = Env::new();
     let out = env.path("requirements.txt");
     let o = out.to_str().unwrap();
-    env.ok(&["web", "--python-version", "3.11", "-o", o]);
+    // For the Python the pips below run on (a venv made from it has the same).
+    let target = python_version("python3");
+    env.ok(&["web", "--python-version", &target, "-o", o]);
     let text = std::fs::read_to_string(&out).unwrap();
     let p = pins(&text);
     assert_eq!(p["conn"].0, "conn[flask]==2.0", "{text}");
@@ -624,6 +626,27 @@ fn pins_keep_their_extras_and_pip_accepts_the_lock_in_require_hashes_mode() {
     env.ok(&["web", "--strip-extras", "-o", o]);
     let stripped = std::fs::read_to_string(&out).unwrap();
     assert_eq!(pins(&stripped)["conn"].0, "conn==2.0", "{stripped}");
+}
+
+/// `3.X` of a Python interpreter (3.11 when there is none: the checks then skip).
+fn python_version(python: &str) -> String {
+    std::process::Command::new(python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "3.11".to_string())
+}
+
+/// The Python uv installs for in the pylock.toml check: `SDISTILL_TEST_PIP_PYTHONS`'
+/// first entry, else `python3`.
+fn uv_python() -> String {
+    std::env::var("SDISTILL_TEST_PIP_PYTHONS")
+        .ok()
+        .and_then(|p| p.split(':').next().map(String::from))
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".to_string())
 }
 
 /// The Pythons whose pip checks a requirements lock: the host's `python3` (pip 23.x on
@@ -796,18 +819,23 @@ fn pylock_toml_follows_pep_751_and_an_installer_accepts_it() {
     let env = Env::new();
     let dir = env.project("demo", &[("pyproject.toml", DEMO)]);
     let lock = env.path("pylock.toml");
+    // For the Python the installer below installs for.
+    let target = python_version(&uv_python());
     env.ok(&[
         &dir,
         "--extra",
         "cli",
         "--python-version",
-        "3.11",
+        &target,
         "-o",
         lock.to_str().unwrap(),
     ]);
     let text = std::fs::read_to_string(&lock).unwrap();
     let doc = check_pylock_rules(&text);
-    assert_eq!(doc["requires-python"].as_str(), Some("==3.11.*"));
+    assert_eq!(
+        doc["requires-python"].as_str(),
+        Some(format!("=={target}.*").as_str())
+    );
     let packages = doc["packages"].as_array().unwrap();
     let util = packages
         .iter()
@@ -842,7 +870,7 @@ fn pylock_toml_follows_pep_751_and_an_installer_accepts_it() {
         "--extra",
         "cli",
         "--python-version",
-        "3.11",
+        &target,
         "--format",
         "pylock.toml",
     ]);
@@ -868,11 +896,7 @@ fn check_pylock_with_uv(lock: &Path) {
         );
         return;
     };
-    let python = std::env::var("SDISTILL_TEST_PIP_PYTHONS")
-        .ok()
-        .and_then(|p| p.split(':').next().map(String::from))
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "python3".to_string());
+    let python = uv_python();
     let scratch = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(&uv)
         .args([
