@@ -30,8 +30,9 @@ pub(super) enum Input {
 }
 
 /// Classifies a positional input. It is a path when it is `-`, contains a `/`, is `.` or
-/// `..`, or ends like a project or requirements file; otherwise a requirement, as pip
-/// decides (so `sdistill lock django` never picks up a directory named `django`).
+/// `..`, or ends like a project or requirements file, and is not a direct reference
+/// (`name @ URL`); otherwise a requirement, as pip decides (so `sdistill lock django`
+/// never picks up a directory named `django`).
 pub(super) fn classify(arg: &str) -> Result<Input> {
     if arg == "-" {
         return Ok(Input::Stdin);
@@ -42,7 +43,7 @@ pub(super) fn classify(arg: &str) -> Result<Input> {
         || [".toml", ".py", ".cfg", ".in", ".txt"]
             .iter()
             .any(|ext| arg.ends_with(ext));
-    if !looks_like_path || arg.contains(" @ ") {
+    if !looks_like_path || arg.contains('@') || arg.contains("://") {
         return Ok(Input::Requirement(arg.to_string()));
     }
     path_input(Path::new(arg))

@@ -120,10 +120,15 @@ impl Project {
             });
         }
         let report = inspector.inspect_report(dir);
-        let meta = report.outcome.map_err(|e| {
-            usage(format!(
+        let meta = report.outcome.map_err(|e| match e {
+            // The machine, not the project: keep the error (and its exit status).
+            Error::Runtime { .. }
+            | Error::Index { .. }
+            | Error::Io { .. }
+            | Error::UnsafeDirectory { .. } => e,
+            e => usage(format!(
                 "cannot read the project's dependencies (its build ran in the sandbox, never on this host): {e}"
-            ))
+            )),
         })?;
         let name = PackageName::from_str(&meta.name).map_err(|_| {
             usage(format!(

@@ -548,11 +548,17 @@ impl MetadataProvider for IndexProvider {
         self.notify
             .say(&format!("reading metadata of {}", reference.filename));
         let report = self.inspector.inspect_report(&path);
-        let context = |e: Error| Error::NoMetadata {
-            detail: format!(
-                "cannot read the dependencies of {} @ {}: {e}",
-                reference.name, reference.url
-            ),
+        let context = |e: Error| match e {
+            Error::Runtime { .. }
+            | Error::Index { .. }
+            | Error::Io { .. }
+            | Error::UnsafeDirectory { .. } => e,
+            e => Error::NoMetadata {
+                detail: format!(
+                    "cannot read the dependencies of {} @ {}: {e}",
+                    reference.name, reference.url
+                ),
+            },
         };
         let meta = report.outcome.map_err(context)?;
         if meta.method.as_str().starts_with("sandbox") {

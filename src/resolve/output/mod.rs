@@ -45,11 +45,13 @@ impl Format {
         }
     }
 
-    /// The format an output path implies where that is unambiguous: PEP 751 names
-    /// (`pylock.toml`, `pylock.NAME.toml`) and `.json`.
+    /// The format an output path implies where that is unambiguous: `pylock*.toml` (PEP
+    /// 751 names are `pylock.toml` and `pylock.NAME.toml`) and `.json`.
     pub fn infer(path: &Path) -> Option<Self> {
         let name = path.file_name()?.to_str()?;
-        if pylock::is_lock_file_name(name) {
+        if pylock::is_lock_file_name(name)
+            || (name.starts_with("pylock") && name.ends_with(".toml"))
+        {
             Some(Self::Pylock)
         } else if name.ends_with(".json") {
             Some(Self::Json)
