@@ -452,8 +452,17 @@ setup(name="legacy", version="1.0",
     );
     let dir = env.project(
         "legacy",
-        &[("setup.py", &setup_py), (".git/HEAD", "ref: x\n")],
+        &[
+            ("setup.py", &setup_py),
+            (".git/HEAD", "ref: x\n"),
+            (".venv/pyvenv.cfg", "home = /usr/bin\n"),
+        ],
     );
+    // A virtualenv (and VCS data) is not part of the copy the sandbox gets: a FIFO in it
+    // would refuse the whole tree.
+    let fifo = Path::new(&dir).join(".venv/fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
     let r = env.ok(&[&dir, "--extra", "u"]);
     let p = pins(&r.stdout);
     assert_eq!(

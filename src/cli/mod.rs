@@ -3,7 +3,8 @@
 //! The only module that prints or decides the process exit status. Exit codes:
 //! `0` every input produced metadata, `1` at least one input failed (its object carries
 //! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
-//! not installable, output not writable, a cache or work dir not private to the user).
+//! not installable, output not writable, a cache or work dir not private to the user);
+//! `lock --check` adds `4`: the lock file is stale.
 //!
 //! One file per subcommand: [`inspect`], [`lock`], [`runtime`]; what they share (limits,
 //! the runtime and cache flags, signals, directory checks) is here.

@@ -1,8 +1,10 @@
 //! Requirements files as pip reads them, the subset a lock needs: one PEP 508 requirement
-//! per line, `#` comments, `\` continuations, nested `-r`/`--requirement` and
-//! `-c`/`--constraint` files (relative to the file naming them), and per-line `--hash`
-//! options (ignored: the lock computes its own). Anything else — editables, URLs, index
-//! options — is refused with the file and line, rather than silently dropped.
+//! per line (`name @ URL` included, see [`super::direct`]), `#` comments, `\`
+//! continuations, nested `-r`/`--requirement` and `-c`/`--constraint` files (relative to
+//! the file naming them), per-line `--hash` options (ignored: the lock computes its own),
+//! and standard input (`-r -`). Anything else — editables, unnamed URLs and paths, index
+//! options — is refused with the file and line and what to write instead, rather than
+//! silently dropped.
 
 use std::path::{Path, PathBuf};
 
