@@ -384,4 +384,61 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn pins_with_extras_direct_references_and_their_summary() {
+        use crate::resolve::direct::ArchiveName;
+        use crate::resolve::LockedDirect;
+        let mut with_extras = package("conn", "2.0", Some("sys_platform == 'linux'"));
+        with_extras.extras = vec![
+            pep508_rs::ExtraName::from_str("flask").unwrap(),
+            pep508_rs::ExtraName::from_str("async").unwrap(),
+        ];
+        let mut direct = package("zeta", "1.0", None);
+        direct.direct = Some(LockedDirect {
+            url: url::Url::parse("https://host.invalid/d/zeta-1.0.tar.gz").unwrap(),
+            filename: ArchiveName::parse("zeta-1.0.tar.gz").unwrap(),
+            size: 10,
+        });
+        direct.hashes.truncate(1);
+        let resolution = Resolution {
+            packages: vec![with_extras, direct],
+            warnings: vec![],
+        };
+        let env = TargetEnv::default();
+        let urls = ["https://u:s3cret@host.invalid/simple/".to_string()];
+        let mut options = RenderOptions::new(&env, "sdistill lock");
+        options.index_urls = &urls;
+        let text = render(&resolution, &options).unwrap();
+        assert!(
+            text.contains("\n--index-url https://host.invalid/simple/\n"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"));
+        assert!(
+            text.contains("conn[flask,async]==2.0 ; sys_platform == 'linux' \\\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("zeta @ https://host.invalid/d/zeta-1.0.tar.gz \\\n    --hash=sha256:"),
+            "{text}"
+        );
+        let summary = read_summary(&text);
+        let conn = &summary.pins["conn"];
+        assert_eq!(conn.version, "2.0");
+        assert_eq!(
+            conn.extras.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["async", "flask"]
+        );
+        assert_eq!(conn.marker.as_deref(), Some("sys_platform == 'linux'"));
+        assert_eq!(conn.hashes.len(), 2);
+        assert_eq!(
+            summary.pins["zeta"].url.as_deref(),
+            Some("https://host.invalid/d/zeta-1.0.tar.gz")
+        );
+        options.strip_extras = true;
+        assert!(render(&resolution, &options)
+            .unwrap()
+            .contains("\nconn==2.0 ;"));
+    }
 }
