@@ -34,15 +34,12 @@ impl MetadataProvider for InMemory {
                     DistFilename::parse(&format!("{name}-{v}.tar.gz"), project.as_ref()?);
                 Some(ProjectVersion {
                     version: v.parse().ok()?,
-                    files: vec![DistFile {
-                        filename: filename.ok()?,
-                        url: format!("memory://{name}-{v}.tar.gz"),
-                        // A real provider states the file's real hash.
-                        sha256: Sha256Hex::of(format!("{name}-{v}").as_bytes()),
-                        yanked: false,
-                        requires_python: None,
-                        core_metadata: None,
-                    }],
+                    // A real provider states the file's real hash.
+                    files: vec![DistFile::new(
+                        filename.ok()?,
+                        format!("memory://{name}-{v}.tar.gz"),
+                        Sha256Hex::of(format!("{name}-{v}").as_bytes()),
+                    )],
                 })
             })
             .collect())
@@ -92,9 +89,14 @@ fn main() -> sdistill::Result<()> {
         ..LockRequest::default()
     };
     let resolution = resolve::resolve(&request, &provider, &Notify::default())?;
+    let options = resolve::output::RenderOptions::new(&request.env, "cargo run --example lock");
     print!(
         "{}",
-        resolve::output::render(&resolution, &request.env, "cargo run --example lock")?
+        resolve::output::render(
+            resolve::output::Format::RequirementsTxt,
+            &resolution,
+            &options
+        )?
     );
     Ok(())
 }

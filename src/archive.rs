@@ -1227,6 +1227,9 @@ fn copy_tree(src: &Path, sink: &mut TreeWriter) -> Result<()> {
                 .file_type()
                 .map_err(|e| Error::io(src.join(&shown), e))?;
             if ft.is_dir() {
+                if skipped_dir(&dir, name) {
+                    continue;
+                }
                 stack.push(sink.add_dir(&path, &shown)?);
             } else if ft.is_file() {
                 let mut f = item.open().map_err(|e| Error::io(src.join(&shown), e))?;
@@ -1249,6 +1252,30 @@ fn copy_tree(src: &Path, sink: &mut TreeWriter) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Directories of a source tree that no sdist built from it contains and no build reads:
+/// version-control data, virtual environments (any directory with a `pyvenv.cfg`), tool
+/// caches. A project directory (`sdistill lock .`) often holds a `.venv` or `.git` far
+/// larger than the limits; copying them would only cost time and trip the limits.
+fn skipped_dir(parent: &Dir, name: &str) -> bool {
+    const SKIPPED: &[&str] = &[
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "__pycache__",
+        "node_modules",
+    ];
+    SKIPPED.contains(&name)
+        || parent
+            .open_dir(name)
+            .is_ok_and(|d| d.metadata("pyvenv.cfg").is_ok_and(|m| m.is_file()))
 }
 
 /// Reads one member of a wheel (`*.dist-info/METADATA`) without unpacking anything.

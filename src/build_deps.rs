@@ -332,6 +332,8 @@ impl BuildDeps {
                         yanked: false,
                         requires_python: None,
                         core_metadata: None,
+                        size: None,
+                        upload_time: None,
                     });
                 }
             }

@@ -20,6 +20,7 @@ use crate::dirs::CacheDir;
 pub use crate::dist_filename::{DistFilename, InvalidFilename, WheelTags};
 use crate::error::{Error, Result};
 pub use crate::metadata::normalize_name;
+pub use crate::upload_time::UploadTime;
 
 /// A sha256 digest: exactly 64 hex digits, kept lowercase.
 ///
@@ -121,6 +122,12 @@ pub struct ListedFile {
     pub requires_python: Option<String>,
     /// The PEP 658 / PEP 714 metadata file offer, with its hash as listed.
     pub core_metadata: Option<ListedMetadata>,
+    /// The size in bytes (PEP 700 `size`, JSON pages only).
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// When the file was uploaded (PEP 700 `upload-time`), as listed.
+    #[serde(default)]
+    pub upload_time: Option<String>,
 }
 
 /// A PEP 658 metadata file offer as listed.
@@ -147,6 +154,10 @@ pub struct IndexFile {
     /// The index serves this file's core metadata on its own at `url + ".metadata"`
     /// (PEP 658 / PEP 714), so a wheel's dependencies cost one small request.
     pub core_metadata: Option<MetadataFile>,
+    /// The size in bytes the index states (PEP 700).
+    pub size: Option<u64>,
+    /// When it was uploaded (PEP 700), if the index says so in a form that parses.
+    pub upload_time: Option<UploadTime>,
 }
 
 /// A PEP 658 metadata file offered next to a distribution file.
@@ -255,6 +266,9 @@ fn validate(project: &PackageName, listed: &ListedFile) -> std::result::Result<I
         yanked: listed.yanked,
         requires_python: listed.requires_python.clone(),
         core_metadata,
+        size: listed.size,
+        // A time that does not parse is unknown, not a reason to drop the file.
+        upload_time: listed.upload_time.as_deref().and_then(UploadTime::parse),
     })
 }
 
@@ -285,6 +299,20 @@ pub fn redact_url(url: &str) -> String {
         }
         Err(_) => redact_authority_text(url),
     }
+}
+
+/// A URL as it may be written into a lock file: its user name and password removed
+/// entirely (an installer takes credentials from its own keyring or netrc; a redacted
+/// `****` would be sent as a password). `None` for text that is not a URL.
+pub fn url_without_credentials(url: &str) -> Option<url::Url> {
+    let mut parsed = url::Url::parse(url).ok()?;
+    if parsed.password().is_some() {
+        parsed.set_password(None).ok()?;
+    }
+    if !parsed.username().is_empty() {
+        parsed.set_username("").ok()?;
+    }
+    Some(parsed)
 }
 
 /// [`redact_url`] for every URL (`scheme://...`) inside `text`, such as an HTTP client's
@@ -348,6 +376,8 @@ pub struct IndexClient {
 
 /// Largest index page accepted.
 const MAX_PAGE: u64 = 64 * 1024 * 1024;
+/// Largest distribution file downloaded when the index states no size.
+const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
 
 impl IndexClient {
     /// Creates a client for `index_url`.
@@ -459,14 +489,44 @@ impl IndexClient {
         name: &str,
         deadline: Option<Instant>,
     ) -> Result<()> {
+        let limit = size.map(|s| s + 1).unwrap_or(MAX_DOWNLOAD);
+        self.download_checked(url, Some(sha256), size, limit, dir, name, deadline)
+            .map(|_| ())
+    }
+
+    /// Downloads a file nobody stated a hash for (a direct URL without `#sha256=`) into
+    /// `dir` as `name`, hashing it as it streams; at most `limit` bytes. The caller pins
+    /// the returned sha256 and size, so the lock holds exactly the bytes that were read.
+    pub fn download_hashing(
+        &self,
+        url: &str,
+        limit: u64,
+        dir: &CacheDir,
+        name: &str,
+    ) -> Result<(Sha256Hex, u64)> {
+        self.download_checked(url, None, None, limit, dir, name, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn download_checked(
+        &self,
+        url: &str,
+        sha256: Option<&Sha256Hex>,
+        size: Option<u64>,
+        limit: u64,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(Sha256Hex, u64)> {
         dir.sweep_stale();
         let (tmp, file) = dir
             .create_temp(name)
             .map_err(|e| Error::io(dir.path().join(name), e))?;
-        let fetched = self.download_into(url, sha256, size, file, deadline);
-        let placed = fetched.and_then(|()| {
+        let fetched = self.download_into(url, sha256, size, limit, file, deadline);
+        let placed = fetched.and_then(|got| {
             dir.rename(&tmp, name)
                 .map_err(|e| Error::io(dir.path().join(name), e))
+                .map(|()| got)
         });
         if placed.is_err() {
             let _ = dir.remove_file(&tmp);
@@ -477,16 +537,16 @@ impl IndexClient {
     fn download_into(
         &self,
         url: &str,
-        sha256: &Sha256Hex,
+        sha256: Option<&Sha256Hex>,
         size: Option<u64>,
+        limit: u64,
         mut tmp: std::fs::File,
         deadline: Option<Instant>,
-    ) -> Result<()> {
+    ) -> Result<(Sha256Hex, u64)> {
         let resp = self
             .get(url, deadline)
             .call()
             .map_err(|e| index_error(url, e))?;
-        let limit = size.map(|s| s + 1).unwrap_or(4 * 1024 * 1024 * 1024);
         let mut reader = resp.into_body().into_with_config().limit(limit).reader();
         let mut hasher = Sha256::new();
         let mut total = 0u64;
@@ -514,15 +574,17 @@ impl IndexClient {
             }
         }
         let got = Sha256Hex::from_digest(hasher.finalize().into());
-        if got != *sha256 {
-            return Err(Error::Index {
-                detail: format!(
-                    "{}: sha256 {got} does not match the pinned {sha256}",
-                    redact_url(url)
-                ),
-            });
+        if let Some(expected) = sha256 {
+            if got != *expected {
+                return Err(Error::Index {
+                    detail: format!(
+                        "{}: sha256 {got} does not match the pinned {expected}",
+                        redact_url(url)
+                    ),
+                });
+            }
         }
-        Ok(())
+        Ok((got, total))
     }
 }
 
@@ -673,6 +735,11 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
                 yanked,
                 requires_python,
                 core_metadata,
+                size: f.get("size").and_then(|s| s.as_u64()),
+                upload_time: f
+                    .get("upload-time")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string),
             })
         })
         .collect())
@@ -743,6 +810,8 @@ fn html_anchors(body: &str, page: &url::Url) -> Vec<ListedFile> {
             yanked: attr("data-yanked").is_some(),
             requires_python: attr("data-requires-python").flatten(),
             core_metadata,
+            size: None,
+            upload_time: None,
         });
     }
     out
@@ -851,6 +920,8 @@ mod tests {
             yanked: false,
             requires_python: None,
             core_metadata: None,
+            size: None,
+            upload_time: None,
         }
     }
 

@@ -48,6 +48,7 @@ pub mod report;
 pub mod resolve;
 pub mod sandbox;
 pub mod static_meta;
+pub mod upload_time;
 
 pub use error::{ArchiveProblem, Error, Result};
 pub use inspect::{Inspector, Metadata, Options, Report, SandboxMode, Source};

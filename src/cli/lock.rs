@@ -1,41 +1,82 @@
-//! `sdistill lock`: requirements in, a hash-pinned lock out, no package code on the host.
+//! `sdistill lock`: requirements and projects in, a hash-pinned lock out, no package code
+//! on the host. Inputs are classified and read in [`super::lock_inputs`]; resolving and
+//! rendering are the library's ([`crate::resolve`]). This file maps flags (and
+//! `[tool.sdistill]`) to a request, and the outcome to output and an exit status:
+//! 0 locked (or `--check`: up to date), 1 no solution / `--strict` refusal / a pin that
+//! cannot be written safely, 2 usage, 3 index, output or directory unusable, 4 `--check`:
+//! the lock is stale.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{ArgAction, Args};
 
+use super::lock_inputs::{self, Input, Selection};
 use super::{check_dirs, shown, LimitArgs, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::error::Error;
+use crate::index::UploadTime;
 use crate::inspect::{Options, SandboxMode};
+use crate::resolve::config::LockConfig;
+use crate::resolve::output::{self, check, Format, RenderOptions};
+use crate::resolve::{requirements, IndexProvider, LockRequest, Resolution, Strategy, TargetEnv};
 use crate::sandbox::{runtime, Notify, SandboxConfig};
+
+/// Exit status of `--check` when the lock is stale.
+pub const EXIT_STALE: u8 = 4;
 
 #[derive(Debug, Args)]
 pub(super) struct LockArgs {
-    /// Requirements (PEP 508), e.g. `django==1.11.1` or `requests[socks]>=2`.
-    requirements: Vec<String>,
-    /// Read requirements from a file (repeatable; `-r`/`-c` lines inside are followed).
+    /// What to lock: requirements (`django==1.11.1`, `name @ URL`), project directories or
+    /// their pyproject.toml / setup.cfg / setup.py, requirements files (.in, .txt), or `-`
+    /// for requirements on standard input.
+    inputs: Vec<String>,
+    /// Read requirements from a file (repeatable; `-` is standard input; a pyproject.toml,
+    /// setup.cfg or setup.py is read as its project).
     #[arg(short = 'r', long = "requirement", value_name = "FILE")]
     requirement_files: Vec<PathBuf>,
     /// Constrain versions with a file (repeatable).
     #[arg(short = 'c', long = "constraint", value_name = "FILE")]
     constraint_files: Vec<PathBuf>,
-    /// Write the lock here (atomically); its current pins are kept where they still fit.
+    /// Write the lock here (atomically; `-` is standard output); its current pins are kept
+    /// where they still fit.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Package index (PEP 691 JSON, PEP 503 HTML fallback).
-    #[arg(long, env = "SDISTILL_INDEX_URL", default_value = runtime::DEFAULT_INDEX_URL)]
-    index_url: String,
+    /// Output format: requirements-txt, pylock.toml or json [default: from -o
+    /// (pylock*.toml, *.json), else requirements-txt].
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Do not write: compare a fresh lock with the -o file; exit 0 when it is up to date,
+    /// 4 with the differences when it is stale.
+    #[arg(long)]
+    check: bool,
+    /// Lock this extra of the project inputs (repeatable).
+    #[arg(long, value_name = "NAME")]
+    extra: Vec<String>,
+    /// Lock every extra of the project inputs.
+    #[arg(long)]
+    all_extras: bool,
+    /// Lock this PEP 735 dependency group of the project inputs (repeatable).
+    #[arg(long, value_name = "NAME")]
+    group: Vec<String>,
+    /// Lock every dependency group of the project inputs.
+    #[arg(long)]
+    all_groups: bool,
+    /// Leave out the groups `[tool.sdistill] default-groups` names.
+    #[arg(long)]
+    no_default_groups: bool,
+    /// Package index (PEP 691 JSON, PEP 503 HTML fallback) [default: PyPI].
+    #[arg(long, env = "SDISTILL_INDEX_URL")]
+    index_url: Option<String>,
     /// More indexes; files of every index are considered (repeatable).
     #[arg(long)]
     extra_index_url: Vec<String>,
-    /// The target Python version (3.12 or 3.12.4).
-    #[arg(long, default_value = "3.12")]
-    python_version: String,
+    /// The target Python version (3.12 or 3.12.4) [default: 3.12].
+    #[arg(long)]
+    python_version: Option<String>,
     /// The target platform: linux, macos or windows, optionally with an architecture
-    /// (linux-aarch64, macos-arm64, windows-x86_64).
-    #[arg(long, default_value = "linux")]
-    platform: String,
+    /// (linux-aarch64, macos-arm64, windows-x86_64) [default: linux].
+    #[arg(long)]
+    platform: Option<String>,
     /// Use only wheels for these projects (comma-separated names, :all: or :none:).
     #[arg(long, value_name = "NAMES")]
     only_binary: Vec<String>,
@@ -45,12 +86,54 @@ pub(super) struct LockArgs {
     /// Allow pre-releases (otherwise used only where no final release fits).
     #[arg(long)]
     prerelease: bool,
+    /// Which versions to try first: highest, lowest, or lowest-direct (lowest for the
+    /// projects you name, highest for the rest) [default: highest].
+    #[arg(long, value_name = "STRATEGY")]
+    resolution: Option<String>,
+    /// Only files uploaded before this date (2024-01-31, the start of that day in UTC) or
+    /// time (2024-01-31T12:00:00Z), as the index states it (PEP 700): a lock that does not
+    /// change when new releases appear. Files without an upload time are left out.
+    #[arg(long, value_name = "DATE")]
+    exclude_newer: Option<String>,
     /// Ignore the existing output's pins for this project (or pin it: NAME==VERSION).
     #[arg(short = 'P', long, value_name = "NAME")]
     upgrade_package: Vec<String>,
     /// Ignore every pin of the existing output.
     #[arg(short = 'U', long)]
     upgrade: bool,
+    /// Resolve this project but leave it out of the output (repeatable).
+    #[arg(long, value_name = "NAME")]
+    no_emit_package: Vec<String>,
+    /// Write `name==1.0` for a pin asked for with extras, not `name[extra]==1.0`.
+    #[arg(long)]
+    strip_extras: bool,
+    /// No header (the command and target) in the output.
+    #[arg(long)]
+    no_header: bool,
+    /// No per-pin annotations (`# via`, build help) in the output.
+    #[arg(long)]
+    no_annotate: bool,
+    /// Write the index URLs into the output (`--index-url` lines; credentials removed).
+    #[arg(long)]
+    emit_index_url: bool,
+    /// Accepted for pip-compile compatibility: sdistill always pins pip, setuptools and
+    /// the like when something requires them (leave one out with --no-emit-package).
+    #[arg(long)]
+    allow_unsafe: bool,
+    /// Refuse the lock (exit 1) when a pin's metadata needed build help in the sandbox
+    /// (compatibility shims, stand-ins, missing build requirements): its sdist will
+    /// likely not build with pip or uv on the target.
+    #[arg(long)]
+    strict: bool,
+    /// Do not read `[tool.sdistill]` from pyproject.toml.
+    #[arg(long)]
+    no_config: bool,
+    /// Less on stderr: errors only (no warnings, progress or summary).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More on stderr: every step, also when stderr is not a terminal.
+    #[arg(short, long, action = ArgAction::Count)]
+    verbose: u8,
     /// No network: index pages, metadata and distributions come from the cache only.
     #[arg(long)]
     offline: bool,
@@ -75,7 +158,7 @@ pub(super) fn lock(args: LockArgs) -> u8 {
         return code;
     }
     match lock_inner(&args) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(e) => {
             // Multi-line explanations keep their lines; each line is still escaped.
             for line in e.to_string().lines() {
@@ -94,51 +177,236 @@ pub(super) fn lock(args: LockArgs) -> u8 {
     }
 }
 
-fn lock_inner(args: &LockArgs) -> Result<(), Error> {
-    use crate::resolve::{self, requirements, IndexProvider, LockRequest, TargetEnv};
+/// The flags after `[tool.sdistill]` filled what the command line left out.
+struct Settings {
+    index_urls: Vec<String>,
+    env: TargetEnv,
+    format: Format,
+    selection: Selection,
+    strategy: Strategy,
+    exclude_newer: Option<UploadTime>,
+    prerelease: bool,
+    only_binary: Vec<String>,
+    no_binary: Vec<String>,
+    no_emit: crate::resolve::NameSet,
+    strip_extras: bool,
+    header: bool,
+    annotate: bool,
+    emit_index_url: bool,
+    strict: bool,
+}
 
-    let env = TargetEnv {
-        python: TargetEnv::parse_python(&args.python_version)?,
-        target: TargetEnv::parse_platform(&args.platform)?,
+fn usage(detail: String) -> Error {
+    Error::Usage { detail }
+}
+
+fn settings(
+    args: &LockArgs,
+    config: &LockConfig,
+    output: Option<&Path>,
+) -> Result<Settings, Error> {
+    let list = |cli: &[String], file: &Option<Vec<String>>| -> Vec<String> {
+        let mut all = file.clone().unwrap_or_default();
+        all.extend(cli.iter().cloned());
+        all
     };
-    let mut set = requirements::RequirementSet::default();
-    for r in &args.requirements {
-        set.requirements.push(requirements::parse_arg(r)?);
+    let flag = |cli: bool, file: Option<bool>| cli || file.unwrap_or(false);
+    let mut index_urls = vec![args
+        .index_url
+        .clone()
+        .or_else(|| config.index_url.clone())
+        .unwrap_or_else(|| runtime::DEFAULT_INDEX_URL.to_string())];
+    index_urls.extend(list(&args.extra_index_url, &config.extra_index_url));
+    let python = args
+        .python_version
+        .clone()
+        .or_else(|| config.python_version.clone())
+        .unwrap_or_else(|| "3.12".to_string());
+    let platform = args
+        .platform
+        .clone()
+        .or_else(|| config.platform.clone())
+        .unwrap_or_else(|| "linux".to_string());
+    let env = TargetEnv {
+        python: TargetEnv::parse_python(&python)?,
+        target: TargetEnv::parse_platform(&platform)?,
+    };
+    let format = match args.format.as_deref().or(config.format.as_deref()) {
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            usage(format!(
+                "--format `{f}`: use requirements-txt, pylock.toml or json"
+            ))
+        })?,
+        None => output
+            .and_then(Format::infer)
+            .unwrap_or(Format::RequirementsTxt),
+    };
+    let strategy = match args.resolution.as_deref().or(config.resolution.as_deref()) {
+        Some(r) => Strategy::parse(r).ok_or_else(|| {
+            usage(format!(
+                "--resolution `{r}`: use highest, lowest or lowest-direct"
+            ))
+        })?,
+        None => Strategy::Highest,
+    };
+    let exclude_newer = match args.exclude_newer.as_deref().or(config.exclude_newer.as_deref()) {
+        Some(d) => Some(UploadTime::parse_cutoff(d).ok_or_else(|| {
+            usage(format!(
+                "--exclude-newer `{d}`: use a date (2024-01-31) or a UTC time (2024-01-31T12:00:00Z)"
+            ))
+        })?),
+        None => None,
+    };
+    let mut no_emit = crate::resolve::NameSet::default();
+    for n in list(&args.no_emit_package, &config.no_emit_package) {
+        no_emit.add(&n);
     }
+    let no_default_groups = flag(args.no_default_groups, config.no_default_groups);
+    Ok(Settings {
+        index_urls,
+        env,
+        format,
+        selection: Selection {
+            extras: list(&args.extra, &config.extra),
+            all_extras: flag(args.all_extras, config.all_extras),
+            groups: list(&args.group, &config.group),
+            all_groups: flag(args.all_groups, config.all_groups),
+            default_groups: if no_default_groups {
+                Vec::new()
+            } else {
+                config.default_groups.clone().unwrap_or_default()
+            },
+        },
+        strategy,
+        exclude_newer,
+        prerelease: flag(args.prerelease, config.prerelease),
+        only_binary: list(&args.only_binary, &config.only_binary),
+        no_binary: list(&args.no_binary, &config.no_binary),
+        no_emit,
+        strip_extras: flag(args.strip_extras, config.strip_extras),
+        header: !flag(args.no_header, config.no_header),
+        annotate: !flag(args.no_annotate, config.no_annotate),
+        emit_index_url: flag(args.emit_index_url, config.emit_index_url),
+        strict: flag(args.strict, config.strict),
+    })
+}
+
+/// Where the lock goes: a file, or standard output (no `-o`, or `-o -`).
+fn output_path(args: &LockArgs) -> Option<&Path> {
+    args.output.as_deref().filter(|p| *p != Path::new("-"))
+}
+
+fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
+    let mut inputs = args
+        .inputs
+        .iter()
+        .map(|a| lock_inputs::classify(a))
+        .collect::<Result<Vec<_>, _>>()?;
     for f in &args.requirement_files {
-        set.read(f, false)?;
+        inputs.push(lock_inputs::classify_file(f)?);
     }
-    for f in &args.constraint_files {
-        set.read(f, true)?;
+    let constraints = args
+        .constraint_files
+        .iter()
+        .map(|f| match lock_inputs::classify_file(f)? {
+            Input::Project(_) => Err(usage(format!(
+                "-c {}: a constraints file, not a project",
+                f.display()
+            ))),
+            other => Ok(other),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if inputs.is_empty() {
+        return Err(usage(
+            "nothing to lock: give requirements, a project directory or -r FILE".to_string(),
+        ));
     }
-    if set.requirements.is_empty() {
-        return Err(Error::Usage {
-            detail: "nothing to lock: give requirements or -r FILE".to_string(),
-        });
+    let config = if args.no_config {
+        None
+    } else {
+        lock_inputs::find_config(&inputs)?
+    };
+    let output_file = output_path(args);
+    let settings = settings(args, &config.unwrap_or_default(), output_file)?;
+    if args.check && output_file.is_none() {
+        return Err(usage(
+            "--check compares with the lock file named by -o FILE".to_string(),
+        ));
     }
+    let env = settings.env;
+
+    let progress = !args.quiet && (args.verbose > 0 || std::io::stderr().is_terminal());
+    let notify = match (progress, args.verbose > 0) {
+        (false, _) => Notify::default(),
+        (true, true) => Notify::to(|line| eprintln!("sdistill: {}", shown(line))),
+        (true, false) => Notify::to(|line| {
+            let line: String = shown(line).chars().take(100).collect();
+            eprint!("\r\x1b[Ksdistill: {line}");
+        }),
+    };
+    let overwrite = progress && args.verbose == 0;
+    let options = Options {
+        limits: args.limits.to_limits(),
+        sandbox: SandboxMode::Auto,
+        sandbox_config: SandboxConfig {
+            runtime_dir: args.runtime.clone(),
+            cache_dir: args.cache_dir.clone(),
+            index_url: settings.index_urls[0].clone(),
+            auto_install: !args.offline,
+            notify: notify.clone(),
+        },
+        target: env.target,
+        work_dir: args.work_dir.clone(),
+        cache: !args.no_cache,
+    };
+    let provider = IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
+
+    let mut set = requirements::RequirementSet::default();
+    let project_warnings = lock_inputs::read_inputs(
+        &inputs,
+        &constraints,
+        &settings.selection,
+        &env,
+        provider.inspector(),
+        &mut set,
+    )?;
     let mut request = LockRequest {
         requirements: set.requirements,
         constraints: set.constraints,
         env,
-        prerelease: args.prerelease,
+        prerelease: settings.prerelease,
+        strategy: settings.strategy,
+        exclude_newer: settings.exclude_newer,
         ..LockRequest::default()
     };
-    for n in &args.no_binary {
+    for n in &settings.no_binary {
         request.no_binary.add(n);
     }
-    for n in &args.only_binary {
+    for n in &settings.only_binary {
         request.only_binary.add(n);
     }
-    // Keep the previous lock's pins unless asked to move them.
-    if let Some(previous) = args
-        .output
-        .as_ref()
-        .filter(|_| !args.upgrade)
-        .and_then(|p| std::fs::read_to_string(p).ok())
-    {
-        for (name, version) in requirements::read_pins(&previous) {
-            if let Ok(v) = version.parse() {
-                request.preferences.insert(name, v);
+    // The existing lock: its pins are kept unless asked to move them; `--check` compares.
+    let existing = output_file.and_then(|p| std::fs::read_to_string(p).ok());
+    if args.check && existing.is_none() {
+        return Err(usage(format!(
+            "--check: {} does not exist or cannot be read; lock once without --check",
+            output_file
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )));
+    }
+    let previous = match &existing {
+        Some(text) => match output::read_summary(settings.format, text) {
+            Ok(summary) => Some(summary),
+            Err(e) if args.check => return Err(e),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    if let Some(previous) = previous.as_ref().filter(|_| !args.upgrade) {
+        for (name, pin) in &previous.pins {
+            if let Ok(v) = pin.version.parse() {
+                request.preferences.insert(name.clone(), v);
             }
         }
     }
@@ -151,39 +419,21 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
         }
     }
 
-    let progress = std::io::stderr().is_terminal();
-    let notify = if progress {
-        Notify::to(|line| {
-            let line: String = shown(line).chars().take(100).collect();
-            eprint!("\r\x1b[Ksdistill: {line}");
-        })
-    } else {
-        Notify::default()
-    };
-    let options = Options {
-        limits: args.limits.to_limits(),
-        sandbox: SandboxMode::Auto,
-        sandbox_config: SandboxConfig {
-            runtime_dir: args.runtime.clone(),
-            cache_dir: args.cache_dir.clone(),
-            index_url: args.index_url.clone(),
-            auto_install: !args.offline,
-            notify: notify.clone(),
-        },
-        target: env.target,
-        work_dir: args.work_dir.clone(),
-        cache: !args.no_cache,
-    };
-    let mut indexes = vec![args.index_url.clone()];
-    indexes.extend(args.extra_index_url.iter().cloned());
-    let provider = IndexProvider::new(&indexes, options, args.offline, notify.clone())?;
-    let outcome = resolve::resolve(&request, &provider, &notify);
-    if progress {
+    let outcome = crate::resolve::resolve(&request, &provider, &notify);
+    if overwrite {
         eprint!("\r\x1b[K");
     }
-    let resolution = outcome?;
-    for w in &resolution.warnings {
-        eprintln!("sdistill: warning: {}", shown(w));
+    let mut resolution = outcome?;
+    if !args.quiet {
+        for w in project_warnings.iter().chain(&resolution.warnings) {
+            eprintln!("sdistill: warning: {}", shown(w));
+        }
+    }
+    resolution
+        .packages
+        .retain(|p| !settings.no_emit.contains(p.name.as_ref()));
+    if let Some(code) = report_build_help(&resolution, &env, settings.strict, args.quiet) {
+        return Ok(code);
     }
     let command = header_command(
         std::iter::once("sdistill".to_string()).chain(
@@ -192,11 +442,50 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
                 .map(|a| a.to_string_lossy().into_owned()),
         ),
     );
-    let text = resolve::output::render(&resolution, &env, &command)?;
-    match &args.output {
+    let no_urls: Vec<String> = Vec::new();
+    let render_options = RenderOptions {
+        env: &env,
+        command: &command,
+        header: settings.header,
+        annotate: settings.annotate,
+        strip_extras: settings.strip_extras,
+        index_urls: if settings.emit_index_url {
+            &settings.index_urls
+        } else {
+            &no_urls
+        },
+    };
+    let text = output::render(settings.format, &resolution, &render_options)?;
+    if args.check {
+        let (Some(old), Some(path)) = (previous, output_file) else {
+            return Ok(EXIT_FAILED);
+        };
+        let fresh = output::read_summary(settings.format, &text)?;
+        let changes = check::diff(&old, &fresh);
+        if changes.is_empty() {
+            if !args.quiet {
+                eprintln!(
+                    "sdistill: {} is up to date",
+                    shown(&path.display().to_string())
+                );
+            }
+            return Ok(EXIT_OK);
+        }
+        eprintln!(
+            "sdistill: {} is stale ({} change{}); lock again without --check to update it:",
+            shown(&path.display().to_string()),
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" }
+        );
+        for c in &changes {
+            eprintln!("  {}", shown(&c.to_string()));
+        }
+        return Ok(EXIT_STALE);
+    }
+    match output_file {
         Some(path) => {
             crate::atomic_file::write(path, text.as_bytes(), true).map_err(|e| Error::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source: e,
             })?
         }
@@ -223,7 +512,50 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
             s.cache_hits
         );
     }
-    Ok(())
+    Ok(EXIT_OK)
+}
+
+/// Says which pins needed build help in the sandbox (their sdists will likely not build
+/// with pip or uv on the target); with `strict`, refuses the lock: `Some(exit status)`.
+fn report_build_help(
+    resolution: &Resolution,
+    env: &TargetEnv,
+    strict: bool,
+    quiet: bool,
+) -> Option<u8> {
+    let helped: Vec<_> = resolution
+        .packages
+        .iter()
+        .filter(|p| !p.caveats.is_empty())
+        .collect();
+    if helped.is_empty() || (quiet && !strict) {
+        return None;
+    }
+    let count = helped.len();
+    eprintln!(
+        "sdistill: {}: {count} pin{} needed build help in the sandbox; pip or uv will likely fail to build {} on {}:",
+        if strict { "error" } else { "warning" },
+        if count == 1 { "" } else { "s" },
+        if count == 1 { "it" } else { "them" },
+        env.describe()
+    );
+    for p in helped {
+        eprintln!(
+            "  {} {} ({}): {}",
+            p.name,
+            p.version,
+            p.metadata_source
+                .as_ref()
+                .map(|m| shown(&m.0))
+                .unwrap_or_default(),
+            shown(&p.caveats.join("; "))
+        );
+    }
+    if strict {
+        eprintln!("sdistill: --strict: no lock written; pin versions that build on the target, or use wheels (--only-binary)");
+        return Some(EXIT_FAILED);
+    }
+    None
 }
 
 /// The command line as the lock header records it: each argument with the credentials in

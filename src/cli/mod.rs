@@ -3,13 +3,15 @@
 //! The only module that prints or decides the process exit status. Exit codes:
 //! `0` every input produced metadata, `1` at least one input failed (its object carries
 //! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
-//! not installable, output not writable, a cache or work dir not private to the user).
+//! not installable, output not writable, a cache or work dir not private to the user);
+//! `lock --check` adds `4`: the lock file is stale.
 //!
 //! One file per subcommand: [`inspect`], [`lock`], [`runtime`]; what they share (limits,
 //! the runtime and cache flags, signals, directory checks) is here.
 
 mod inspect;
 mod lock;
+mod lock_inputs;
 mod runtime;
 
 use std::path::PathBuf;
@@ -49,7 +51,7 @@ enum Command {
     Inspect(InspectArgs),
     /// Resolve requirements into a hash-pinned requirements.txt, running no package code
     /// on the host.
-    Lock(LockArgs),
+    Lock(Box<LockArgs>),
     /// Manage the pinned WASI CPython runtime the sandbox runs.
     Runtime {
         #[command(subcommand)]
@@ -140,7 +142,7 @@ pub fn main() -> ExitCode {
     install_signal_cleanup();
     let code = match cli.command {
         Command::Inspect(args) => inspect::inspect(args),
-        Command::Lock(args) => lock::lock(args),
+        Command::Lock(args) => lock::lock(*args),
         Command::Runtime { command } => command.run(),
     };
     crate::dirs::work::cleanup();

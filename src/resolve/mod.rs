@@ -2,11 +2,17 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`requirements`] | read `requirements.in`-style files (`-r`, `-c`, continuations) |
+//! | [`requirements`] | read `requirements.in`-style files (`-r`, `-c`, continuations, stdin) |
+//! | [`project`], [`groups`] | a project's own dependencies, extras and PEP 735 groups |
+//! | [`config`] | `[tool.sdistill]`: a project's lock settings |
+//! | [`direct`] | `name @ URL` requirements: what can be hash-pinned, validated |
 //! | [`environment`] | the target: marker environment, `Requires-Python`, wheel tags |
 //! | [`provider`] | versions and dependencies: the [`MetadataProvider`] seam, [`IndexProvider`] |
-//! | (this module) | the PubGrub adapter: PEP 440 version sets, extras, yanked, pre-releases |
-//! | [`output`] | the `requirements.txt` a `pip install --require-hashes` accepts |
+//! | (this module) | the PubGrub adapter: extras, yanked, pre-releases, direct references |
+//! | `versions` | PEP 440 specifiers as version sets |
+//! | [`types`] | the request and the [`Resolution`] |
+//! | [`caveats`] | which answers needed help a real build will not get |
+//! | [`output`] | requirements.txt, `pylock.toml`, a JSON report, and `--check`'s diff |
 //!
 //! The resolver is [`pubgrub`] over [`pep440_rs`] versions. Version sets are
 //! `Ranges<Version>` built from PEP 440 specifiers, so `~=`, `!=1.*`, `===` and friends
@@ -15,10 +21,19 @@
 //! evaluated for the target; a package that only some marker pulled in is written with
 //! that marker (combined along every path that reaches it).
 
+pub mod caveats;
+pub mod config;
+pub mod direct;
 pub mod environment;
+mod finish;
+pub mod groups;
+mod hints;
 pub mod output;
+pub mod project;
 pub mod provider;
 pub mod requirements;
+pub mod types;
+mod versions;
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -27,111 +42,27 @@ use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl};
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree};
 use pubgrub::{
     DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
     PackageResolutionStatistics, PubGrubError, Ranges, Reporter,
 };
 
 use crate::error::{Error, Result};
-use crate::index::Sha256Hex;
 use crate::metadata::{normalize_name, parse_requirement};
 use crate::sandbox::Notify;
+use direct::{DirectDist, DirectRef};
+use versions::{pinned_version, salvage, specifier_set, Set};
 
 pub use environment::TargetEnv;
 /// Re-exported so callers name the same PEP 440/508 types the resolver uses.
 pub use pep440_rs::Version;
 pub use pep508_rs::Requirement as Pep508Requirement;
 pub use provider::{DistFile, DistMetadata, IndexProvider, MetadataProvider, ProjectVersion};
-
-/// A requirement the user asked for, and where it was written (for `# via`).
-#[derive(Debug, Clone)]
-pub struct RootRequirement {
-    /// The parsed PEP 508 requirement.
-    pub requirement: Requirement,
-    /// `-r requirements.in`, `-c constraints.txt` or `command line`.
-    pub origin: String,
-}
-
-/// A set of project names, or all of them (`:all:`), as pip's `--no-binary` takes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NameSet {
-    /// Every project.
-    pub all: bool,
-    /// These projects (normalized).
-    pub names: BTreeSet<String>,
-}
-
-impl NameSet {
-    /// Parses pip's syntax: comma-separated names, `:all:` or `:none:`; repeated flags add.
-    pub fn add(&mut self, text: &str) {
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part {
-                ":all:" => self.all = true,
-                ":none:" => {
-                    self.all = false;
-                    self.names.clear();
-                }
-                name => {
-                    self.names.insert(normalize_name(name));
-                }
-            }
-        }
-    }
-
-    /// Whether `name` (normalized) is in the set.
-    pub fn contains(&self, name: &str) -> bool {
-        self.all || self.names.contains(name)
-    }
-}
-
-/// Everything a lock is asked to do.
-#[derive(Debug, Clone, Default)]
-pub struct LockRequest {
-    /// What to install.
-    pub requirements: Vec<RootRequirement>,
-    /// Limits on versions that apply only if a project is required at all (`-c`).
-    pub constraints: Vec<RootRequirement>,
-    /// The target interpreter and platform.
-    pub env: TargetEnv,
-    /// Allow pre-releases everywhere (otherwise only where nothing else fits).
-    pub prerelease: bool,
-    /// Never use wheels of these projects (`--no-binary`).
-    pub no_binary: NameSet,
-    /// Never use sdists of these projects (`--only-binary`); wins over `no_binary`.
-    pub only_binary: NameSet,
-    /// Versions to keep when they still fit (the previous lock's pins).
-    pub preferences: BTreeMap<String, Version>,
-}
-
-/// One pinned project of a lock. Everything [`output`] writes from it is a parsed,
-/// validated value (name, version, digests, marker tree), re-serialized there.
-#[derive(Debug, Clone)]
-pub struct LockedPackage {
-    /// Project name (normalized).
-    pub name: PackageName,
-    /// The chosen version.
-    pub version: Version,
-    /// sha256 of every file of that version pip may pick (sorted).
-    pub hashes: Vec<Sha256Hex>,
-    /// Who asked for it: `-r file` / `command line` for the user, project names otherwise.
-    pub via: Vec<String>,
-    /// The marker under which it is needed, when only some environments need it.
-    pub marker: Option<MarkerTree>,
-    /// Which file answered its dependencies, and how (`metadata-file`, `sandbox-egg-info`, ...).
-    pub metadata_source: Option<(String, String)>,
-    /// The chosen version is yanked (selected only because it was pinned with `==`).
-    pub yanked: bool,
-}
-
-/// A successful lock.
-#[derive(Debug, Clone)]
-pub struct Resolution {
-    /// Pinned projects, sorted by name.
-    pub packages: Vec<LockedPackage>,
-    /// Everything worth a reader's attention (skipped requirements, missing extras).
-    pub warnings: Vec<String>,
-}
+pub use types::{
+    LockRequest, LockedDependency, LockedDirect, LockedPackage, NameSet, Resolution,
+    RootRequirement, Strategy,
+};
 
 /// Resolves `request` with facts from `provider`. Progress lines go to `notify`.
 pub fn resolve(
@@ -198,8 +129,6 @@ impl fmt::Display for Node {
     }
 }
 
-type Set = Ranges<Version>;
-
 /// A version's dependencies, or why they could not be read (which ends the lock).
 type MetadataOutcome = std::result::Result<Rc<DistMetadata>, String>;
 
@@ -230,6 +159,14 @@ struct Solver<'a> {
     metadata: RefCell<BTreeMap<(String, Version), MetadataOutcome>>,
     edges: RefCell<BTreeMap<(Node, Version), Vec<Edge>>>,
     warnings: RefCell<BTreeSet<String>>,
+    /// Projects pinned to a file by a direct reference: their only candidate.
+    direct: BTreeMap<String, DirectDist>,
+    /// The projects the user's requirements name (`--resolution lowest-direct`).
+    root_names: BTreeSet<String>,
+    /// Versions listed but not installable on the target, and why (for hints).
+    excluded: RefCell<BTreeMap<String, Vec<(Version, String)>>>,
+    /// Every range any requirement asked of a project (hints only suggest versions in it).
+    requested: RefCell<BTreeMap<String, Set>>,
 }
 
 impl<'a> Solver<'a> {
@@ -251,12 +188,31 @@ impl<'a> Solver<'a> {
             let entry = constraints.entry(name).or_insert_with(Ranges::full);
             *entry = entry.intersection(&set);
         }
+        let mut references: BTreeMap<String, DirectRef> = BTreeMap::new();
+        let mut root_names = BTreeSet::new();
         for r in &request.requirements {
-            specifier_set(&r.requirement).map_err(|detail| Error::Usage {
-                detail: format!("{}: {detail}", r.origin),
-            })?;
+            let name = normalize_name(r.requirement.name.as_ref());
+            root_names.insert(name.clone());
+            let Some(reference) = DirectRef::from_requirement(&r.requirement, &r.origin)? else {
+                specifier_set(&r.requirement).map_err(|detail| Error::Usage {
+                    detail: format!("{}: {detail}", r.origin),
+                })?;
+                continue;
+            };
+            if !r.requirement.marker.evaluate(&markers, &[]) {
+                continue;
+            }
+            if let Some(other) = references.get(&name).filter(|o| **o != reference) {
+                return Err(Error::Usage {
+                    detail: format!(
+                        "{}: {name} is asked for at two URLs ({} and {}); a lock holds one",
+                        r.origin, other.url, reference.url
+                    ),
+                });
+            }
+            references.insert(name, reference);
         }
-        Ok(Self {
+        let solver = Self {
             request,
             provider,
             notify,
@@ -266,7 +222,42 @@ impl<'a> Solver<'a> {
             metadata: RefCell::new(BTreeMap::new()),
             edges: RefCell::new(BTreeMap::new()),
             warnings: RefCell::new(BTreeSet::new()),
-        })
+            direct: BTreeMap::new(),
+            root_names,
+            excluded: RefCell::new(BTreeMap::new()),
+            requested: RefCell::new(BTreeMap::new()),
+        };
+        solver.fetch_direct(references)
+    }
+
+    /// Fetches every direct reference (in parallel) and keeps its answer: the only
+    /// candidate of its project, with its dependencies already known.
+    fn fetch_direct(mut self, references: BTreeMap<String, DirectRef>) -> Result<Self> {
+        let refs: Vec<DirectRef> = references.into_values().collect();
+        let provider = self.provider;
+        for fetched in parallel(&refs, |r| provider.direct(r)) {
+            let dist = fetched?;
+            let name = dist.reference.name.to_string();
+            if dist.reference.filename.is_wheel()
+                && !self
+                    .request
+                    .env
+                    .wheel_compatible(dist.reference.filename.as_str())
+            {
+                return Err(Error::Usage {
+                    detail: format!(
+                        "{name} @ {}: the wheel is not installable on {}",
+                        dist.reference.url,
+                        self.request.env.describe()
+                    ),
+                });
+            }
+            let file = dist.reference.filename.to_string();
+            let _known =
+                self.record_metadata(&name, &dist.version, &file, Ok(dist.metadata.clone()))?;
+            self.direct.insert(name, dist);
+        }
+        Ok(self)
     }
 
     /// Records a warning, cut to a readable length: warnings quote requirement text from
@@ -285,6 +276,18 @@ impl<'a> Solver<'a> {
         if let Some(c) = self.candidates.borrow().get(name) {
             return Ok(c.clone());
         }
+        if let Some(d) = self.direct.get(name) {
+            let only = Rc::new(vec![Candidate {
+                version: d.version.clone(),
+                usable: Vec::new(),
+                all: Vec::new(),
+                yanked: false,
+            }]);
+            self.candidates
+                .borrow_mut()
+                .insert(name.to_string(), only.clone());
+            return Ok(only);
+        }
         let versions = self.provider.versions(name)?;
         Ok(self.store_candidates(name, versions))
     }
@@ -296,11 +299,15 @@ impl<'a> Solver<'a> {
             !self.request.no_binary.contains(name) || self.request.only_binary.contains(name);
         let sdists_ok = !self.request.only_binary.contains(name);
         let mut out = Vec::new();
+        let cutoff = self.request.exclude_newer;
+        let mut excluded = Vec::new();
         for pv in versions {
-            let all: Vec<DistFile> = pv
-                .files
-                .into_iter()
+            let listed = pv.files;
+            let all: Vec<DistFile> = listed
+                .iter()
                 .filter(|f| if f.is_wheel() { wheels_ok } else { sdists_ok })
+                .filter(|f| cutoff.is_none_or(|c| f.upload_time.is_some_and(|t| t < c)))
+                .cloned()
                 .collect();
             let fits = |f: &&DistFile| f.requires_python.as_deref().is_none_or(|r| env.admits(r));
             let mut usable: Vec<DistFile> = all
@@ -310,6 +317,10 @@ impl<'a> Solver<'a> {
                 .cloned()
                 .collect();
             if usable.is_empty() {
+                if !listed.is_empty() {
+                    let why = hints::unusable(&listed, &all, self.request, wheels_ok, sdists_ok);
+                    excluded.push((pv.version, why));
+                }
                 continue;
             }
             let yanked = usable.iter().all(|f| f.yanked);
@@ -326,6 +337,10 @@ impl<'a> Solver<'a> {
             });
         }
         out.sort_by(|a, b| b.version.cmp(&a.version));
+        excluded.sort_by(|a, b| b.0.cmp(&a.0));
+        self.excluded
+            .borrow_mut()
+            .insert(name.to_string(), excluded);
         let out = Rc::new(out);
         self.candidates
             .borrow_mut()
@@ -387,7 +402,7 @@ impl<'a> Solver<'a> {
         let names: Vec<&str> = deps
             .keys()
             .filter_map(Node::project)
-            .filter(|n| !self.candidates.borrow().contains_key(*n))
+            .filter(|n| !self.candidates.borrow().contains_key(*n) && !self.direct.contains_key(*n))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -517,158 +532,6 @@ impl<'a> Solver<'a> {
             }
         }
     }
-
-    /// What the resolver left out that a user may have meant, for the projects an
-    /// explanation names: unknown projects, yanked versions, pre-releases.
-    fn hints(&self, explanation: &str) -> Vec<String> {
-        let mentioned = |name: &str| {
-            explanation
-                .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-                .any(|word| word == name)
-        };
-        let mut hints = Vec::new();
-        for (name, candidates) in self.candidates.borrow().iter() {
-            if !mentioned(name) {
-                continue;
-            }
-            if candidates.is_empty() {
-                hints.push(format!(
-                    "{name}: no distribution on the index that {} can install",
-                    self.request.env.describe()
-                ));
-                continue;
-            }
-            let yanked: Vec<String> = candidates
-                .iter()
-                .filter(|c| c.yanked)
-                .take(3)
-                .map(|c| c.version.to_string())
-                .collect();
-            if !yanked.is_empty() {
-                hints.push(format!(
-                    "{name} {} yanked: only an exact == pin selects a yanked version",
-                    if yanked.len() == 1 {
-                        format!("{} is", yanked[0])
-                    } else {
-                        format!("{} are", yanked.join(", "))
-                    }
-                ));
-            }
-            let pre: Vec<String> = candidates
-                .iter()
-                .filter(|c| c.version.any_prerelease())
-                .take(3)
-                .map(|c| c.version.to_string())
-                .collect();
-            if !pre.is_empty() && !self.request.prerelease {
-                hints.push(format!(
-                    "{name} has pre-releases ({}); an exclusive `<V` excludes V's pre-releases, and --prerelease allows them everywhere",
-                    pre.join(", ")
-                ));
-            }
-        }
-        hints
-    }
-
-    /// Pins, hashes, `# via` and markers of a solution.
-    fn finish(&self, selected: &BTreeMap<Node, Version>) -> Result<Resolution> {
-        let edges = self.edges.borrow();
-        let out_edges = |node: &Node| -> &[Edge] {
-            selected
-                .get(node)
-                .and_then(|v| edges.get(&(node.clone(), v.clone())))
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-        };
-        // The marker under which each node is needed: OR over the paths reaching it.
-        let mut needed: BTreeMap<Node, MarkerTree> = BTreeMap::new();
-        needed.insert(Node::Root, MarkerTree::TRUE);
-        for _ in 0..64 {
-            let mut changed = false;
-            for node in selected.keys() {
-                let Some(from) = needed.get(node).cloned() else {
-                    continue;
-                };
-                for edge in out_edges(node) {
-                    if !selected.contains_key(&edge.to) {
-                        continue;
-                    }
-                    let mut path = from.clone();
-                    path.and(edge.marker.clone());
-                    let slot = needed.entry(edge.to.clone()).or_insert(MarkerTree::FALSE);
-                    let mut merged = slot.clone();
-                    merged.or(path);
-                    if merged != *slot {
-                        *slot = merged;
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        let mut via: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for node in selected.keys() {
-            for edge in out_edges(node) {
-                let Some(to) = edge.to.project() else {
-                    continue;
-                };
-                let label = match (node, &edge.origin) {
-                    (Node::Root, Some(origin)) => origin.clone(),
-                    (Node::Root, None) => "command line".to_string(),
-                    (n, _) => n.project().unwrap_or_default().to_string(),
-                };
-                if Some(to) != node.project() {
-                    via.entry(to.to_string()).or_default().insert(label);
-                }
-            }
-        }
-        let mut packages = Vec::new();
-        for (node, version) in selected {
-            let Node::Base(name) = node else { continue };
-            let candidates = self.candidates.borrow();
-            let candidate = candidates
-                .get(name)
-                .and_then(|c| c.iter().find(|c| &c.version == version));
-            let mut hashes: Vec<Sha256Hex> = candidate
-                .map(|c| c.all.iter().map(|f| f.sha256.clone()).collect())
-                .unwrap_or_default();
-            hashes.sort();
-            hashes.dedup();
-            let marker = needed.get(node).filter(|m| !m.is_true()).cloned();
-            let metadata_source = self
-                .metadata
-                .borrow()
-                .get(&(name.clone(), version.clone()))
-                .and_then(|m| {
-                    m.as_ref()
-                        .ok()
-                        .map(|m| (m.filename.clone(), m.method.clone()))
-                });
-            let project = PackageName::from_str(name).map_err(|e| Error::UnsafeOutput {
-                package: name.clone(),
-                reason: format!("not a project name ({e})"),
-            })?;
-            packages.push(LockedPackage {
-                name: project,
-                version: version.clone(),
-                hashes,
-                via: via.remove(name).unwrap_or_default().into_iter().collect(),
-                marker,
-                metadata_source,
-                yanked: candidate.is_some_and(|c| c.yanked),
-            });
-        }
-        let mut warnings: Vec<String> = self.warnings.borrow().iter().cloned().collect();
-        for p in packages.iter().filter(|p| p.yanked) {
-            warnings.push(format!(
-                "{} {} is yanked; it is pinned because it was asked for with ==",
-                p.name, p.version
-            ));
-        }
-        Ok(Resolution { packages, warnings })
-    }
 }
 
 /// Runs `f` over `items` on up to 8 threads (the work is network round trips and sandbox
@@ -696,84 +559,6 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
         .into_iter()
         .filter_map(|s| s.into_inner().ok().flatten())
         .collect()
-}
-
-/// The project, extras and marker of a requirement whose version part is not PEP 440
-/// (`pytz (>dev)`, `foo >= 1.0-beta`); `None` when even the name is unreadable.
-fn salvage(text: &str) -> Option<Requirement> {
-    let (head, marker) = match text.split_once(';') {
-        Some((h, m)) => (h, Some(m)),
-        None => (text, None),
-    };
-    let head = head.trim_start();
-    let name_len = head
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
-        .unwrap_or(head.len());
-    let name = &head[..name_len];
-    let rest = head[name_len..].trim_start();
-    let extras = rest
-        .strip_prefix('[')
-        .and_then(|r| r.split_once(']'))
-        .map(|(e, _)| format!("[{e}]"))
-        .unwrap_or_default();
-    let rebuilt = match marker {
-        Some(m) => format!("{name}{extras} ; {m}"),
-        None => format!("{name}{extras}"),
-    };
-    parse_requirement(&rebuilt).ok()
-}
-
-/// One specifier as a version set: pep440_rs's conversion, except that a public version
-/// in `==`, `!=` and `<=` also covers its local versions, as PEP 440 says (`torch==2.1.0`
-/// matches `2.1.0+cpu`; pep440_rs makes `==V` the single point `V`).
-fn specifier_range(spec: &pep440_rs::VersionSpecifier) -> Set {
-    use pep440_rs::Operator;
-    let version = spec.version();
-    if !version.local().is_empty() {
-        return Ranges::from(spec.clone());
-    }
-    let with_locals = local_span(version);
-    match spec.operator() {
-        Operator::Equal => with_locals,
-        Operator::NotEqual => with_locals.complement(),
-        Operator::LessThanEqual => Ranges::lower_than(version.clone()).union(&with_locals),
-        _ => Ranges::from(spec.clone()),
-    }
-}
-
-/// `version` and all its local versions (`1.0`, `1.0+cpu`, ...): from `version` up to the
-/// first version above them, the next dev release of a dev release, else the first dev
-/// release of the next post-release.
-fn local_span(version: &Version) -> Set {
-    let above_locals = match (version.dev(), version.post()) {
-        (Some(dev), _) => version.clone().with_dev(Some(dev + 1)),
-        (None, Some(post)) => version.clone().with_post(Some(post + 1)).with_dev(Some(0)),
-        (None, None) => version.clone().with_post(Some(0)).with_dev(Some(0)),
-    };
-    Ranges::from_range_bounds(version.clone()..above_locals)
-}
-
-/// The public version a range pins exactly (`==V`, possibly with its local versions).
-fn pinned_version(range: &Set) -> Option<Version> {
-    let (std::ops::Bound::Included(low), _) = range.bounding_range()? else {
-        return None;
-    };
-    let low = low.clone().without_local();
-    range.subset_of(&local_span(&low)).then_some(low)
-}
-
-/// The version set of a requirement's specifiers (everything when it has none).
-fn specifier_set(req: &Requirement) -> std::result::Result<Set, String> {
-    match &req.version_or_url {
-        None => Ok(Ranges::full()),
-        Some(VersionOrUrl::VersionSpecifier(specs)) => Ok(specs
-            .iter()
-            .fold(Ranges::full(), |set, spec| set.intersection(&specifier_range(spec)))),
-        Some(VersionOrUrl::Url(_)) => Err(format!(
-            "`{}` is a direct URL requirement, which a hash-pinned lock from an index cannot express",
-            req.name
-        )),
-    }
 }
 
 impl DependencyProvider for Solver<'_> {
@@ -810,11 +595,20 @@ impl DependencyProvider for Solver<'_> {
         let candidates = self.candidates(name)?;
         // PEP 592: a yanked version only for an exact pin (`==V`, which covers `V+local`).
         let pinned = pinned_version(range);
-        let fits: Vec<&Candidate> = candidates
+        let lowest = match self.request.strategy {
+            Strategy::Highest => false,
+            Strategy::Lowest => true,
+            Strategy::LowestDirect => self.root_names.contains(name),
+        };
+        // Candidates are newest first; the lowest strategies walk them the other way.
+        let mut fits: Vec<&Candidate> = candidates
             .iter()
             .filter(|c| range.contains(&c.version))
             .filter(|c| !c.yanked || pinned.as_ref() == Some(&c.version.clone().without_local()))
             .collect();
+        if lowest {
+            fits.reverse();
+        }
         if let Some(preferred) = self.request.preferences.get(name) {
             if let Some(c) = fits.iter().find(|c| &c.version == preferred) {
                 return Ok(Some(c.version.clone()));
@@ -846,7 +640,12 @@ impl DependencyProvider for Solver<'_> {
                         continue;
                     }
                     let name = normalize_name(req.name.as_ref());
-                    let set = specifier_set(req).map_err(|detail| Error::Usage { detail })?;
+                    // A direct reference's project has one candidate: its file's version.
+                    let set = if self.direct.contains_key(&name) {
+                        Ranges::full()
+                    } else {
+                        specifier_set(req).map_err(|detail| Error::Usage { detail })?
+                    };
                     let set = self.constrained(&name, set);
                     let mut nodes = vec![Node::Base(name.clone())];
                     nodes.extend(
@@ -902,6 +701,17 @@ impl DependencyProvider for Solver<'_> {
                 );
             }
         }
+        {
+            let mut requested = self.requested.borrow_mut();
+            for (node, set) in &deps {
+                if let Some(name) = node.project() {
+                    let slot = requested
+                        .entry(name.to_string())
+                        .or_insert_with(Ranges::empty);
+                    *slot = slot.union(set);
+                }
+            }
+        }
         self.prefetch(&deps);
         self.edges
             .borrow_mut()
@@ -909,66 +719,5 @@ impl DependencyProvider for Solver<'_> {
         Ok(Dependencies::Available(
             deps.into_iter().collect::<DependencyConstraints<_, _>>(),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(spec: &str) -> Set {
-        specifier_set(&parse_requirement(&format!("x{spec}")).unwrap()).unwrap()
-    }
-
-    fn v(text: &str) -> Version {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn version_sets_follow_pep_440() {
-        // Local versions match a public `==`, `!=`, `<=`, but not `>` or `<`.
-        assert!(set("==1.0").contains(&v("1.0+cpu")));
-        assert!(set("==1.0").contains(&v("1.0")));
-        assert!(!set("==1.0").contains(&v("1.0.post0")));
-        assert!(!set("==1.0").contains(&v("1.0.1")));
-        assert!(!set("!=1.0").contains(&v("1.0+cpu")));
-        assert!(set("!=1.0").contains(&v("1.0.post1")));
-        assert!(set("<=1.0").contains(&v("1.0+cpu")));
-        assert!(!set("<=1.0").contains(&v("1.0.post1")));
-        assert!(!set(">1.0").contains(&v("1.0+cpu")));
-        assert!(set("==1.0+cpu").contains(&v("1.0+cpu")));
-        assert!(!set("==1.0+cpu").contains(&v("1.0+cu121")));
-        assert!(set("==1.0.post1").contains(&v("1.0.post1+x")));
-        assert!(!set("==1.0.post1").contains(&v("1.0.post2.dev0")));
-        assert!(set("==1.0.dev1").contains(&v("1.0.dev1+x")));
-        assert!(!set("==1.0.dev1").contains(&v("1.0.dev2")));
-        assert!(set("==2.0a1").contains(&v("2.0a1+x")));
-        assert!(!set("==2.0a1").contains(&v("2.0a2")));
-        // Wildcards, compatible release, arbitrary equality, pre-release ordering.
-        assert!(!set("!=1.*").contains(&v("1.9")));
-        assert!(set("!=1.*").contains(&v("2.0")));
-        assert!(set("==1.*").contains(&v("1.4.2")));
-        assert!(set("~=2.2").contains(&v("2.9")));
-        assert!(!set("~=2.2").contains(&v("3.0")));
-        assert!(!set("~=2.2.1").contains(&v("2.3")));
-        assert!(set("===1.0").contains(&v("1.0")));
-        assert!(!set("<2").contains(&v("2.0b1")));
-        assert!(set(">=2.0b1").contains(&v("2.0b2")));
-        // What counts as an exact pin (yanked versions, priority).
-        assert_eq!(pinned_version(&set("==1.0")), Some(v("1.0")));
-        assert_eq!(pinned_version(&set("==1.0+cpu")), Some(v("1.0")));
-        assert_eq!(pinned_version(&set(">=1.0,<=1.0")), Some(v("1.0")));
-        assert_eq!(pinned_version(&set(">=1.0")), None);
-        assert_eq!(pinned_version(&set("==1.*")), None);
-    }
-
-    #[test]
-    fn salvages_legacy_requirements() {
-        assert_eq!(salvage("pytz (>dev)").unwrap().to_string(), "pytz");
-        let r = salvage("foo[bar] >= 1.0-beta ; python_version < '4'").unwrap();
-        assert_eq!(r.name.as_ref(), "foo");
-        assert_eq!(r.extras.len(), 1);
-        assert!(!r.marker.is_true());
-        assert!(salvage("(((").is_none());
     }
 }

@@ -26,9 +26,12 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 
+use super::direct::{DirectDist, DirectLocation, DirectRef};
 use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
-use crate::index::{DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex};
+use crate::index::{
+    DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex, UploadTime,
+};
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
 use crate::sandbox::{runtime, Notify};
@@ -48,6 +51,29 @@ pub struct DistFile {
     pub requires_python: Option<String>,
     /// A PEP 658 metadata file next to it, if the index offers one.
     pub core_metadata: Option<MetadataFile>,
+    /// Its size, as the index states it (PEP 700).
+    pub size: Option<u64>,
+    /// When it was uploaded, as the index states it (PEP 700).
+    pub upload_time: Option<UploadTime>,
+    /// The index it was listed on, without credentials (for `pylock.toml`).
+    pub index: Option<String>,
+}
+
+impl DistFile {
+    /// A file known by name, URL and sha256 only (no size, time, index or metadata file).
+    pub fn new(filename: DistFilename, url: String, sha256: Sha256Hex) -> Self {
+        Self {
+            filename,
+            url,
+            sha256,
+            yanked: false,
+            requires_python: None,
+            core_metadata: None,
+            size: None,
+            upload_time: None,
+            index: None,
+        }
+    }
 }
 
 impl DistFile {
@@ -96,6 +122,17 @@ pub trait MetadataProvider: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Fetches the file of a direct reference (`name @ URL`), checks or computes its
+    /// sha256, and reads its version and dependencies. Providers without a way to fetch
+    /// files refuse.
+    fn direct(&self, reference: &DirectRef) -> Result<DirectDist> {
+        Err(Error::Usage {
+            detail: format!(
+                "{} @ {}: this metadata provider cannot fetch direct references",
+                reference.name, reference.url
+            ),
+        })
+    }
 }
 
 /// Counts of what an [`IndexProvider`] did, for progress and benchmarks.
@@ -128,6 +165,9 @@ pub struct IndexProvider {
 
 /// Largest PEP 658 metadata file accepted.
 const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
+
+/// Largest file a direct reference without a stated hash may download.
+const MAX_DIRECT_FILE: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Largest cached index page read back (pages are capped at 64 MiB when fetched; their
 /// JSON form is of the same order).
@@ -359,6 +399,92 @@ impl IndexProvider {
     }
 }
 
+impl IndexProvider {
+    /// The inspector this provider reads sdists with: a project directory is read the
+    /// same way (static metadata first, the sandbox when needed), sharing its sandbox.
+    pub fn inspector(&self) -> &Inspector {
+        &self.inspector
+    }
+
+    /// The file of a direct reference in `dir` (`direct/<digest of its URL>/<file name>`)
+    /// and its sha256 and size. A URL's `#sha256=` is checked against the bytes; without
+    /// one, the digest of the bytes read is the one pinned. A cached copy serves only if
+    /// it has the stated hash (or, offline, for a URL that states none); a local file is
+    /// copied first, so the bytes hashed are the bytes inspected.
+    fn direct_file(&self, reference: &DirectRef, dir: &CacheDir) -> Result<(Sha256Hex, u64)> {
+        let name = reference.filename.as_str();
+        let path = dir.path().join(name);
+        let digest_of = |path: &std::path::Path| -> Result<(Sha256Hex, u64)> {
+            let (hex, size) = hash_file(path)?;
+            let sha = Sha256Hex::parse(&hex).map_err(|e| Error::Internal {
+                detail: e.to_string(),
+            })?;
+            Ok((sha, size))
+        };
+        let mismatch = |got: &Sha256Hex, want: &Sha256Hex| Error::Index {
+            detail: format!(
+                "{}: sha256 {got} does not match the URL's {want}",
+                reference.url
+            ),
+        };
+        if matches!(reference.location, DirectLocation::Remote(_)) && dir.is_file(name) {
+            let (got, size) = digest_of(&path)?;
+            match &reference.sha256 {
+                Some(want) if *want == got => return Ok((got, size)),
+                None if self.offline => return Ok((got, size)),
+                _ => {
+                    let _ = dir.remove_file(name);
+                }
+            }
+        }
+        let (got, size) = match &reference.location {
+            DirectLocation::Local(source) => {
+                let (tmp, mut out) = dir
+                    .create_temp(name)
+                    .map_err(|e| Error::io(dir.path().join(name), e))?;
+                let copied = std::fs::File::open(source)
+                    .and_then(|mut input| std::io::copy(&mut input, &mut out))
+                    .and_then(|_| out.sync_all())
+                    .and_then(|()| dir.rename(&tmp, name));
+                if let Err(e) = copied {
+                    let _ = dir.remove_file(&tmp);
+                    return Err(Error::io(source, e));
+                }
+                digest_of(&path)?
+            }
+            DirectLocation::Remote(_) if self.offline => {
+                return Err(Error::Index {
+                    detail: format!("offline, and {} is not in the cache", reference.url),
+                })
+            }
+            DirectLocation::Remote(url) => {
+                self.notify
+                    .say(&format!("downloading {}", reference.filename));
+                let got = match &reference.sha256 {
+                    Some(want) => {
+                        self.http()?
+                            .download(url.as_str(), want, None, dir, name, None)?;
+                        digest_of(&path)?
+                    }
+                    None => {
+                        self.http()?
+                            .download_hashing(url.as_str(), MAX_DIRECT_FILE, dir, name)?
+                    }
+                };
+                self.count(2);
+                got
+            }
+        };
+        if let Some(want) = &reference.sha256 {
+            if *want != got {
+                let _ = dir.remove_file(name);
+                return Err(mismatch(&got, want));
+            }
+        }
+        Ok((got, size))
+    }
+}
+
 impl MetadataProvider for IndexProvider {
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>> {
         let name = normalize_name(name);
@@ -371,6 +497,8 @@ impl MetadataProvider for IndexProvider {
         let mut by_version: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
         let mut seen = BTreeSet::new();
         for index in &self.indexes {
+            let index_url = crate::index::url_without_credentials(index.base_url().as_str())
+                .map(|u| u.to_string());
             for f in self.project_files(index, &project)?.files {
                 let Some(sha256) = f.sha256 else {
                     continue;
@@ -386,6 +514,9 @@ impl MetadataProvider for IndexProvider {
                     yanked: f.yanked,
                     requires_python: f.requires_python,
                     core_metadata: f.core_metadata,
+                    size: f.size,
+                    upload_time: f.upload_time,
+                    index: index_url.clone(),
                 });
             }
         }
@@ -406,6 +537,66 @@ impl MetadataProvider for IndexProvider {
             });
         };
         self.metadata_from(first)
+    }
+
+    fn direct(&self, reference: &DirectRef) -> Result<DirectDist> {
+        // Keyed by the URL as the lock states it: a digest, never a name from the input.
+        let key = hex::encode(Sha256::digest(reference.url.as_str()));
+        let dir = self.cache_sub(&["direct", &key[..32]])?;
+        let (sha256, size) = self.direct_file(reference, &dir)?;
+        let path = dir.path().join(reference.filename.as_str());
+        self.notify
+            .say(&format!("reading metadata of {}", reference.filename));
+        let report = self.inspector.inspect_report(&path);
+        let context = |e: Error| match e {
+            Error::Runtime { .. }
+            | Error::Index { .. }
+            | Error::Io { .. }
+            | Error::UnsafeDirectory { .. } => e,
+            e => Error::NoMetadata {
+                detail: format!(
+                    "cannot read the dependencies of {} @ {}: {e}",
+                    reference.name, reference.url
+                ),
+            },
+        };
+        let meta = report.outcome.map_err(context)?;
+        if meta.method.as_str().starts_with("sandbox") {
+            self.count(if report.cached { 4 } else { 3 });
+        }
+        if normalize_name(&meta.name) != reference.name.as_ref() {
+            return Err(Error::Usage {
+                detail: format!(
+                    "{} @ {}: the file is a distribution of `{}`, not of {}",
+                    reference.name,
+                    reference.url,
+                    crate::report::sanitize(&meta.name),
+                    reference.name
+                ),
+            });
+        }
+        let version = meta.version.parse::<Version>().map_err(|_| Error::Usage {
+            detail: format!(
+                "{} @ {}: its version `{}` is not PEP 440, so it cannot be pinned",
+                reference.name,
+                reference.url,
+                crate::report::sanitize(&meta.version)
+            ),
+        })?;
+        Ok(DirectDist {
+            reference: reference.clone(),
+            version,
+            sha256,
+            size,
+            metadata: DistMetadata {
+                requires_dist: meta.requires_dist,
+                requires_python: meta.requires_python,
+                provides_extra: meta.provides_extra,
+                filename: reference.filename.to_string(),
+                method: meta.method.as_str().to_string(),
+                warnings: report.warnings,
+            },
+        })
     }
 
     fn warnings(&self) -> Vec<String> {

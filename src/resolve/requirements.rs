@@ -1,8 +1,10 @@
 //! Requirements files as pip reads them, the subset a lock needs: one PEP 508 requirement
-//! per line, `#` comments, `\` continuations, nested `-r`/`--requirement` and
-//! `-c`/`--constraint` files (relative to the file naming them), and per-line `--hash`
-//! options (ignored: the lock computes its own). Anything else — editables, URLs, index
-//! options — is refused with the file and line, rather than silently dropped.
+//! per line (`name @ URL` included, see [`super::direct`]), `#` comments, `\`
+//! continuations, nested `-r`/`--requirement` and `-c`/`--constraint` files (relative to
+//! the file naming them), per-line `--hash` options (ignored: the lock computes its own),
+//! and standard input (`-r -`). Anything else — editables, unnamed URLs and paths, index
+//! options — is refused with the file and line and what to write instead, rather than
+//! silently dropped.
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +65,32 @@ impl RequirementSet {
             path.display()
         );
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.read_lines(&text, &origin, path, &base, constraint, depth)
+    }
+
+    /// Reads requirements text that is not in a file (`-r -`: standard input); nested
+    /// `-r`/`-c` paths in it are relative to the current directory, as pip has them.
+    pub fn read_text(&mut self, text: &str, constraint: bool) -> Result<()> {
+        let origin = if constraint { "-c -" } else { "-r -" };
+        self.read_lines(
+            text,
+            origin,
+            Path::new("<stdin>"),
+            Path::new(""),
+            constraint,
+            0,
+        )
+    }
+
+    fn read_lines(
+        &mut self,
+        text: &str,
+        origin: &str,
+        path: &Path,
+        base: &Path,
+        constraint: bool,
+        depth: usize,
+    ) -> Result<()> {
         let mut logical = String::new();
         let mut start_line = 0;
         for (i, raw) in text.lines().enumerate() {
@@ -76,15 +104,15 @@ impl RequirementSet {
             }
             logical.push_str(raw);
             let line = std::mem::take(&mut logical);
-            self.line(&line, &origin, path, start_line, &base, constraint, depth)?;
+            self.line(&line, origin, path, start_line, base, constraint, depth)?;
         }
         if !logical.is_empty() {
             self.line(
                 &logical.clone(),
-                &origin,
+                origin,
                 path,
                 start_line,
-                &base,
+                base,
                 constraint,
                 depth,
             )?;
@@ -131,6 +159,14 @@ impl RequirementSet {
                 }
             }
         }
+        if ["-e", "--editable"].iter().any(|f| {
+            line.strip_prefix(f)
+                .is_some_and(|r| r.starts_with([' ', '=', '\t']))
+        }) {
+            return Err(at(format!(
+                "`{line}`: an editable install is a live directory, which has no hash a lock could pin; give the project directory as an input instead (`sdistill lock DIR` locks its dependencies)"
+            )));
+        }
         if line.starts_with('-') {
             return Err(at(format!(
                 "`{line}`: only requirements, -r and -c lines are supported in a lock's inputs"
@@ -142,9 +178,20 @@ impl RequirementSet {
             None => line,
         };
         let requirement = parse_requirement(requirement_text).map_err(|e| {
-            at(format!(
-                "`{requirement_text}` is not a PEP 508 requirement: {e}"
-            ))
+            let lower = requirement_text.to_ascii_lowercase();
+            if ["git+", "hg+", "svn+", "bzr+"].iter().any(|p| lower.starts_with(p)) {
+                at(format!(
+                    "`{requirement_text}`: a version-control checkout has no file whose hash pip could check; point at an archive of the commit with a name (`NAME @ https://github.com/OWNER/REPO/archive/COMMIT.tar.gz`)"
+                ))
+            } else if lower.contains("://") || lower.starts_with(['.', '/']) {
+                at(format!(
+                    "`{requirement_text}`: a URL or path needs the project's name in front (`NAME @ URL`), so the lock can check the file is that project's"
+                ))
+            } else {
+                at(format!(
+                    "`{requirement_text}` is not a PEP 508 requirement: {e}"
+                ))
+            }
         })?;
         let entry = RootRequirement {
             requirement,

@@ -196,8 +196,20 @@ pub fn run(args: &[&str]) -> Output {
 
 /// [`run`] with extra environment variables (a private cache dir, say).
 pub fn run_env(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Output {
+    run_env_stdin(args, envs, None)
+}
+
+/// [`run_env`] with `stdin` as the process's standard input (empty when `None`).
+pub fn run_env_stdin(
+    args: &[&str],
+    envs: &[(&str, &std::ffi::OsStr)],
+    stdin: Option<&str>,
+) -> Output {
     let started = std::time::Instant::now();
     let mut cmd = Command::new(bin());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     cmd.args(args)
         .env_remove("SDISTILL_RUNTIME")
         .env("SDISTILL_TEST_SECRET", SECRET)
@@ -207,7 +219,14 @@ pub fn run_env(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Output {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run sdistill");
+    let mut child = cmd.spawn().expect("run sdistill");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("run sdistill");
     // Containment, not speed: every limit is far below this; a hang would blow through it.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(240),
@@ -319,6 +338,8 @@ pub struct IndexEntry {
     pub requires_python: Option<String>,
     /// A PEP 658 metadata file served at `<file>.metadata` and advertised with its hash.
     pub metadata: Option<String>,
+    /// PEP 700 `upload-time` (JSON pages only), e.g. `2024-01-02T03:04:05.000000Z`.
+    pub upload_time: Option<String>,
 }
 
 impl IndexEntry {
@@ -353,6 +374,16 @@ impl IndexServer {
 
     /// Serves `raw` pages first (exact path), then the pages and files of `entries`.
     pub fn start_with(entries: Vec<IndexEntry>, raw: Vec<RawPage>) -> Self {
+        Self::serve(entries, raw, false)
+    }
+
+    /// Serves PEP 691 JSON pages (with PEP 700 `size` and `upload-time`) to clients that
+    /// ask for them, HTML to the others.
+    pub fn start_json(entries: Vec<IndexEntry>) -> Self {
+        Self::serve(entries, Vec::new(), true)
+    }
+
+    fn serve(entries: Vec<IndexEntry>, raw: Vec<RawPage>, json: bool) -> Self {
         use std::io::{BufRead, BufReader};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -379,15 +410,23 @@ impl IndexServer {
                 if reader.read_line(&mut request).is_err() {
                     continue;
                 }
+                let mut wants_json = false;
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
+                    let lower = line.to_ascii_lowercase();
+                    if lower.starts_with("accept:") && lower.contains("vnd.pypi.simple.v1+json") {
+                        wants_json = true;
+                    }
                 }
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let (status, ctype, body) = match raw.iter().find(|r| r.path == path) {
                     Some(r) => ("200 OK", r.content_type, r.body.clone()),
+                    None if json && wants_json && path.starts_with("/simple/") => {
+                        Self::respond_json(&entries, &path)
+                    }
                     None => Self::respond(&entries, &path),
                 };
                 let mut stream = stream;
@@ -404,6 +443,42 @@ impl IndexServer {
             stop,
             thread: Some(thread),
         }
+    }
+
+    fn respond_json(entries: &[IndexEntry], path: &str) -> (&'static str, &'static str, Vec<u8>) {
+        let project = path.trim_start_matches("/simple/").trim_end_matches('/');
+        let files: Vec<Value> = entries
+            .iter()
+            .filter(|e| e.project == project)
+            .map(|e| {
+                let mut f = serde_json::json!({
+                    "filename": e.filename,
+                    "url": format!("/files/{}", e.filename),
+                    "hashes": {"sha256": e.advertised_sha256.clone().unwrap_or_else(|| e.sha256())},
+                    "size": e.bytes.len(),
+                    "yanked": e.yanked,
+                });
+                if let Some(t) = &e.upload_time {
+                    f["upload-time"] = Value::from(t.clone());
+                }
+                if let Some(rp) = &e.requires_python {
+                    f["requires-python"] = Value::from(rp.clone());
+                }
+                if let Some(m) = &e.metadata {
+                    use sha2::Digest;
+                    let h = hex::encode(sha2::Sha256::digest(m.as_bytes()));
+                    f["core-metadata"] = serde_json::json!({"sha256": h});
+                }
+                f
+            })
+            .collect();
+        let page =
+            serde_json::json!({"meta": {"api-version": "1.1"}, "name": project, "files": files});
+        (
+            "200 OK",
+            "application/vnd.pypi.simple.v1+json",
+            serde_json::to_vec(&page).unwrap(),
+        )
     }
 
     fn respond(entries: &[IndexEntry], path: &str) -> (&'static str, &'static str, Vec<u8>) {

@@ -23,10 +23,9 @@
 //! refuses the lock ([`Error::UnsafeOutput`]) naming the package. Comment text (the header,
 //! `# via`) is escaped so that it cannot end its line.
 
-use std::str::FromStr;
+use std::collections::BTreeSet;
 
-use pep508_rs::MarkerTree;
-
+use super::{comment_text, LockSummary, PinSummary, RenderOptions};
 use crate::error::{Error, Result};
 use crate::resolve::{LockedPackage, Resolution, TargetEnv};
 
@@ -46,15 +45,37 @@ const PIP_ARCHIVE_EXTENSIONS: &[&str] = &[
     ".tar",
 ];
 
-/// Renders `resolution` with a header naming `command` and the target.
+/// Renders `resolution` as a requirements file.
 ///
 /// Fails, naming the package, if a requirement cannot be written so that pip reads exactly
 /// it and its hashes.
-pub fn render(resolution: &Resolution, env: &TargetEnv, command: &str) -> Result<String> {
-    let mut out = header(env, command);
+pub fn render(resolution: &Resolution, options: &RenderOptions) -> Result<String> {
+    let mut out = String::new();
+    if options.header {
+        out.push_str(&header(options.env, options.command));
+    }
+    if !options.index_urls.is_empty() {
+        for (i, url) in options.index_urls.iter().enumerate() {
+            let flag = if i == 0 {
+                "--index-url"
+            } else {
+                "--extra-index-url"
+            };
+            out.push_str(&format!("{flag} {}\n", index_url(url)?));
+        }
+        out.push('\n');
+    }
     for p in &resolution.packages {
-        out.push_str(&requirement(p)?);
-        out.push_str(&via(&p.via));
+        out.push_str(&requirement(p, options.strip_extras)?);
+        if options.annotate {
+            out.push_str(&via(&p.via));
+            for c in &p.caveats {
+                out.push_str(&format!(
+                    "    # build help (a build on the target may fail): {}\n",
+                    comment_text(c)
+                ));
+            }
+        }
     }
     Ok(out)
 }
@@ -69,15 +90,42 @@ fn header(env: &TargetEnv, command: &str) -> String {
     )
 }
 
-/// `name==version [; marker]` and its `--hash` continuation lines.
-fn requirement(p: &LockedPackage) -> Result<String> {
+/// An index URL as an option line: without credentials (pip then asks its keyring or
+/// netrc), and plain enough that pip reads exactly this URL.
+fn index_url(url: &str) -> Result<String> {
+    let refuse = |reason: String| Error::UnsafeOutput {
+        package: "--index-url".to_string(),
+        reason,
+    };
+    let clean = crate::index::url_without_credentials(url)
+        .ok_or_else(|| refuse(format!("`{}` is not a URL", crate::index::redact_url(url))))?;
+    let text = clean.to_string();
+    requirement_text_is_plain(&text).map_err(|r| refuse(format!("`{text}` {r}")))?;
+    if text.contains(' ') {
+        return Err(refuse(format!("`{text}` contains a space")));
+    }
+    Ok(text)
+}
+
+/// `name[extras]==version [; marker]` (or `name[extras] @ URL [; marker]` for a direct
+/// reference) and its `--hash` continuation lines.
+fn requirement(p: &LockedPackage, strip_extras: bool) -> Result<String> {
     let refuse = |reason: String| Error::UnsafeOutput {
         package: format!("{} {}", p.name, p.version),
         reason,
     };
-    let pin = format!("{}=={}", p.name, p.version);
+    let extras = if strip_extras || p.extras.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = p.extras.iter().map(|e| e.as_ref()).collect();
+        format!("[{}]", names.join(","))
+    };
+    let pin = match &p.direct {
+        Some(d) => format!("{}{extras} @ {}", p.name, d.url),
+        None => format!("{}{extras}=={}", p.name, p.version),
+    };
     requirement_text_is_plain(&pin).map_err(|r| refuse(r.to_string()))?;
-    if looks_like_archive(&pin) {
+    if p.direct.is_none() && looks_like_archive(&pin) {
         return Err(refuse(format!(
             "`{pin}` ends like an archive file name, which pip would take for a local file"
         )));
@@ -99,18 +147,12 @@ fn requirement(p: &LockedPackage) -> Result<String> {
 
 /// The marker as pep508_rs renders it, if it is plain and reads back as the same tree.
 /// `None` for a marker that has no text (never true).
-fn marker_text(marker: &MarkerTree) -> std::result::Result<Option<String>, String> {
-    let Some(text) = crate::metadata::guarded(|| marker.try_to_string()).flatten() else {
+fn marker_text(marker: &pep508_rs::MarkerTree) -> std::result::Result<Option<String>, String> {
+    let Some(text) = super::marker_text(marker)? else {
         return Ok(None);
     };
     let shown = crate::report::sanitize(&text);
     requirement_text_is_plain(&text).map_err(|r| format!("`{shown}` {r}"))?;
-    let reread = crate::metadata::guarded(|| MarkerTree::from_str(&text).ok()).flatten();
-    if reread.as_ref() != Some(marker) {
-        return Err(format!(
-            "`{shown}` does not read back as the same marker (a quote inside a value)"
-        ));
-    }
     Ok(Some(text))
 }
 
@@ -162,29 +204,104 @@ fn via(origins: &[String]) -> String {
     }
 }
 
-/// Text inside a comment line: every control character and bidi override escaped (as on a
-/// terminal), and the two line separators Python's `splitlines()` breaks at that are not
-/// control characters (U+2028, U+2029), so the comment cannot end early.
-fn comment_text(text: &str) -> String {
-    crate::report::sanitize(text)
-        .replace('\u{2028}', "\\u{2028}")
-        .replace('\u{2029}', "\\u{2029}")
+/// The pins of a requirements file as this module writes it (and as pip-compile and uv
+/// write theirs): `\\` continuations joined, comments and option lines skipped, each
+/// requirement read with the PEP 508 parser, `--hash=sha256:` options collected.
+/// Lines that are not requirements are ignored: a summary never fails.
+pub fn read_summary(text: &str) -> LockSummary {
+    let mut summary = LockSummary::default();
+    let mut logical = String::new();
+    let mut lines: Vec<String> = Vec::new();
+    for raw in text.lines() {
+        let trimmed = raw.trim_start();
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        match raw.strip_suffix('\\') {
+            Some(head) => {
+                logical.push_str(head);
+                logical.push(' ');
+            }
+            None => {
+                logical.push_str(raw);
+                lines.push(std::mem::take(&mut logical));
+            }
+        }
+    }
+    lines.push(logical);
+    for line in lines {
+        let line = match line.find(" #") {
+            Some(i) => &line[..i],
+            None => &line,
+        };
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('-') {
+            continue;
+        }
+        let (spec, options) = match line.find(" --") {
+            Some(i) => (&line[..i], &line[i..]),
+            None => (line, ""),
+        };
+        let Ok(req) = crate::metadata::parse_requirement(spec.trim()) else {
+            continue;
+        };
+        let mut pin = PinSummary {
+            extras: req.extras.iter().map(|e| e.to_string()).collect(),
+            marker: crate::metadata::guarded(|| req.marker.try_to_string()).flatten(),
+            hashes: options
+                .split_whitespace()
+                .filter_map(|o| o.strip_prefix("--hash=sha256:"))
+                .map(str::to_ascii_lowercase)
+                .collect::<BTreeSet<_>>(),
+            ..PinSummary::default()
+        };
+        match &req.version_or_url {
+            Some(pep508_rs::VersionOrUrl::VersionSpecifier(specs)) => {
+                let [spec] = specs.iter().collect::<Vec<_>>()[..] else {
+                    continue;
+                };
+                if !matches!(
+                    spec.operator(),
+                    pep440_rs::Operator::Equal | pep440_rs::Operator::ExactEqual
+                ) {
+                    continue;
+                }
+                pin.version = spec.version().to_string();
+            }
+            Some(pep508_rs::VersionOrUrl::Url(url)) => {
+                let mut url = url.to_url();
+                url.set_fragment(None);
+                pin.url =
+                    crate::index::url_without_credentials(url.as_str()).map(|u| u.to_string());
+            }
+            None => continue,
+        }
+        summary.pins.insert(req.name.to_string(), pin);
+    }
+    summary
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::index::Sha256Hex;
-    use pep508_rs::PackageName;
+    use pep508_rs::{MarkerTree, PackageName};
+    use std::str::FromStr;
 
-    fn package(name: &str, version: &str, marker: Option<&str>) -> LockedPackage {
+    pub(crate) fn package(name: &str, version: &str, marker: Option<&str>) -> LockedPackage {
         LockedPackage {
             name: PackageName::from_str(name).unwrap(),
             version: version.parse().unwrap(),
+            extras: Vec::new(),
             hashes: vec![Sha256Hex::of(b"one"), Sha256Hex::of(b"two")],
+            files: Vec::new(),
+            direct: None,
+            requires_python: None,
             via: vec!["command line".to_string()],
             marker: marker.map(|m| MarkerTree::from_str(m).unwrap()),
             metadata_source: None,
+            dependencies: Vec::new(),
+            caveats: Vec::new(),
             yanked: false,
         }
     }
@@ -194,7 +311,10 @@ mod tests {
             packages: vec![p],
             warnings: vec![],
         };
-        render(&resolution, &TargetEnv::default(), "sdistill lock demo")
+        render(
+            &resolution,
+            &RenderOptions::new(&TargetEnv::default(), "sdistill lock demo"),
+        )
     }
 
     #[test]
@@ -247,10 +367,10 @@ mod tests {
             packages: vec![p],
             warnings: vec![],
         };
+        let env = TargetEnv::default();
         let text = render(
             &resolution,
-            &TargetEnv::default(),
-            "sdistill lock\rx\u{2029}y",
+            &RenderOptions::new(&env, "sdistill lock\rx\u{2029}y"),
         )
         .unwrap();
         for line in text.split(['\n', '\r', '\u{2028}', '\u{2029}']) {
@@ -263,5 +383,62 @@ mod tests {
                 "{line:?} in {text}"
             );
         }
+    }
+
+    #[test]
+    fn pins_with_extras_direct_references_and_their_summary() {
+        use crate::resolve::direct::ArchiveName;
+        use crate::resolve::LockedDirect;
+        let mut with_extras = package("conn", "2.0", Some("sys_platform == 'linux'"));
+        with_extras.extras = vec![
+            pep508_rs::ExtraName::from_str("flask").unwrap(),
+            pep508_rs::ExtraName::from_str("async").unwrap(),
+        ];
+        let mut direct = package("zeta", "1.0", None);
+        direct.direct = Some(LockedDirect {
+            url: url::Url::parse("https://host.invalid/d/zeta-1.0.tar.gz").unwrap(),
+            filename: ArchiveName::parse("zeta-1.0.tar.gz").unwrap(),
+            size: 10,
+        });
+        direct.hashes.truncate(1);
+        let resolution = Resolution {
+            packages: vec![with_extras, direct],
+            warnings: vec![],
+        };
+        let env = TargetEnv::default();
+        let urls = ["https://u:s3cret@host.invalid/simple/".to_string()];
+        let mut options = RenderOptions::new(&env, "sdistill lock");
+        options.index_urls = &urls;
+        let text = render(&resolution, &options).unwrap();
+        assert!(
+            text.contains("\n--index-url https://host.invalid/simple/\n"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"));
+        assert!(
+            text.contains("conn[flask,async]==2.0 ; sys_platform == 'linux' \\\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("zeta @ https://host.invalid/d/zeta-1.0.tar.gz \\\n    --hash=sha256:"),
+            "{text}"
+        );
+        let summary = read_summary(&text);
+        let conn = &summary.pins["conn"];
+        assert_eq!(conn.version, "2.0");
+        assert_eq!(
+            conn.extras.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["async", "flask"]
+        );
+        assert_eq!(conn.marker.as_deref(), Some("sys_platform == 'linux'"));
+        assert_eq!(conn.hashes.len(), 2);
+        assert_eq!(
+            summary.pins["zeta"].url.as_deref(),
+            Some("https://host.invalid/d/zeta-1.0.tar.gz")
+        );
+        options.strip_extras = true;
+        assert!(render(&resolution, &options)
+            .unwrap()
+            .contains("\nconn==2.0 ;"));
     }
 }
