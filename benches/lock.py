@@ -69,6 +69,22 @@ def run(cmd, env, out_path):
     return elapsed, proc.returncode, text, proc.stderr
 
 
+def share_runtime(cfg_root, cache):
+    """Hard-links the installed compiled modules into `cache`; returns the runtime dir."""
+    modules = os.path.join(cache, "modules")
+    os.makedirs(modules, exist_ok=True)
+    src = os.path.join(cfg_root, "modules")
+    for f in os.listdir(src) if os.path.isdir(src) else []:
+        dest = os.path.join(modules, f)
+        if not os.path.exists(dest):
+            try:
+                os.link(os.path.join(src, f), dest)
+            except OSError:
+                shutil.copy(os.path.join(src, f), dest)
+    runtimes = sorted(os.listdir(os.path.join(cfg_root, "runtime")))
+    return os.path.join(cfg_root, "runtime", runtimes[-1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "sdistill"))
@@ -98,16 +114,16 @@ def main():
                 out = os.path.join(d, f"{tool}.txt")
                 env = dict(base_env)
                 if tool == "sdistill":
-                    # Keep the installed runtime's compiled module; everything else is cold.
+                    # Keep the installed runtime and its compiled modules (hard links: a
+                    # symlink would lead out of the cache, which sdistill refuses); all
+                    # else is cold.
                     env["SDISTILL_CACHE_DIR"] = cache
                     cfg_root = os.environ.get("SDISTILL_CACHE_DIR") or os.path.join(
                         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sdistill")
                     os.makedirs(cache, exist_ok=True)
-                    for keep in ("modules", "runtime"):
-                        src = os.path.join(cfg_root, keep)
-                        if os.path.isdir(src):
-                            os.symlink(src, os.path.join(cache, keep))
-                    cmd = [args.binary, "lock", "-r", req_in, "-o", out, "--python-version", pyver]
+                    runtime = share_runtime(cfg_root, cache)
+                    cmd = [args.binary, "lock", "-r", req_in, "-o", out, "--python-version", pyver,
+                           "--runtime", runtime]
                 elif tool == "pip-compile":
                     env["PIP_CACHE_DIR"] = cache
                     cmd = [os.path.join(bindir, "pip-compile"), "--generate-hashes", "--quiet",
