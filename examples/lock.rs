@@ -50,6 +50,7 @@ impl MetadataProvider for InMemory {
         name: &str,
         version: &resolve::Version,
         files: &[DistFile],
+        _target: &resolve::TargetEnv,
     ) -> sdistill::Result<DistMetadata> {
         let requires = self
             .0

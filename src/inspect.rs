@@ -93,13 +93,20 @@ impl Inspector {
 
     /// Inspects one input and returns the full report.
     pub fn inspect_report(&self, path: &Path) -> Report {
+        self.inspect_report_for(path, self.options.target)
+    }
+
+    /// [`Inspector::inspect_report`] for another target than the options' one: what the
+    /// sandbox imitates, and part of the cache key (a universal lock asks one inspector
+    /// about several targets).
+    pub fn inspect_report_for(&self, path: &Path, target: Target) -> Report {
         let started = Instant::now();
         let mut warnings = Vec::new();
         let mut source = None;
         let mut cached = false;
         // A panic is a bug, but it must cost only this input, never the batch.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run(path, &mut source, &mut warnings, &mut cached)
+            self.run(path, target, &mut source, &mut warnings, &mut cached)
         }))
         .unwrap_or_else(|panic| {
             let detail = panic
@@ -172,6 +179,7 @@ impl Inspector {
     fn run(
         &self,
         path: &Path,
+        target: Target,
         source_out: &mut Option<Source>,
         warnings: &mut Vec<String>,
         cached: &mut bool,
@@ -205,10 +213,10 @@ impl Inspector {
         };
         let (Some(cache), Some(sha)) = (cache, source.sha256.as_deref()) else {
             return self
-                .compute(path, kind, &source, warnings, deadline)
+                .compute(path, kind, &source, warnings, deadline, target)
                 .map(|(meta, _)| meta);
         };
-        let context = self.cache_context();
+        let context = self.cache_context(target);
         let key = CacheKey {
             file_sha256: sha,
             context: &context,
@@ -219,7 +227,7 @@ impl Inspector {
             return Ok(meta);
         }
         let before = warnings.len();
-        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline)?;
+        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline, target)?;
         // Only an answer that depends on nothing but the input's bytes and sdistill is
         // kept: a missing build requirement or helper today may be there tomorrow.
         if degraded.is_empty() {
@@ -230,13 +238,13 @@ impl Inspector {
 
     /// Everything besides the input's bytes that shapes an answer: a change to any of it
     /// makes earlier cache entries unreachable.
-    fn cache_context(&self) -> String {
+    fn cache_context(&self, target: Target) -> String {
         format!(
             "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?}",
             env!("CARGO_PKG_VERSION"),
             runtime::Lock::key(),
             guest::driver_sha256(),
-            self.options.target,
+            target,
             self.options.limits,
             self.options.sandbox,
         )
@@ -256,15 +264,17 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
         deadline: Instant,
+        target: Target,
     ) -> Result<(Metadata, Vec<String>)> {
         let mut claims = Vec::new();
         let (meta, degraded) =
-            self.compute_unchecked(path, kind, source, warnings, deadline, &mut claims)?;
+            self.compute_unchecked(path, kind, source, warnings, deadline, target, &mut claims)?;
         let filename = (kind != InputKind::Directory).then_some(source.filename.as_str());
         crate::identity::check(filename, &claims, &meta.name, &meta.version, &degraded)?;
         Ok((meta, degraded))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn compute_unchecked(
         &self,
         path: &Path,
@@ -272,6 +282,7 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
         deadline: Instant,
+        target: Target,
         claims: &mut Vec<crate::identity::Claim>,
     ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
@@ -332,7 +343,7 @@ impl Inspector {
             &findings,
             limits,
             &work_dir,
-            self.options.target,
+            target,
             deadline,
         )?;
         warnings.extend(out.warnings);
@@ -340,7 +351,7 @@ impl Inspector {
         let mut built = out.metadata;
         static_meta::normalize_extras(&mut built);
         let mut meta = Metadata::from_core(built, out.method, findings.build, source, warnings);
-        meta.target = Some(self.options.target);
+        meta.target = Some(target);
         Ok((meta, out.degraded))
     }
 

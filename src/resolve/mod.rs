@@ -9,6 +9,8 @@
 //! | [`environment`] | the target: marker environment, `Requires-Python`, wheel tags |
 //! | [`provider`] | versions and dependencies: the [`MetadataProvider`] seam, [`IndexProvider`] |
 //! | (this module) | the PubGrub adapter: extras, yanked, pre-releases, direct references |
+//! | `candidates` | which versions the target can install, and which one to try first |
+//! | `fetch` | the provider's answers, shared with worker threads that fetch ahead |
 //! | `versions` | PEP 440 specifiers as version sets |
 //! | [`types`] | the request and the [`Resolution`] |
 //! | [`caveats`] | which answers needed help a real build will not get |
@@ -17,14 +19,19 @@
 //! The resolver is [`pubgrub`] over [`pep440_rs`] versions. Version sets are
 //! `Ranges<Version>` built from PEP 440 specifiers, so `~=`, `!=1.*`, `===` and friends
 //! keep their PEP 440 meaning. An extra `name[x]` is its own package that pins `name` to
-//! the same version and adds the requirements `x` turns on, as uv models it. Markers are
+//! the same version and adds the requirements `x` turns on (see [`Node`] for why it is two
+//! packages, and `tie_extras_to_bases` for the ranges it inherits). Decisions depend only
+//! on the inputs and the index's contents: PubGrub's priorities use the order in which
+//! packages were met, never how fast their answers came back. Markers are
 //! evaluated for the target; a package that only some marker pulled in is written with
 //! that marker (combined along every path that reaches it).
 
+mod candidates;
 pub mod caveats;
 pub mod config;
 pub mod direct;
 pub mod environment;
+mod fetch;
 mod finish;
 pub mod groups;
 mod hints;
@@ -41,6 +48,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree};
 use pubgrub::{
@@ -51,7 +59,9 @@ use pubgrub::{
 use crate::error::{Error, Result};
 use crate::metadata::{normalize_name, parse_requirement};
 use crate::sandbox::Notify;
+use candidates::Candidate;
 use direct::{DirectDist, DirectRef};
+use fetch::Fetcher;
 use versions::{pinned_version, salvage, specifier_set, Set};
 
 pub use environment::TargetEnv;
@@ -70,8 +80,55 @@ pub fn resolve(
     provider: &dyn MetadataProvider,
     notify: &Notify,
 ) -> Result<Resolution> {
-    let solver = Solver::new(request, provider, notify)?;
-    let selected = match pubgrub::resolve(&solver, Node::Root, Version::new([0u64])) {
+    let markers = request.env.markers();
+    let constraints = constraint_sets(request, &markers)?;
+    let root_names = request
+        .requirements
+        .iter()
+        .map(|r| normalize_name(r.requirement.name.as_ref()))
+        .collect();
+    let fetcher = Fetcher::new(
+        provider,
+        request,
+        markers.clone(),
+        constraints.clone(),
+        root_names,
+    );
+    std::thread::scope(|scope| {
+        for _ in 0..fetch::WORKERS {
+            scope.spawn(|| fetcher.work());
+        }
+        // The workers stop when the resolution ends, however it ends.
+        let _closer = fetcher.closer();
+        let solver = Solver::new(request, provider, &fetcher, notify, markers, constraints)?;
+        solve(&solver, provider)
+    })
+}
+
+/// The versions `-c` constraint files allow, by project (only those whose marker holds on
+/// the target).
+fn constraint_sets(
+    request: &LockRequest,
+    markers: &MarkerEnvironment,
+) -> Result<BTreeMap<String, Set>> {
+    let mut constraints: BTreeMap<String, Set> = BTreeMap::new();
+    for c in &request.constraints {
+        if !c.requirement.marker.evaluate(markers, &[]) {
+            continue;
+        }
+        let set = specifier_set(&c.requirement).map_err(|detail| Error::Usage {
+            detail: format!("{}: {detail}", c.origin),
+        })?;
+        let name = normalize_name(c.requirement.name.as_ref());
+        let entry = constraints.entry(name).or_insert_with(Ranges::full);
+        *entry = entry.intersection(&set);
+    }
+    Ok(constraints)
+}
+
+/// Runs PubGrub and turns its answer into a [`Resolution`] or an explained failure.
+fn solve(solver: &Solver<'_>, provider: &dyn MetadataProvider) -> Result<Resolution> {
+    let selected = match pubgrub::resolve(solver, Node::Root, Version::new([0u64])) {
         Ok(selected) => selected,
         Err(PubGrubError::NoSolution(tree)) => {
             // The root is a made-up package at a made-up version: say "you" instead.
@@ -85,7 +142,7 @@ pub fn resolve(
             for hint in solver
                 .hints(&explanation)
                 .into_iter()
-                .chain(provider.warnings())
+                .chain(solver.provider_warnings())
             {
                 explanation.push_str("\nhint: ");
                 explanation.push_str(&hint);
@@ -98,23 +155,32 @@ pub fn resolve(
     };
     let selected: BTreeMap<Node, Version> = selected.into_iter().collect();
     let mut resolution = solver.finish(&selected)?;
-    resolution.warnings.extend(provider.warnings());
+    resolution.warnings.extend(solver.provider_warnings());
+    let _ = provider;
     Ok(resolution)
 }
 
 /// A PubGrub package: the user's requirements, a project, or a project with one extra.
+///
+/// An extra is two packages. `Extra(name, x)` at version V only ties the project and
+/// the extra's own requirements to V (no metadata needed to say so); `ExtraDeps(name, x)`
+/// at V holds what the extra adds, read from V's metadata. When the project is decided at
+/// a version the extra cannot take (its requirements conflict), PubGrub then runs through
+/// the extra's other versions without fetching anything, each one failing at once on the
+/// tie, instead of reading the metadata of every release of the project.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Node {
     Root,
     Base(String),
     Extra(String, String),
+    ExtraDeps(String, String),
 }
 
 impl Node {
     fn project(&self) -> Option<&str> {
         match self {
             Node::Root => None,
-            Node::Base(n) | Node::Extra(n, _) => Some(n),
+            Node::Base(n) | Node::Extra(n, _) | Node::ExtraDeps(n, _) => Some(n),
         }
     }
 }
@@ -124,24 +190,13 @@ impl fmt::Display for Node {
         match self {
             Node::Root => f.write_str("your requirements"),
             Node::Base(n) => f.write_str(n),
-            Node::Extra(n, e) => write!(f, "{n}[{e}]"),
+            Node::Extra(n, e) | Node::ExtraDeps(n, e) => write!(f, "{n}[{e}]"),
         }
     }
 }
 
 /// A version's dependencies, or why they could not be read (which ends the lock).
 type MetadataOutcome = std::result::Result<Rc<DistMetadata>, String>;
-
-/// A version the target can install, and its files.
-struct Candidate {
-    version: Version,
-    /// Files pip may pick on the target, best source of metadata first.
-    usable: Vec<DistFile>,
-    /// Every file of the version the binary policy allows: the lock's hashes.
-    all: Vec<DistFile>,
-    /// Every usable file is yanked.
-    yanked: bool,
-}
 
 struct Edge {
     to: Node,
@@ -152,6 +207,8 @@ struct Edge {
 struct Solver<'a> {
     request: &'a LockRequest,
     provider: &'a dyn MetadataProvider,
+    /// Every answer from the provider goes through it (shared with the workers).
+    fetcher: &'a Fetcher<'a>,
     notify: &'a Notify,
     markers: MarkerEnvironment,
     constraints: BTreeMap<String, Set>,
@@ -167,27 +224,26 @@ struct Solver<'a> {
     excluded: RefCell<BTreeMap<String, Vec<(Version, String)>>>,
     /// Every range any requirement asked of a project (hints only suggest versions in it).
     requested: RefCell<BTreeMap<String, Set>>,
+    /// When each package was first met (the root's requirements first, then in the order
+    /// PubGrub asked for dependencies): the tie-breaker of [`Solver::prioritize`], which
+    /// must not depend on how fast anything was fetched.
+    discovered: RefCell<BTreeMap<Node, usize>>,
+    /// The version each project was last decided at: an extra takes the same one.
+    decided: RefCell<BTreeMap<String, Version>>,
+    /// The versions chosen so far for each project (walking back through its history
+    /// makes the fetcher fetch ahead).
+    tries: RefCell<BTreeMap<String, BTreeSet<Version>>>,
 }
 
 impl<'a> Solver<'a> {
     fn new(
         request: &'a LockRequest,
         provider: &'a dyn MetadataProvider,
+        fetcher: &'a Fetcher<'a>,
         notify: &'a Notify,
+        markers: MarkerEnvironment,
+        constraints: BTreeMap<String, Set>,
     ) -> Result<Self> {
-        let markers = request.env.markers();
-        let mut constraints: BTreeMap<String, Set> = BTreeMap::new();
-        for c in &request.constraints {
-            if !c.requirement.marker.evaluate(&markers, &[]) {
-                continue;
-            }
-            let set = specifier_set(&c.requirement).map_err(|detail| Error::Usage {
-                detail: format!("{}: {detail}", c.origin),
-            })?;
-            let name = normalize_name(c.requirement.name.as_ref());
-            let entry = constraints.entry(name).or_insert_with(Ranges::full);
-            *entry = entry.intersection(&set);
-        }
         let mut references: BTreeMap<String, DirectRef> = BTreeMap::new();
         let mut root_names = BTreeSet::new();
         for r in &request.requirements {
@@ -212,9 +268,11 @@ impl<'a> Solver<'a> {
             }
             references.insert(name, reference);
         }
+        fetcher.skip(references.keys().cloned());
         let solver = Self {
             request,
             provider,
+            fetcher,
             notify,
             markers,
             constraints,
@@ -226,6 +284,9 @@ impl<'a> Solver<'a> {
             root_names,
             excluded: RefCell::new(BTreeMap::new()),
             requested: RefCell::new(BTreeMap::new()),
+            discovered: RefCell::new(BTreeMap::new()),
+            decided: RefCell::new(BTreeMap::new()),
+            tries: RefCell::new(BTreeMap::new()),
         };
         solver.fetch_direct(references)
     }
@@ -288,64 +349,16 @@ impl<'a> Solver<'a> {
                 .insert(name.to_string(), only.clone());
             return Ok(only);
         }
-        let versions = self.provider.versions(name)?;
-        Ok(self.store_candidates(name, versions))
-    }
-
-    /// Applies the target and the binary policy to what the provider listed.
-    fn store_candidates(&self, name: &str, versions: Vec<ProjectVersion>) -> Rc<Vec<Candidate>> {
-        let env = &self.request.env;
-        let wheels_ok =
-            !self.request.no_binary.contains(name) || self.request.only_binary.contains(name);
-        let sdists_ok = !self.request.only_binary.contains(name);
-        let mut out = Vec::new();
-        let cutoff = self.request.exclude_newer;
-        let mut excluded = Vec::new();
-        for pv in versions {
-            let listed = pv.files;
-            let all: Vec<DistFile> = listed
-                .iter()
-                .filter(|f| if f.is_wheel() { wheels_ok } else { sdists_ok })
-                .filter(|f| cutoff.is_none_or(|c| f.upload_time.is_some_and(|t| t < c)))
-                .cloned()
-                .collect();
-            let fits = |f: &&DistFile| f.requires_python.as_deref().is_none_or(|r| env.admits(r));
-            let mut usable: Vec<DistFile> = all
-                .iter()
-                .filter(fits)
-                .filter(|f| !f.is_wheel() || env.wheel_compatible(f.filename.as_str()))
-                .cloned()
-                .collect();
-            if usable.is_empty() {
-                if !listed.is_empty() {
-                    let why = hints::unusable(&listed, &all, self.request, wheels_ok, sdists_ok);
-                    excluded.push((pv.version, why));
-                }
-                continue;
-            }
-            let yanked = usable.iter().all(|f| f.yanked);
-            if !yanked {
-                usable.retain(|f| !f.yanked);
-            }
-            // Best source of dependencies first: a wheel's metadata file, a wheel, an sdist.
-            usable.sort_by_key(|f| (!f.is_wheel(), f.core_metadata.is_none()));
-            out.push(Candidate {
-                version: pv.version,
-                usable,
-                all,
-                yanked,
-            });
-        }
-        out.sort_by(|a, b| b.version.cmp(&a.version));
-        excluded.sort_by(|a, b| b.0.cmp(&a.0));
+        let versions = self.fetcher.versions(name)?;
+        let (candidates, excluded) = candidates::installable(self.request, name, &versions);
         self.excluded
             .borrow_mut()
             .insert(name.to_string(), excluded);
-        let out = Rc::new(out);
+        let candidates = Rc::new(candidates);
         self.candidates
             .borrow_mut()
-            .insert(name.to_string(), out.clone());
-        out
+            .insert(name.to_string(), candidates.clone());
+        Ok(candidates)
     }
 
     fn metadata(&self, name: &str, version: &Version) -> Result<MetadataOutcome> {
@@ -357,9 +370,21 @@ impl<'a> Solver<'a> {
         let Some(c) = candidates.iter().find(|c| &c.version == version) else {
             return Ok(Err("no usable file".to_string()));
         };
-        let fetched = self.provider.metadata(name, version, &c.usable);
+        let fetched = self.fetcher.metadata(name, version, &c.usable);
         let file = c.usable.first().map(|f| f.filename.as_str()).unwrap_or("?");
-        self.record_metadata(name, version, file, fetched)
+        self.record_metadata(name, version, file, fetched.map(Arc::unwrap_or_clone))
+    }
+
+    /// What the provider refused on the index pages of the projects this resolution read
+    /// (not of pages the fetcher read ahead for nothing, which would depend on timing).
+    fn provider_warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.provider.warnings();
+        for name in self.candidates.borrow().keys() {
+            out.extend(self.provider.project_warnings(name));
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Keeps a provider answer: dependencies, or why they could not be read.
@@ -394,53 +419,19 @@ impl<'a> Solver<'a> {
         Ok(result)
     }
 
-    /// Fetches, in parallel, what the resolver will most likely ask next: the versions of
-    /// every new dependency and the metadata of the version it will probably pick. Index
-    /// round trips and sandbox runs then overlap instead of queueing one by one. A wrong
-    /// guess costs only the fetch; failures are left for the real request to report.
+    /// Tells the fetcher what the resolver will most likely ask next: every dependency
+    /// just learnt, with the range and extras asked (it fetches their versions, the likely
+    /// version's metadata, and so on down the graph, on its workers). Returns at once.
     fn prefetch(&self, deps: &BTreeMap<Node, Set>) {
-        let names: Vec<&str> = deps
-            .keys()
-            .filter_map(Node::project)
-            .filter(|n| !self.candidates.borrow().contains_key(*n) && !self.direct.contains_key(*n))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let provider = self.provider;
-        let listed = parallel(&names, |name| provider.versions(name).ok());
-        for (name, versions) in names.iter().zip(listed) {
-            if let Some(v) = versions {
-                self.store_candidates(name, v);
-            }
-        }
-        let mut wanted: Vec<(String, Version, Vec<DistFile>)> = Vec::new();
         for (node, range) in deps {
-            let Some(name) = node.project() else { continue };
-            let Ok(Some(version)) = self.choose_version(node, range) else {
-                continue;
+            let extras = match node {
+                Node::Extra(_, e) => BTreeSet::from([e.clone()]),
+                _ => BTreeSet::new(),
             };
-            let key = (name.to_string(), version.clone());
-            if self.metadata.borrow().contains_key(&key)
-                || wanted.iter().any(|w| w.0 == name && w.1 == version)
-            {
-                continue;
-            }
-            let candidates = self.candidates.borrow().get(name).cloned();
-            if let Some(c) = candidates.and_then(|c| {
-                c.iter()
-                    .find(|c| c.version == version)
-                    .map(|c| c.usable.clone())
-            }) {
-                wanted.push((name.to_string(), version, c));
-            }
-        }
-        let fetched = parallel(&wanted, |(name, version, files)| {
-            provider.metadata(name, version, files)
-        });
-        for ((name, version, files), result) in wanted.iter().zip(fetched) {
-            if !matches!(result, Err(Error::Index { .. })) {
-                let file = files.first().map(|f| f.filename.as_str()).unwrap_or("?");
-                let _ = self.record_metadata(name, version, file, result);
+            if let Some(name) = node.project() {
+                if !self.direct.contains_key(name) {
+                    self.fetcher.hint(name, range, extras);
+                }
             }
         }
     }
@@ -534,6 +525,36 @@ impl<'a> Solver<'a> {
     }
 }
 
+/// Narrows every extra in `deps` to the versions its project may have: an extra is its
+/// project at the same version, so a range required of `kombu` by the same package (in
+/// `deps`, or in `implied`: what the package itself requires, when `deps` are one of its
+/// extras' dependencies) holds for `kombu[redis]` too. The constraint is implied, so the
+/// solutions do not change; but PubGrub learns it as a range instead of one version of the
+/// extra at a time (celery 5.7.0 requires kombu>=5.7.0, so celery[redis] 5.7.0 may only
+/// have kombu[redis]>=5.7.0: when that fails it moves on to another celery at once,
+/// instead of trying every kombu[redis] down to the first release).
+fn tie_extras_to_bases(deps: &mut BTreeMap<Node, Set>, implied: &BTreeMap<Node, Set>) {
+    let bases: BTreeMap<String, Set> = deps
+        .iter()
+        .chain(implied.iter())
+        .filter_map(|(node, set)| match node {
+            Node::Base(n) => Some((n.clone(), set.clone())),
+            _ => None,
+        })
+        .fold(BTreeMap::new(), |mut acc, (n, set)| {
+            let slot = acc.entry(n).or_insert_with(Ranges::full);
+            *slot = slot.intersection(&set);
+            acc
+        });
+    for (node, set) in deps.iter_mut() {
+        if let Node::Extra(name, _) = node {
+            if let Some(base) = bases.get(name) {
+                *set = set.intersection(base);
+            }
+        }
+    }
+}
+
 /// Runs `f` over `items` on up to 8 threads (the work is network round trips and sandbox
 /// runs); results are in input order.
 fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -567,7 +588,7 @@ impl DependencyProvider for Solver<'_> {
     type VS = Set;
     type M = String;
     type Err = Error;
-    type Priority = (bool, u32, Reverse<usize>);
+    type Priority = (bool, bool, u32, Reverse<usize>);
 
     fn prioritize(
         &self,
@@ -575,16 +596,21 @@ impl DependencyProvider for Solver<'_> {
         range: &Set,
         stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Pinned packages first (they cannot branch), then the most conflicted, then the
-        // ones with the fewest known versions.
-        let known = package
-            .project()
-            .and_then(|n| self.candidates.borrow().get(n).map(|c| c.len()))
+        // Pinned packages first (they cannot branch); then projects before their extras, so
+        // an extra finds its base decided and takes that version (see `choose_version`);
+        // then the most conflicted; then the first met. Only inputs and the index's
+        // contents shape this, never how fast an answer came back.
+        let discovered = self
+            .discovered
+            .borrow()
+            .get(package)
+            .copied()
             .unwrap_or(usize::MAX);
         (
             pinned_version(range).is_some(),
+            !matches!(package, Node::Extra(..)),
             stats.conflict_count(),
-            Reverse(known),
+            Reverse(discovered),
         )
     }
 
@@ -593,36 +619,33 @@ impl DependencyProvider for Solver<'_> {
             return Ok(Some(Version::new([0u64])));
         };
         let candidates = self.candidates(name)?;
-        // PEP 592: a yanked version only for an exact pin (`==V`, which covers `V+local`).
-        let pinned = pinned_version(range);
-        let lowest = match self.request.strategy {
-            Strategy::Highest => false,
-            Strategy::Lowest => true,
-            Strategy::LowestDirect => self.root_names.contains(name),
+        let lowest = candidates::lowest_first(self.request, name, &self.root_names);
+        // An extra is its project at the same version: take the version the project was
+        // decided at. Choosing on its own, an extra would try the newest version, learn
+        // that only its base's version fits, and try the next, walking through the whole
+        // history one metadata fetch at a time.
+        let decided = match package {
+            Node::Extra(..) => self.decided.borrow().get(name).cloned(),
+            _ => None,
         };
-        // Candidates are newest first; the lowest strategies walk them the other way.
-        let mut fits: Vec<&Candidate> = candidates
-            .iter()
-            .filter(|c| range.contains(&c.version))
-            .filter(|c| !c.yanked || pinned.as_ref() == Some(&c.version.clone().without_local()))
-            .collect();
-        if lowest {
-            fits.reverse();
+        let mut prefer: Vec<&Version> = decided.iter().collect();
+        prefer.extend(self.request.preferences.get(name));
+        let chosen = candidates::pick(&candidates, range, self.request, lowest, &prefer)
+            .map(|c| c.version.clone());
+        if let (Node::Base(_), Some(version)) = (package, &chosen) {
+            self.decided
+                .borrow_mut()
+                .insert(name.to_string(), version.clone());
+            let tries = {
+                let mut tries = self.tries.borrow_mut();
+                let slot = tries.entry(name.to_string()).or_default();
+                slot.insert(version.clone());
+                slot.len()
+            };
+            let fits = candidates::fitting(&candidates, range, lowest);
+            self.fetcher.batch(name, &fits, version, tries);
         }
-        if let Some(preferred) = self.request.preferences.get(name) {
-            if let Some(c) = fits.iter().find(|c| &c.version == preferred) {
-                return Ok(Some(c.version.clone()));
-            }
-        }
-        let chosen = if self.request.prerelease {
-            fits.first()
-        } else {
-            // Pre-releases only where no final release fits (pip's rule).
-            fits.iter()
-                .find(|c| !c.version.any_prerelease())
-                .or_else(|| fits.first())
-        };
-        Ok(chosen.map(|c| c.version.clone()))
+        Ok(chosen)
     }
 
     fn get_dependencies(
@@ -664,7 +687,20 @@ impl DependencyProvider for Solver<'_> {
                     }
                 }
             }
-            Node::Base(name) | Node::Extra(name, _) => {
+            Node::Extra(name, e) => {
+                for to in [
+                    Node::Base(name.clone()),
+                    Node::ExtraDeps(name.clone(), e.clone()),
+                ] {
+                    deps.insert(to.clone(), Ranges::singleton(version.clone()));
+                    edges.push(Edge {
+                        to,
+                        marker: MarkerTree::TRUE,
+                        origin: None,
+                    });
+                }
+            }
+            Node::Base(name) | Node::ExtraDeps(name, _) => {
                 let meta = match self.metadata(name, version)? {
                     Ok(m) => m,
                     Err(detail) => return Err(Error::NoMetadata { detail }),
@@ -677,16 +713,10 @@ impl DependencyProvider for Solver<'_> {
                     }
                 }
                 let extra = match package {
-                    Node::Extra(_, e) => {
+                    Node::ExtraDeps(_, e) => {
                         if !meta.provides_extra.iter().any(|p| normalize_name(p) == *e) {
                             self.warn(format!("{name} {version} does not provide the extra `{e}`"));
                         }
-                        deps.insert(Node::Base(name.clone()), Ranges::singleton(version.clone()));
-                        edges.push(Edge {
-                            to: Node::Base(name.clone()),
-                            marker: MarkerTree::TRUE,
-                            origin: None,
-                        });
                         Some(e.as_str())
                     }
                     _ => None,
@@ -699,6 +729,28 @@ impl DependencyProvider for Solver<'_> {
                     &mut deps,
                     &mut edges,
                 );
+                // What the project itself requires holds for its extras too.
+                let mut implied = BTreeMap::new();
+                if extra.is_some() {
+                    let base = (&Node::Base(name.clone()), version);
+                    let mut unused = Vec::new();
+                    self.add_requirements(
+                        base,
+                        name,
+                        &meta.requires_dist,
+                        None,
+                        &mut implied,
+                        &mut unused,
+                    );
+                }
+                tie_extras_to_bases(&mut deps, &implied);
+            }
+        }
+        {
+            let mut discovered = self.discovered.borrow_mut();
+            for node in deps.keys() {
+                let next = discovered.len();
+                discovered.entry(node.clone()).or_insert(next);
             }
         }
         {

@@ -17,7 +17,7 @@
 //! (`files/<sha256>/<file name>`, `metadata-files/<sha256>.metadata`) are made only of
 //! hex digits and validated file names.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -27,6 +27,7 @@ use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 
 use super::direct::{DirectDist, DirectLocation, DirectRef};
+use super::TargetEnv;
 use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
 use crate::index::{
@@ -34,7 +35,7 @@ use crate::index::{
 };
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
-use crate::sandbox::{runtime, Notify};
+use crate::sandbox::{runtime, Notify, Target};
 
 /// One distribution file of a version, as the index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,11 +116,24 @@ pub struct DistMetadata {
 pub trait MetadataProvider: Send + Sync {
     /// Every version of `name` (normalized) the source knows, with its files.
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>>;
-    /// The dependencies of one version, from `files` (usable ones, best first).
-    fn metadata(&self, name: &str, version: &Version, files: &[DistFile]) -> Result<DistMetadata>;
-    /// What the source refused so far (files that were not what they claimed), for the
-    /// lock's warnings: a refused file is never used, but never dropped silently either.
+    /// The dependencies of one version on `target`, from `files` (usable ones, best
+    /// first). The target matters for an sdist whose build code must run: its `setup.py`
+    /// may choose dependencies by platform, and is run as `target`.
+    fn metadata(
+        &self,
+        name: &str,
+        version: &Version,
+        files: &[DistFile],
+        target: &TargetEnv,
+    ) -> Result<DistMetadata>;
+    /// What the source refused so far that belongs to no project, for the lock's warnings.
     fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What the source refused on `name`'s pages (files that were not what they claimed),
+    /// for the lock's warnings: a refused file is never used, but never dropped silently
+    /// either. Asked only for the projects a resolution read.
+    fn project_warnings(&self, _name: &str) -> Vec<String> {
         Vec::new()
     }
     /// Fetches the file of a direct reference (`name @ URL`), checks or computes its
@@ -159,9 +173,17 @@ pub struct IndexProvider {
     inspector: Inspector,
     notify: Notify,
     pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
-    refused: Mutex<BTreeSet<String>>,
+    /// Refused index files, by project.
+    refused: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Answers computed in this process, by file sha256 and — for answers the sandbox
+    /// computed, which hold only for the platform it imitated — target. A universal lock
+    /// asks for the same file once per environment.
+    answers: Mutex<HashMap<AnswerKey, Result<DistMetadata>>>,
     counters: [AtomicUsize; 5],
 }
+
+/// A file's sha256, and the target when the answer holds for that target only.
+type AnswerKey = (Sha256Hex, Option<Target>);
 
 /// Largest PEP 658 metadata file accepted.
 const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
@@ -195,7 +217,8 @@ impl IndexProvider {
             inspector: Inspector::new(options),
             notify,
             pages: Mutex::new(BTreeMap::new()),
-            refused: Mutex::new(BTreeSet::new()),
+            refused: Mutex::new(BTreeMap::new()),
+            answers: Mutex::new(HashMap::new()),
             counters: Default::default(),
         })
     }
@@ -273,8 +296,9 @@ impl IndexProvider {
         };
         let page = ProjectPage::from_listing(name, listing);
         if let Ok(mut refused) = self.refused.lock() {
+            let mine = refused.entry(normalize_name(name.as_ref())).or_default();
             for r in &page.refused {
-                refused.insert(format!("{}: {r}", index.url()));
+                mine.insert(format!("{}: {r}", index.url()));
             }
         }
         Ok(page)
@@ -361,7 +385,7 @@ impl IndexProvider {
         }
     }
 
-    fn metadata_from(&self, file: &DistFile) -> Result<DistMetadata> {
+    fn metadata_from(&self, file: &DistFile, target: Target) -> Result<DistMetadata> {
         if let Some(meta) = file.core_metadata.as_ref().filter(|_| file.is_wheel()) {
             match self.metadata_file(file, meta) {
                 Ok(text) => {
@@ -383,7 +407,7 @@ impl IndexProvider {
             self.notify
                 .say(&format!("reading metadata of {}", file.filename));
         }
-        let report = self.inspector.inspect_report(&path);
+        let report = self.inspector.inspect_report_for(&path, target);
         let meta = report.outcome?;
         if meta.method.as_str().starts_with("sandbox") {
             self.count(if report.cached { 4 } else { 3 });
@@ -530,13 +554,41 @@ impl MetadataProvider for IndexProvider {
         Ok(versions)
     }
 
-    fn metadata(&self, name: &str, version: &Version, files: &[DistFile]) -> Result<DistMetadata> {
+    fn metadata(
+        &self,
+        name: &str,
+        version: &Version,
+        files: &[DistFile],
+        target: &TargetEnv,
+    ) -> Result<DistMetadata> {
         let Some(first) = files.first() else {
             return Err(Error::NoMetadata {
                 detail: format!("{name} {version} has no usable file"),
             });
         };
-        self.metadata_from(first)
+        let sandbox_target = target.target;
+        let known = |key: &AnswerKey| {
+            self.answers.lock().ok().and_then(|a| a.get(key).cloned())
+        };
+        let any = (first.sha256.clone(), None);
+        let mine = (first.sha256.clone(), Some(sandbox_target));
+        if let Some(answer) = known(&any).or_else(|| known(&mine)) {
+            return answer;
+        }
+        let answer = self.metadata_from(first, sandbox_target);
+        let key = match &answer {
+            // Only the sandbox sees the target: every other answer holds for all.
+            Ok(m) if !m.method.starts_with("sandbox") => Some(any),
+            Ok(_) => Some(mine),
+            // The network, the runtime or a directory may work next time.
+            Err(Error::Index { .. } | Error::Io { .. } | Error::Runtime { .. })
+            | Err(Error::UnsafeDirectory { .. }) => None,
+            Err(_) => Some(mine),
+        };
+        if let (Some(key), Ok(mut answers)) = (key, self.answers.lock()) {
+            answers.insert(key, answer.clone());
+        }
+        answer
     }
 
     fn direct(&self, reference: &DirectRef) -> Result<DirectDist> {
@@ -599,10 +651,11 @@ impl MetadataProvider for IndexProvider {
         })
     }
 
-    fn warnings(&self) -> Vec<String> {
+    fn project_warnings(&self, name: &str) -> Vec<String> {
         self.refused
             .lock()
-            .map(|r| r.iter().cloned().collect())
+            .ok()
+            .and_then(|r| r.get(name).map(|w| w.iter().cloned().collect()))
             .unwrap_or_default()
     }
 }

@@ -48,7 +48,19 @@ pub struct GuestRequest {
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Target {
     /// Operating system.
     pub platform: TargetPlatform,
@@ -57,7 +69,19 @@ pub struct Target {
 }
 
 /// Operating systems a target can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetPlatform {
     /// `sys.platform == "linux"`.
@@ -70,7 +94,19 @@ pub enum TargetPlatform {
 }
 
 /// CPU architectures a target can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum TargetMachine {
     /// x86-64 (`AMD64` on Windows).
     #[default]
