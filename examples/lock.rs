@@ -71,6 +71,7 @@ impl MetadataProvider for InMemory {
                 .unwrap_or_default(),
             method: "memory".into(),
             warnings: vec![],
+            integrity: Default::default(),
         })
     }
 }

@@ -89,6 +89,7 @@ impl MetadataProvider for Delayed {
             filename: files[0].filename.to_string(),
             method: "metadata-file".into(),
             warnings: vec![],
+            integrity: Default::default(),
         })
     }
 }

@@ -125,6 +125,12 @@ pub(super) struct LockArgs {
     /// likely not build with pip or uv on the target.
     #[arg(long)]
     strict: bool,
+    /// Use only dependency metadata whose bytes were checked against a sha256: the wheel
+    /// itself (downloaded whole) or a PEP 658 file with the hash the index states. Without
+    /// it, large wheels' METADATA is read with HTTP range requests where the server allows
+    /// (faster; part of a file cannot be hash-checked; the JSON report marks which).
+    #[arg(long)]
+    verified_metadata_only: bool,
     /// Do not read `[tool.sdistill]` from pyproject.toml.
     #[arg(long)]
     no_config: bool,
@@ -194,6 +200,7 @@ struct Settings {
     annotate: bool,
     emit_index_url: bool,
     strict: bool,
+    verified_only: bool,
 }
 
 fn usage(detail: String) -> Error {
@@ -288,6 +295,7 @@ fn settings(
         annotate: !flag(args.no_annotate, config.no_annotate),
         emit_index_url: flag(args.emit_index_url, config.emit_index_url),
         strict: flag(args.strict, config.strict),
+        verified_only: flag(args.verified_metadata_only, config.verified_metadata_only),
     })
 }
 
@@ -359,7 +367,9 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
     };
-    let provider = IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
+    let mut provider =
+        IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
+    provider.set_verified_only(settings.verified_only);
 
     let mut set = requirements::RequirementSet::default();
     let project_warnings = lock_inputs::read_inputs(
@@ -499,17 +509,27 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
                 })?;
         }
     }
+    let net = provider.net_stats();
+    if !args.quiet {
+        // Retries change nothing in the lock, but say the network was not well.
+        for r in &net.retried {
+            eprintln!("sdistill: warning: retried {}", shown(r));
+        }
+    }
     if progress {
         let s = provider.stats();
         eprintln!(
-            "sdistill: locked {} packages for {} ({} index pages, {} metadata files, {} downloads, {} sandbox runs, {} from cache)",
+            "sdistill: locked {} packages for {} ({} index pages, {} metadata files, {} range reads, {} downloads, {} sandbox runs, {} from cache; {} requests, {} retried)",
             resolution.packages.len(),
             env.describe(),
             s.pages_fetched,
             s.metadata_files,
+            net.range_reads,
             s.downloads,
             s.sandbox_runs,
-            s.cache_hits
+            s.cache_hits,
+            net.requests,
+            net.retries
         );
     }
     Ok(EXIT_OK)
@@ -546,7 +566,7 @@ fn report_build_help(
             p.version,
             p.metadata_source
                 .as_ref()
-                .map(|m| shown(&m.0))
+                .map(|m| shown(&m.file))
                 .unwrap_or_default(),
             shown(&p.caveats.join("; "))
         );

@@ -60,6 +60,8 @@ pub struct LockConfig {
     pub no_emit_package: Option<Vec<String>>,
     /// `--strict`.
     pub strict: Option<bool>,
+    /// `--verified-metadata-only`.
+    pub verified_metadata_only: Option<bool>,
 }
 
 impl LockConfig {

@@ -68,10 +68,12 @@ pub use environment::TargetEnv;
 /// Re-exported so callers name the same PEP 440/508 types the resolver uses.
 pub use pep440_rs::Version;
 pub use pep508_rs::Requirement as Pep508Requirement;
-pub use provider::{DistFile, DistMetadata, IndexProvider, MetadataProvider, ProjectVersion};
+pub use provider::{
+    DistFile, DistMetadata, IndexProvider, Integrity, MetadataProvider, ProjectVersion,
+};
 pub use types::{
-    LockRequest, LockedDependency, LockedDirect, LockedPackage, NameSet, Resolution,
-    RootRequirement, Strategy,
+    LockRequest, LockedDependency, LockedDirect, LockedPackage, MetadataSource, NameSet,
+    Resolution, RootRequirement, Strategy,
 };
 
 /// Resolves `request` with facts from `provider`. Progress lines go to `notify`.

@@ -30,6 +30,7 @@ use super::direct::{DirectDist, DirectLocation, DirectRef};
 use super::TargetEnv;
 use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
+use crate::index::range::RangeRead;
 use crate::index::{
     DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex, UploadTime,
 };
@@ -109,6 +110,43 @@ pub struct DistMetadata {
     pub method: String,
     /// Anything worth a reader's attention.
     pub warnings: Vec<String>,
+    /// How far the bytes it was read from were checked against a hash.
+    pub integrity: Integrity,
+}
+
+/// How far the bytes an answer was read from were checked against a hash: what the lock
+/// rests on when the index is not trusted to serve consistent files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Integrity {
+    /// Read from the distribution file itself, checked against the sha256 the lock pins
+    /// (a wheel's METADATA, an sdist's static metadata or build).
+    #[default]
+    File,
+    /// A PEP 658 metadata file checked against the sha256 the index states for it.
+    MetadataFileHash,
+    /// A PEP 658 metadata file the index states no sha256 for: checked against nothing.
+    MetadataFileUnhashed,
+    /// A wheel's METADATA read with HTTP range requests: part of the file, which no hash
+    /// can check (the wheel's sha256 covers the whole file).
+    RangeRead,
+}
+
+impl Integrity {
+    /// Whether the bytes were checked against a stated sha256.
+    pub fn verified(self) -> bool {
+        matches!(self, Self::File | Self::MetadataFileHash)
+    }
+
+    /// The name used in reports: `file-sha256`, `metadata-file-sha256`,
+    /// `unhashed-metadata-file`, `range-read`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file-sha256",
+            Self::MetadataFileHash => "metadata-file-sha256",
+            Self::MetadataFileUnhashed => "unhashed-metadata-file",
+            Self::RangeRead => "range-read",
+        }
+    }
 }
 
 /// The two questions a resolver asks. Implement it to feed sdistill's resolver from
@@ -170,6 +208,11 @@ pub struct IndexProvider {
     indexes: Vec<IndexClient>,
     cache_root: PathBuf,
     offline: bool,
+    /// Use only metadata whose bytes were checked against a stated sha256: no range reads,
+    /// no PEP 658 file without a hash (`--verified-metadata-only`).
+    verified_only: bool,
+    /// Read wheels' METADATA with range requests where the server allows.
+    range_reads: bool,
     inspector: Inspector,
     notify: Notify,
     pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
@@ -184,6 +227,11 @@ pub struct IndexProvider {
 
 /// A file's sha256, and the target when the answer holds for that target only.
 type AnswerKey = (Sha256Hex, Option<Target>);
+
+/// Wheels at least this large have their METADATA read with range requests (when allowed
+/// and the server serves ranges); smaller ones are downloaded whole, which costs about as
+/// much as the two or three requests of a range read and is checked against the sha256.
+const RANGE_READ_MIN: u64 = 256 * 1024;
 
 /// Largest PEP 658 metadata file accepted.
 const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
@@ -214,6 +262,8 @@ impl IndexProvider {
             indexes,
             cache_root,
             offline,
+            verified_only: false,
+            range_reads: true,
             inspector: Inspector::new(options),
             notify,
             pages: Mutex::new(BTreeMap::new()),
@@ -221,6 +271,27 @@ impl IndexProvider {
             answers: Mutex::new(HashMap::new()),
             counters: Default::default(),
         })
+    }
+
+    /// Uses only metadata whose bytes were checked against a stated sha256: a wheel is
+    /// downloaded rather than read with range requests, and a PEP 658 file the index gives
+    /// no hash for is not used.
+    pub fn set_verified_only(&mut self, on: bool) {
+        self.verified_only = on;
+    }
+
+    /// Allows (the default) or forbids reading wheels' METADATA with range requests.
+    pub fn set_range_reads(&mut self, on: bool) {
+        self.range_reads = on;
+    }
+
+    /// What the HTTP clients did so far (requests, retries, range reads).
+    pub fn net_stats(&self) -> crate::index::NetSummary {
+        let mut all = crate::index::NetSummary::default();
+        for index in &self.indexes {
+            all.add(&index.net_stats());
+        }
+        all
     }
 
     /// What the provider has done so far.
@@ -325,7 +396,7 @@ impl IndexProvider {
         }
         let index = self.http()?;
         self.notify.say(&format!("downloading {}", file.filename));
-        index.download(&file.url, &file.sha256, None, &dir, name, None)?;
+        index.download(&file.url, &file.sha256, file.size, &dir, name, None)?;
         self.count(2);
         Ok(path)
     }
@@ -374,6 +445,7 @@ impl IndexProvider {
         file: &DistFile,
         method: &str,
         warnings: Vec<String>,
+        integrity: Integrity,
     ) -> DistMetadata {
         DistMetadata {
             requires_dist: core.requires_dist,
@@ -382,17 +454,34 @@ impl IndexProvider {
             filename: file.filename.to_string(),
             method: method.to_string(),
             warnings,
+            integrity,
         }
     }
 
     fn metadata_from(&self, file: &DistFile, target: Target) -> Result<DistMetadata> {
-        if let Some(meta) = file.core_metadata.as_ref().filter(|_| file.is_wheel()) {
+        let usable_file = |m: &&MetadataFile| !self.verified_only || m.sha256.is_some();
+        if let Some(meta) = file
+            .core_metadata
+            .as_ref()
+            .filter(|_| file.is_wheel())
+            .filter(usable_file)
+        {
             match self.metadata_file(file, meta) {
                 Ok(text) => {
                     let label = format!("{}.metadata", file.filename);
                     let core = CoreMetadata::parse(&text, &label)?;
                     let warnings = core.validate(&label)?;
-                    return Ok(Self::from_core(core, file, "metadata-file", warnings));
+                    let integrity = match meta.sha256 {
+                        Some(_) => Integrity::MetadataFileHash,
+                        None => Integrity::MetadataFileUnhashed,
+                    };
+                    return Ok(Self::from_core(
+                        core,
+                        file,
+                        "metadata-file",
+                        warnings,
+                        integrity,
+                    ));
                 }
                 // A broken metadata file is not the end: the wheel itself has METADATA.
                 Err(e) if !self.offline => self.notify.say(&format!(
@@ -402,11 +491,12 @@ impl IndexProvider {
                 Err(e) => return Err(e),
             }
         }
-        let path = self.local_file(file)?;
-        if !file.is_wheel() {
-            self.notify
-                .say(&format!("reading metadata of {}", file.filename));
+        if file.is_wheel() {
+            return self.wheel_metadata(file);
         }
+        let path = self.local_file(file)?;
+        self.notify
+            .say(&format!("reading metadata of {}", file.filename));
         let report = self.inspector.inspect_report_for(&path, target);
         let meta = report.outcome?;
         if meta.method.as_str().starts_with("sandbox") {
@@ -419,7 +509,125 @@ impl IndexProvider {
             filename: file.filename.to_string(),
             method: meta.method.as_str().to_string(),
             warnings: report.warnings,
+            integrity: Integrity::File,
         })
+    }
+
+    /// A wheel's METADATA: kept from an earlier download (by the wheel's sha256), read
+    /// with range requests (unless verified metadata is required, the wheel is small, or
+    /// it is in the cache already), or from the downloaded, sha256-checked wheel.
+    fn wheel_metadata(&self, file: &DistFile) -> Result<DistMetadata> {
+        // Both names are hex digests: nothing from the index becomes a path.
+        let verified = self.cache_sub(&["wheel-metadata"])?;
+        let verified_name = format!("{}.metadata", file.sha256);
+        if let Ok(bytes) = verified.read(&verified_name, MAX_METADATA_FILE) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            return self.wheel_answer(file, &text, "wheel", Integrity::File);
+        }
+        let downloaded = self
+            .cache_sub(&["files", file.sha256.as_str()])?
+            .is_file(file.filename.as_str());
+        let big_enough = file.size.is_none_or(|s| s >= RANGE_READ_MIN);
+        if self.range_reads && !self.verified_only && !downloaded && big_enough {
+            if let Some(answer) = self.wheel_metadata_by_range(file)? {
+                return Ok(answer);
+            }
+        }
+        let path = self.local_file(file)?;
+        let (_, text) =
+            crate::archive::read_wheel_metadata(&path, &self.inspector.options().limits)?;
+        let answer = self.wheel_answer(file, &text, "wheel", Integrity::File);
+        if answer.is_ok() {
+            let _ = verified.write_atomic(&verified_name, text.as_bytes());
+        }
+        answer
+    }
+
+    /// The METADATA of a wheel read with range requests (cached under a digest of its URL
+    /// and sha256, apart from verified metadata: where the bytes came from is part of the
+    /// key, so another index's lock never reads them). `None` when the read was declined:
+    /// the caller downloads the wheel.
+    fn wheel_metadata_by_range(&self, file: &DistFile) -> Result<Option<DistMetadata>> {
+        let url = crate::index::url_without_credentials(&file.url)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let key = hex::encode(Sha256::digest(format!("{url}\0{}", file.sha256)));
+        let cache = self.cache_sub(&["range-metadata"])?;
+        let name = format!("{key}.metadata");
+        if let Ok(bytes) = cache.read(&name, MAX_METADATA_FILE) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            return self
+                .wheel_answer(file, &text, "wheel-range", Integrity::RangeRead)
+                .map(Some);
+        }
+        if self.offline {
+            return Ok(None);
+        }
+        let limits = &self.inspector.options().limits;
+        match self
+            .http()?
+            .wheel_metadata_by_range(&file.url, file.size, limits)
+        {
+            // The requests covered the whole (small) wheel: it is checked like a download.
+            RangeRead::Read {
+                text,
+                whole: Some(sha),
+                ..
+            } => {
+                if sha != file.sha256 {
+                    return Err(Error::Index {
+                        detail: format!(
+                            "{}: sha256 {sha} does not match the index's {}",
+                            crate::index::redact_url(&file.url),
+                            file.sha256
+                        ),
+                    });
+                }
+                let answer = self.wheel_answer(file, &text, "wheel", Integrity::File);
+                if answer.is_ok() {
+                    let verified = self.cache_sub(&["wheel-metadata"])?;
+                    let _ = verified.write_atomic(&format!("{sha}.metadata"), text.as_bytes());
+                }
+                answer.map(Some)
+            }
+            RangeRead::Read { text, .. } => {
+                let answer = self.wheel_answer(file, &text, "wheel-range", Integrity::RangeRead);
+                if answer.is_ok() {
+                    let _ = cache.write_atomic(&name, text.as_bytes());
+                }
+                answer.map(Some)
+            }
+            RangeRead::Declined(why) => {
+                self.notify.say(&format!(
+                    "{}: no range read ({why}); downloading it",
+                    file.filename
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Dependencies from a wheel's METADATA text, checked like any answer: parsed and
+    /// validated, extras normalized, and the name and version those of the file name.
+    fn wheel_answer(
+        &self,
+        file: &DistFile,
+        text: &str,
+        method: &str,
+        integrity: Integrity,
+    ) -> Result<DistMetadata> {
+        let label = format!("{}: METADATA", file.filename);
+        let mut core = CoreMetadata::parse(text, &label)?;
+        let warnings = core.validate(&label)?;
+        crate::static_meta::normalize_extras(&mut core);
+        crate::identity::check(
+            Some(file.filename.as_str()),
+            &[],
+            &core.name,
+            &core.version,
+            &[],
+        )?;
+        Ok(Self::from_core(core, file, method, warnings, integrity))
     }
 }
 
@@ -567,9 +775,7 @@ impl MetadataProvider for IndexProvider {
             });
         };
         let sandbox_target = target.target;
-        let known = |key: &AnswerKey| {
-            self.answers.lock().ok().and_then(|a| a.get(key).cloned())
-        };
+        let known = |key: &AnswerKey| self.answers.lock().ok().and_then(|a| a.get(key).cloned());
         let any = (first.sha256.clone(), None);
         let mine = (first.sha256.clone(), Some(sandbox_target));
         if let Some(answer) = known(&any).or_else(|| known(&mine)) {
@@ -647,6 +853,7 @@ impl MetadataProvider for IndexProvider {
                 filename: reference.filename.to_string(),
                 method: meta.method.as_str().to_string(),
                 warnings: report.warnings,
+                integrity: Integrity::File,
             },
         })
     }

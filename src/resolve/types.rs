@@ -151,8 +151,8 @@ pub struct LockedPackage {
     pub via: Vec<String>,
     /// The marker under which it is needed, when only some environments need it.
     pub marker: Option<MarkerTree>,
-    /// Which file answered its dependencies, and how (`metadata-file`, `sandbox-egg-info`, ...).
-    pub metadata_source: Option<(String, String)>,
+    /// Which file answered its dependencies, how, and how far its bytes were checked.
+    pub metadata_source: Option<MetadataSource>,
     /// The pinned projects it depends on.
     pub dependencies: Vec<LockedDependency>,
     /// Why its metadata may not be what a build on the target gives: compatibility help,
@@ -161,6 +161,18 @@ pub struct LockedPackage {
     pub caveats: Vec<String>,
     /// The chosen version is yanked (selected only because it was pinned with `==`).
     pub yanked: bool,
+}
+
+/// Where a pin's dependencies were read: the file, the method, the check its bytes passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataSource {
+    /// The file name (validated) whose metadata answered.
+    pub file: String,
+    /// How: `metadata-file` (PEP 658), `wheel`, `wheel-range` (HTTP range requests), or an
+    /// sdistill method (`pkg-info`, `sandbox-egg-info`, ...).
+    pub method: String,
+    /// How far its bytes were checked against a hash.
+    pub integrity: super::Integrity,
 }
 
 /// A successful lock.

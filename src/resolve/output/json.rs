@@ -73,10 +73,19 @@ struct File {
 struct Metadata {
     /// The file whose metadata answered.
     file: String,
-    /// sdistill's method name (`metadata-file`, `wheel`, `pkg-info`, `sandbox-egg-info`...).
+    /// sdistill's method name (`metadata-file`, `wheel`, `wheel-range`, `pkg-info`,
+    /// `sandbox-egg-info`...).
     method: String,
-    /// The kind of source: `pep658`, `wheel`, `static-sdist` or `sandbox`.
+    /// The kind of source: `pep658`, `wheel`, `wheel-range`, `static-sdist` or `sandbox`.
     source: String,
+    /// Whether the bytes it was read from were checked against a stated sha256.
+    #[serde(default)]
+    verified: bool,
+    /// Which check: `file-sha256` (the pinned file itself), `metadata-file-sha256` (a PEP
+    /// 658 file against the hash the index states), `unhashed-metadata-file`, or
+    /// `range-read` (part of a wheel read with HTTP range requests, which no hash covers).
+    #[serde(default)]
+    integrity: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,11 +117,22 @@ pub fn render(resolution: &Resolution, options: &RenderOptions) -> Result<String
     Ok(text)
 }
 
+fn metadata(m: &crate::resolve::MetadataSource) -> Metadata {
+    Metadata {
+        file: m.file.clone(),
+        method: m.method.clone(),
+        source: source_kind(&m.method).to_string(),
+        verified: m.integrity.verified(),
+        integrity: m.integrity.as_str().to_string(),
+    }
+}
+
 /// The kind of source a method name stands for.
 fn source_kind(method: &str) -> &'static str {
     match method {
         "metadata-file" => "pep658",
         "wheel" => "wheel",
+        "wheel-range" => "wheel-range",
         m if m.starts_with("sandbox") => "sandbox",
         _ => "static-sdist",
     }
@@ -153,11 +173,7 @@ fn package(p: &LockedPackage) -> Result<Package> {
                 index: f.index.clone(),
             })
             .collect(),
-        metadata: p.metadata_source.as_ref().map(|(file, method)| Metadata {
-            file: file.clone(),
-            method: method.clone(),
-            source: source_kind(method).to_string(),
-        }),
+        metadata: p.metadata_source.as_ref().map(metadata),
         build_help: p.caveats.clone(),
         yanked: p.yanked,
         via: p.via.clone(),

@@ -267,8 +267,8 @@ fn package(p: &LockedPackage, annotate: bool) -> Result<Package> {
     if annotate {
         out.tool = Some(PackageTool {
             sdistill: PackageToolSdistill {
-                metadata_file: p.metadata_source.as_ref().map(|m| m.0.clone()),
-                metadata_method: p.metadata_source.as_ref().map(|m| m.1.clone()),
+                metadata_file: p.metadata_source.as_ref().map(|m| m.file.clone()),
+                metadata_method: p.metadata_source.as_ref().map(|m| m.method.clone()),
                 build_help: p.caveats.clone(),
                 via: p.via.clone(),
             },
