@@ -138,6 +138,8 @@ impl Solver<'_> {
                     .map(|m| super::caveats::caveats(&m.method, &m.warnings))
                     .unwrap_or_default(),
                 yanked: candidate.is_some_and(|c| c.yanked),
+                environments: Vec::new(),
+                targets: Vec::new(),
             });
         }
         let mut warnings: Vec<String> = self.warnings.borrow().iter().cloned().collect();

@@ -35,11 +35,13 @@ mod fetch;
 mod finish;
 pub mod groups;
 mod hints;
+pub mod matrix;
 pub mod output;
 pub mod project;
 pub mod provider;
 pub mod requirements;
 pub mod types;
+pub mod universal;
 mod versions;
 
 use std::cell::RefCell;
@@ -73,8 +75,9 @@ pub use provider::{
 };
 pub use types::{
     LockRequest, LockedDependency, LockedDirect, LockedPackage, MetadataSource, NameSet,
-    Resolution, RootRequirement, Strategy,
+    Resolution, RootRequirement, Strategy, TargetAnswer,
 };
+pub use universal::resolve_matrix;
 
 /// Resolves `request` with facts from `provider`. Progress lines go to `notify`.
 pub fn resolve(

@@ -98,6 +98,10 @@ pub struct LockRequest {
     pub only_binary: NameSet,
     /// Versions to keep when they still fit (the previous lock's pins).
     pub preferences: BTreeMap<String, Version>,
+    /// Versions to keep where their marker holds (a previous universal lock's pins, which
+    /// may pin a project at several versions for different environments); where one holds
+    /// it wins over [`LockRequest::preferences`].
+    pub marked_preferences: Vec<(String, Version, MarkerTree)>,
     /// Newest or oldest versions first.
     pub strategy: Strategy,
     /// Only files uploaded before this instant (`--exclude-newer`); a file whose upload
@@ -161,6 +165,23 @@ pub struct LockedPackage {
     pub caveats: Vec<String>,
     /// The chosen version is yanked (selected only because it was pinned with `==`).
     pub yanked: bool,
+    /// In a universal lock: the environments ([`super::matrix::Matrix::env_label`]) this
+    /// pin is for. Empty in a single-target lock.
+    pub environments: Vec<String>,
+    /// In a universal lock: where the dependencies came from in each group of
+    /// environments (an sdist's build runs once per platform, and may answer differently).
+    pub targets: Vec<TargetAnswer>,
+}
+
+/// One answer for a pin's dependencies in a universal lock, and where it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAnswer {
+    /// The environments whose resolution used this answer.
+    pub environments: Vec<String>,
+    /// The file, method and check.
+    pub source: MetadataSource,
+    /// The pinned projects it made this pin depend on there.
+    pub dependencies: Vec<PackageName>,
 }
 
 /// Where a pin's dependencies were read: the file, the method, the check its bytes passed.
@@ -178,7 +199,8 @@ pub struct MetadataSource {
 /// A successful lock.
 #[derive(Debug, Clone)]
 pub struct Resolution {
-    /// Pinned projects, sorted by name.
+    /// Pinned projects, sorted by name (and version: a universal lock may pin a project at
+    /// several versions, for disjoint sets of environments).
     pub packages: Vec<LockedPackage>,
     /// Everything worth a reader's attention (skipped requirements, missing extras).
     pub warnings: Vec<String>,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{marker_text, LockSummary, PinSummary, RenderOptions};
 use crate::error::{Error, Result};
+use crate::resolve::matrix::Matrix;
 use crate::resolve::{LockedPackage, Resolution};
 
 /// The schema name of the report.
@@ -23,6 +24,9 @@ struct Report {
     schema: String,
     sdistill: String,
     target: String,
+    /// A universal lock's environments (`linux-x86_64-3.12`...); empty for one target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    environments: Vec<String>,
     #[serde(default)]
     command: Option<String>,
     packages: Vec<Package>,
@@ -56,6 +60,22 @@ struct Package {
     via: Vec<String>,
     #[serde(default)]
     dependencies: Vec<Dependency>,
+    /// A universal lock's environments this pin is for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    environments: Vec<String>,
+    /// A universal lock: where the dependencies came from in each group of environments
+    /// (an sdist built as each platform may answer differently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<Target>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Target {
+    environments: Vec<String>,
+    #[serde(flatten)]
+    metadata: Metadata,
+    /// The pinned projects this answer made the pin depend on there.
+    dependencies: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -100,7 +120,11 @@ pub fn render(resolution: &Resolution, options: &RenderOptions) -> Result<String
     let report = Report {
         schema: SCHEMA.to_string(),
         sdistill: env!("CARGO_PKG_VERSION").to_string(),
-        target: options.env.describe(),
+        target: options.describe_target(),
+        environments: options
+            .matrix
+            .map(|m| m.envs().iter().map(Matrix::env_label).collect())
+            .unwrap_or_default(),
         command: options.header.then(|| options.command.to_string()),
         packages: resolution
             .packages
@@ -188,6 +212,16 @@ fn package(p: &LockedPackage) -> Result<Package> {
                 })
             })
             .collect::<Result<_>>()?,
+        environments: p.environments.clone(),
+        targets: p
+            .targets
+            .iter()
+            .map(|t| Target {
+                environments: t.environments.clone(),
+                metadata: metadata(&t.source),
+                dependencies: t.dependencies.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
     })
 }
 
@@ -206,16 +240,14 @@ pub fn read_summary(text: &str) -> Result<LockSummary> {
     }
     let mut summary = LockSummary::default();
     for p in report.packages {
-        summary.pins.insert(
-            crate::metadata::normalize_name(&p.name),
-            PinSummary {
-                version: p.version,
-                extras: p.extras.into_iter().collect(),
-                marker: p.marker,
-                url: p.url,
-                hashes: p.hashes.into_iter().collect::<BTreeSet<_>>(),
-            },
-        );
+        summary.insert(PinSummary {
+            name: p.name,
+            version: p.version,
+            extras: p.extras.into_iter().collect(),
+            marker: p.marker,
+            url: p.url,
+            hashes: p.hashes.into_iter().collect::<BTreeSet<_>>(),
+        });
     }
     Ok(summary)
 }
