@@ -129,6 +129,18 @@ fn graph() -> Graph {
     add("pin", "2".into(), vec![]);
     add("xdep", "1.0".into(), vec!["other; extra == 'y'".into()]);
     add("other", "1.0".into(), vec![]);
+    // boto N needs core N.x (as boto3 and botocore do), and s3, met later, needs core < 3:
+    // boto walks back from 20 to 2, long enough to make the resolver start over with it
+    // decided last, which must change nothing in the lock.
+    for n in 1..=20 {
+        add(
+            "boto",
+            format!("{n}.0"),
+            vec![format!("core>={n}.0,<{}.0", n + 1)],
+        );
+        add("core", format!("{n}.0"), vec![]);
+    }
+    add("s3", "1.0".into(), vec!["core<3".into()]);
     // Two projects that disagree until one steps back.
     add("left", "1.0".into(), vec!["mid<2".into()]);
     add("left", "2.0".into(), vec!["mid>=3".into()]);
@@ -144,6 +156,15 @@ fn graph() -> Graph {
 }
 
 fn lock(seed: u64, env: TargetEnv) -> (String, String, Vec<String>) {
+    let (text, json, asked, _) = lock_noting(seed, env);
+    (text, json, asked)
+}
+
+/// [`lock`], and the progress lines the resolver said.
+fn lock_noting(seed: u64, env: TargetEnv) -> (String, String, Vec<String>, Vec<String>) {
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = said.clone();
+    let notify = Notify::to(move |line| sink.lock().unwrap().push(line.to_string()));
     let provider = Delayed {
         graph: graph(),
         seed,
@@ -151,20 +172,22 @@ fn lock(seed: u64, env: TargetEnv) -> (String, String, Vec<String>) {
         asked: Default::default(),
     };
     let request = LockRequest {
-        requirements: ["app[x]", "pin==2", "left", "right", "util"]
+        requirements: ["app[x]", "pin==2", "left", "right", "util", "boto", "s3"]
             .iter()
             .map(|r| requirements::parse_arg(r).unwrap())
             .collect(),
         env,
         ..LockRequest::default()
     };
-    let resolution = resolve::resolve(&request, &provider, &Notify::default()).unwrap();
+    let resolution = resolve::resolve(&request, &provider, &notify).unwrap();
     let mut options = RenderOptions::new(&request.env, "test");
     options.header = false;
+    let lines: Vec<String> = said.lock().unwrap().clone();
     (
         render(Format::RequirementsTxt, &resolution, &options).unwrap(),
         render(Format::Json, &resolution, &options).unwrap(),
         provider.asked.into_inner().unwrap(),
+        lines,
     )
 }
 
@@ -182,6 +205,8 @@ fn answers_arriving_in_any_order_give_the_same_lock() {
         assert!(first.contains("lib[x]==29.0"), "{first}");
         assert!(first.contains("pin==2"), "{first}");
         assert!(first.contains("mid==1.0"), "{first}");
+        assert!(first.contains("boto==2.0"), "{first}");
+        assert!(first.contains("core==2.0"), "{first}");
         for seed in 1..6 {
             let (text, json, _) = lock(seed, env);
             assert_eq!(text, first, "seed {seed} locked differently");
@@ -195,7 +220,14 @@ fn answers_arriving_in_any_order_give_the_same_lock() {
 /// older release of either.
 #[test]
 fn an_extra_that_cannot_take_its_newest_version_costs_no_walk() {
-    let (_, _, asked) = lock(7, TargetEnv::default());
+    let (_, _, asked, said) = lock_noting(7, TargetEnv::default());
+    // boto's walk made the resolver start over once, with boto decided last.
+    let restarts: Vec<&String> = said
+        .iter()
+        .filter(|l| l.contains("starting over"))
+        .collect();
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert!(restarts[0].starts_with("boto:"), "{restarts:?}");
     // Without the fix every release of app and lib was read, down to app 1.0.
     for project in ["app==", "lib=="] {
         let read = asked.iter().filter(|a| a.starts_with(project)).count();

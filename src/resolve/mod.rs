@@ -106,9 +106,20 @@ pub fn resolve(
         // The workers stop when the resolution ends, however it ends.
         let _closer = fetcher.closer();
         let solver = Solver::new(request, provider, &fetcher, notify, markers, constraints)?;
-        solve(&solver, provider)
+        loop {
+            match solve(&solver, provider) {
+                Err(_) if solver.restart_needed() => continue,
+                outcome => return outcome,
+            }
+        }
     })
 }
+
+/// Distinct versions of one project the resolver may try before it starts over with that
+/// project decided last (see [`Solver::late`]).
+const WALK_LIMIT: usize = 12;
+/// How many projects may be moved last, one start-over each.
+const MAX_LATE: usize = 8;
 
 /// The versions `-c` constraint files allow, by project (only those whose marker holds on
 /// the target).
@@ -229,15 +240,27 @@ struct Solver<'a> {
     excluded: RefCell<BTreeMap<String, Vec<(Version, String)>>>,
     /// Every range any requirement asked of a project (hints only suggest versions in it).
     requested: RefCell<BTreeMap<String, Set>>,
-    /// When each package was first met (the root's requirements first, then in the order
-    /// PubGrub asked for dependencies): the tie-breaker of [`Solver::prioritize`], which
-    /// must not depend on how fast anything was fetched.
-    discovered: RefCell<BTreeMap<Node, usize>>,
+    /// When each project was first met (the root's requirements first, then in the order
+    /// PubGrub asked for dependencies): the order of [`Solver::prioritize`], which must not
+    /// depend on how fast anything was fetched.
+    discovered: RefCell<BTreeMap<String, usize>>,
     /// The version each project was last decided at: an extra takes the same one.
     decided: RefCell<BTreeMap<String, Version>>,
     /// The versions chosen so far for each project (walking back through its history
     /// makes the fetcher fetch ahead).
     tries: RefCell<BTreeMap<String, BTreeSet<Version>>>,
+    /// Projects decided after every other: each was walked back through more than
+    /// [`WALK_LIMIT`] releases in an earlier attempt (botocore, constrained by packages met
+    /// after it), so the resolution started over with it last. Depends only on the inputs.
+    late: RefCell<BTreeSet<String>>,
+    /// Projects decided before the others: those that narrowed the range of a project that
+    /// had to be moved last (uv's "conflict early": they are what it was waiting for).
+    early: RefCell<BTreeSet<String>>,
+    /// Who narrowed each project's range: dependency → the projects that asked for less
+    /// than every version of it.
+    narrowed_by: RefCell<BTreeMap<String, BTreeSet<String>>>,
+    /// The project whose walk asked for a start-over.
+    restart: RefCell<Option<String>>,
 }
 
 impl<'a> Solver<'a> {
@@ -292,6 +315,10 @@ impl<'a> Solver<'a> {
             discovered: RefCell::new(BTreeMap::new()),
             decided: RefCell::new(BTreeMap::new()),
             tries: RefCell::new(BTreeMap::new()),
+            late: RefCell::new(BTreeSet::new()),
+            early: RefCell::new(BTreeSet::new()),
+            narrowed_by: RefCell::new(BTreeMap::new()),
+            restart: RefCell::new(None),
         };
         solver.fetch_direct(references)
     }
@@ -324,6 +351,28 @@ impl<'a> Solver<'a> {
             self.direct.insert(name, dist);
         }
         Ok(self)
+    }
+
+    /// Whether the last attempt stopped to start over (a project walked too far); if so,
+    /// that project now comes last and the per-attempt state is reset. Answers, edges and
+    /// warnings are kept: they depend only on the project and version.
+    fn restart_needed(&self) -> bool {
+        let Some(name) = self.restart.borrow_mut().take() else {
+            return false;
+        };
+        self.notify.say(&format!(
+            "{name}: tried more than {WALK_LIMIT} versions; starting over with it decided last"
+        ));
+        if let Some(culprits) = self.narrowed_by.borrow().get(&name) {
+            self.early
+                .borrow_mut()
+                .extend(culprits.iter().filter(|c| **c != name).cloned());
+        }
+        self.late.borrow_mut().insert(name);
+        self.discovered.borrow_mut().clear();
+        self.decided.borrow_mut().clear();
+        self.tries.borrow_mut().clear();
+        true
     }
 
     /// Records a warning, cut to a readable length: warnings quote requirement text from
@@ -593,29 +642,36 @@ impl DependencyProvider for Solver<'_> {
     type VS = Set;
     type M = String;
     type Err = Error;
-    type Priority = (bool, bool, u32, Reverse<usize>);
+    type Priority = (bool, bool, bool, Reverse<usize>, bool);
 
     fn prioritize(
         &self,
         package: &Node,
         range: &Set,
-        stats: &PackageResolutionStatistics,
+        _stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Pinned packages first (they cannot branch); then projects before their extras, so
-        // an extra finds its base decided and takes that version (see `choose_version`);
-        // then the most conflicted; then the first met. Only inputs and the index's
-        // contents shape this, never how fast an answer came back.
-        let discovered = self
-            .discovered
-            .borrow()
-            .get(package)
-            .copied()
+        // Pinned packages first (they cannot branch); then the projects that constrained a
+        // project an earlier attempt had to walk (`early`), and that project after all
+        // others (`late`); then the order projects were met, breadth-first from your
+        // requirements, as pip and uv go; a project before its own extras, so an extra
+        // finds its project decided and takes that version (see `choose_version`). Only the
+        // inputs and the index's contents shape this, never how fast an answer came back.
+        let discovered = package
+            .project()
+            .and_then(|n| self.discovered.borrow().get(n).copied())
             .unwrap_or(usize::MAX);
+        let late = package
+            .project()
+            .is_some_and(|n| self.late.borrow().contains(n));
+        let early = package
+            .project()
+            .is_some_and(|n| self.early.borrow().contains(n));
         (
             pinned_version(range).is_some(),
-            !matches!(package, Node::Extra(..)),
-            stats.conflict_count(),
+            early,
+            !late,
             Reverse(discovered),
+            !matches!(package, Node::Extra(..)),
         )
     }
 
@@ -649,6 +705,13 @@ impl DependencyProvider for Solver<'_> {
             };
             let fits = candidates::fitting(&candidates, range, lowest);
             self.fetcher.batch(name, &fits, version, tries);
+            let late = self.late.borrow();
+            if tries > WALK_LIMIT && !late.contains(name) && late.len() < MAX_LATE {
+                *self.restart.borrow_mut() = Some(name.to_string());
+                return Err(Error::Internal {
+                    detail: format!("start over with {name} last"),
+                });
+            }
         }
         Ok(chosen)
     }
@@ -751,11 +814,22 @@ impl DependencyProvider for Solver<'_> {
                 tie_extras_to_bases(&mut deps, &implied);
             }
         }
+        if let Some(owner) = package.project() {
+            let mut narrowed = self.narrowed_by.borrow_mut();
+            for (node, set) in &deps {
+                if let (Node::Base(dep), false) = (node, *set == Ranges::full()) {
+                    narrowed
+                        .entry(dep.clone())
+                        .or_default()
+                        .insert(owner.to_string());
+                }
+            }
+        }
         {
             let mut discovered = self.discovered.borrow_mut();
-            for node in deps.keys() {
+            for name in deps.keys().filter_map(Node::project) {
                 let next = discovered.len();
-                discovered.entry(node.clone()).or_insert(next);
+                discovered.entry(name.to_string()).or_insert(next);
             }
         }
         {

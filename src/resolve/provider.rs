@@ -591,6 +591,10 @@ impl IndexProvider {
                 answer.map(Some)
             }
             RangeRead::Read { text, .. } => {
+                self.notify.say(&format!(
+                    "{}: METADATA read with range requests",
+                    file.filename
+                ));
                 let answer = self.wheel_answer(file, &text, "wheel-range", Integrity::RangeRead);
                 if answer.is_ok() {
                     let _ = cache.write_atomic(&name, text.as_bytes());
