@@ -130,6 +130,8 @@ def handler_for(mirror):
         def log_message(self, *args):
             pass
 
+        head_only = False
+
         def send_body(self, status, ctype, body, extra=()):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -137,7 +139,16 @@ def handler_for(mirror):
             for k, v in extra:
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            if not self.head_only:
+                self.wfile.write(body)
+
+        def do_HEAD(self):
+            # uv asks with HEAD whether a file is served with ranges.
+            self.head_only = True
+            try:
+                self.do_GET()
+            finally:
+                self.head_only = False
 
         def do_GET(self):
             path = urlsplit(self.path).path

@@ -1,4 +1,5 @@
-//! Locking: requirements in, exact hash-pinned versions out, for one target environment.
+//! Locking: requirements in, exact hash-pinned versions out, for one target environment
+//! (or, through [`universal`], for every environment of a matrix).
 //!
 //! | module | job |
 //! |---|---|
@@ -11,6 +12,9 @@
 //! | (this module) | the PubGrub adapter: extras, yanked, pre-releases, direct references |
 //! | `candidates` | which versions the target can install, and which one to try first |
 //! | `fetch` | the provider's answers, shared with worker threads that fetch ahead |
+//! | `requires` | what a version's metadata makes it depend on, extras tied to projects |
+//! | [`matrix`] | the environments of a universal lock, and the markers that pick them |
+//! | [`universal`] | one resolution per environment, merged into pins with markers |
 //! | `versions` | PEP 440 specifiers as version sets |
 //! | [`types`] | the request and the [`Resolution`] |
 //! | [`caveats`] | which answers needed help a real build will not get |
@@ -40,6 +44,7 @@ pub mod output;
 pub mod project;
 pub mod provider;
 pub mod requirements;
+mod requires;
 pub mod types;
 pub mod universal;
 mod versions;
@@ -49,22 +54,22 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::rc::Rc;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree};
+use pep508_rs::{MarkerEnvironment, MarkerTree};
 use pubgrub::{
     DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
     PackageResolutionStatistics, PubGrubError, Ranges, Reporter,
 };
 
 use crate::error::{Error, Result};
-use crate::metadata::{normalize_name, parse_requirement};
+use crate::metadata::normalize_name;
 use crate::sandbox::Notify;
 use candidates::Candidate;
 use direct::{DirectDist, DirectRef};
 use fetch::Fetcher;
-use versions::{pinned_version, salvage, specifier_set, Set};
+use requires::tie_extras_to_bases;
+use versions::{pinned_version, specifier_set, Set};
 
 pub use environment::TargetEnv;
 /// Re-exported so callers name the same PEP 440/508 types the resolver uses.
@@ -116,10 +121,10 @@ pub fn resolve(
 }
 
 /// Distinct versions of one project the resolver may try before it starts over with that
-/// project decided last (see [`Solver::late`]).
-const WALK_LIMIT: usize = 12;
-/// How many projects may be moved last, one start-over each.
-const MAX_LATE: usize = 8;
+/// project decided early and what kept rejecting it decided late (see [`Solver::early`]).
+const WALK_LIMIT: usize = 5;
+/// How many start-overs one resolution may take.
+const MAX_RESTARTS: usize = 8;
 
 /// The versions `-c` constraint files allow, by project (only those whose marker holds on
 /// the target).
@@ -249,16 +254,22 @@ struct Solver<'a> {
     /// The versions chosen so far for each project (walking back through its history
     /// makes the fetcher fetch ahead).
     tries: RefCell<BTreeMap<String, BTreeSet<Version>>>,
-    /// Projects decided after every other: each was walked back through more than
-    /// [`WALK_LIMIT`] releases in an earlier attempt (botocore, constrained by packages met
-    /// after it), so the resolution started over with it last. Depends only on the inputs.
-    late: RefCell<BTreeSet<String>>,
-    /// Projects decided before the others: those that narrowed the range of a project that
-    /// had to be moved last (uv's "conflict early": they are what it was waiting for).
+    /// Projects decided before the others: each was walked back through more than
+    /// [`WALK_LIMIT`] releases in an earlier attempt (kombu, rejected again and again by
+    /// the packaging version decided before it), so the resolution started over deciding
+    /// it early — at its newest version that fits — and what kept rejecting it
+    /// ([`Solver::late`]) after everything else, to adapt. This is uv's "conflict early /
+    /// conflict late", and gives the answers pip and uv give; it depends only on the
+    /// inputs.
     early: RefCell<BTreeSet<String>>,
-    /// Who narrowed each project's range: dependency → the projects that asked for less
-    /// than every version of it.
-    narrowed_by: RefCell<BTreeMap<String, BTreeSet<String>>>,
+    /// Projects decided after every other: what kept rejecting a walked project — a
+    /// decided project whose requirement excluded the versions tried, or one whose decided
+    /// version the tried versions' requirements excluded (the culprits).
+    late: RefCell<BTreeSet<String>>,
+    /// The ranges each (package, version) required, to find the culprits of a walk.
+    required: RefCell<BTreeMap<(Node, Version), BTreeMap<Node, Set>>>,
+    /// Start-overs so far.
+    restarts: std::cell::Cell<usize>,
     /// The project whose walk asked for a start-over.
     restart: RefCell<Option<String>>,
 }
@@ -315,9 +326,10 @@ impl<'a> Solver<'a> {
             discovered: RefCell::new(BTreeMap::new()),
             decided: RefCell::new(BTreeMap::new()),
             tries: RefCell::new(BTreeMap::new()),
-            late: RefCell::new(BTreeSet::new()),
             early: RefCell::new(BTreeSet::new()),
-            narrowed_by: RefCell::new(BTreeMap::new()),
+            late: RefCell::new(BTreeSet::new()),
+            required: RefCell::new(BTreeMap::new()),
+            restarts: std::cell::Cell::new(0),
             restart: RefCell::new(None),
         };
         solver.fetch_direct(references)
@@ -360,19 +372,57 @@ impl<'a> Solver<'a> {
         let Some(name) = self.restart.borrow_mut().take() else {
             return false;
         };
+        let culprits = self.culprits(&name);
         self.notify.say(&format!(
-            "{name}: tried more than {WALK_LIMIT} versions; starting over with it decided last"
+            "{name}: tried more than {WALK_LIMIT} versions; starting over with it decided early and {} late",
+            if culprits.is_empty() { "nothing".to_string() } else { culprits.join(", ") }
         ));
-        if let Some(culprits) = self.narrowed_by.borrow().get(&name) {
-            self.early
-                .borrow_mut()
-                .extend(culprits.iter().filter(|c| **c != name).cloned());
-        }
-        self.late.borrow_mut().insert(name);
+        self.late.borrow_mut().remove(&name);
+        self.late.borrow_mut().extend(culprits);
+        self.early.borrow_mut().insert(name);
+        self.restarts.set(self.restarts.get() + 1);
         self.discovered.borrow_mut().clear();
         self.decided.borrow_mut().clear();
         self.tries.borrow_mut().clear();
         true
+    }
+
+    /// What kept rejecting the versions of `walked` tried in this attempt: decided projects
+    /// whose requirement on it excluded them (celery 5.7.0 requires kombu>=5.7.0), and
+    /// projects at a version that the tried versions' requirements (their extras' too)
+    /// excluded (kombu[redis] 5.7.0 requires packaging==26.3, packaging was at 26.4).
+    fn culprits(&self, walked: &str) -> Vec<String> {
+        let tries = self.tries.borrow();
+        let decided = self.decided.borrow();
+        let required = self.required.borrow();
+        let early = self.early.borrow();
+        let Some(tried) = tries.get(walked) else {
+            return Vec::new();
+        };
+        let mut out = BTreeSet::new();
+        for (p, v) in decided.iter().filter(|(p, _)| *p != walked) {
+            let asks = required
+                .iter()
+                .filter(|((node, version), _)| node.project() == Some(p.as_str()) && version == v)
+                .filter_map(|(_, deps)| deps.get(&Node::Base(walked.to_string())));
+            for range in asks {
+                if tried.iter().any(|t| !range.contains(t)) {
+                    out.insert(p.clone());
+                }
+            }
+        }
+        for ((node, version), deps) in required.iter() {
+            if node.project() != Some(walked) || !tried.contains(version) {
+                continue;
+            }
+            for (dep, range) in deps {
+                let Node::Base(d) = dep else { continue };
+                if d != walked && decided.get(d).is_some_and(|at| !range.contains(at)) {
+                    out.insert(d.clone());
+                }
+            }
+        }
+        out.into_iter().filter(|c| !early.contains(c)).collect()
     }
 
     /// Records a warning, cut to a readable length: warnings quote requirement text from
@@ -496,117 +546,6 @@ impl<'a> Solver<'a> {
             None => set,
         }
     }
-
-    /// The dependencies `requirements` add for `extras` (an empty slice: the base ones;
-    /// otherwise only those the extras switch on).
-    fn add_requirements(
-        &self,
-        from: (&Node, &Version),
-        owner: &str,
-        requirements: &[String],
-        extra: Option<&str>,
-        deps: &mut BTreeMap<Node, Set>,
-        edges: &mut Vec<Edge>,
-    ) {
-        let extras: Vec<ExtraName> = extra
-            .and_then(|e| ExtraName::from_str(e).ok())
-            .into_iter()
-            .collect();
-        for text in requirements {
-            let req = match parse_requirement(text) {
-                Ok(r) => r,
-                Err(e) => match salvage(text) {
-                    // pip's and uv's parsers still take the project from legacy text such
-                    // as `pytz (>dev)`; so does the lock, without the unusable version.
-                    Some(r) => {
-                        self.warn(format!(
-                            "{owner} {}: requirement `{text}` is not PEP 508 ({e}); using `{r}` without its version constraint",
-                            from.1
-                        ));
-                        r
-                    }
-                    None => {
-                        self.warn(format!(
-                            "{owner} {}: ignoring requirement `{text}` ({e})",
-                            from.1
-                        ));
-                        continue;
-                    }
-                },
-            };
-            let wanted = req.marker.evaluate(&self.markers, &extras);
-            let base = req.marker.evaluate(&self.markers, &[]);
-            if !wanted || (extra.is_some() && base) {
-                continue;
-            }
-            let set = match specifier_set(&req) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.warn(format!(
-                        "{owner} {}: ignoring requirement `{text}` ({e})",
-                        from.1
-                    ));
-                    continue;
-                }
-            };
-            let name = normalize_name(req.name.as_ref());
-            let marker = req.marker.clone().simplify_extras(&extras);
-            let mut targets = Vec::new();
-            if name != owner || !req.extras.is_empty() {
-                if name != owner {
-                    targets.push(Node::Base(name.clone()));
-                }
-                for e in &req.extras {
-                    targets.push(Node::Extra(name.clone(), normalize_name(e.as_ref())));
-                }
-            }
-            for node in targets {
-                // An extra of the project itself is at the same version.
-                let set = if name == owner {
-                    Ranges::singleton(from.1.clone())
-                } else {
-                    self.constrained(&name, set.clone())
-                };
-                let slot = deps.entry(node.clone()).or_insert_with(Ranges::full);
-                *slot = slot.intersection(&set);
-                edges.push(Edge {
-                    to: node,
-                    marker: marker.clone(),
-                    origin: None,
-                });
-            }
-        }
-    }
-}
-
-/// Narrows every extra in `deps` to the versions its project may have: an extra is its
-/// project at the same version, so a range required of `kombu` by the same package (in
-/// `deps`, or in `implied`: what the package itself requires, when `deps` are one of its
-/// extras' dependencies) holds for `kombu[redis]` too. The constraint is implied, so the
-/// solutions do not change; but PubGrub learns it as a range instead of one version of the
-/// extra at a time (celery 5.7.0 requires kombu>=5.7.0, so celery[redis] 5.7.0 may only
-/// have kombu[redis]>=5.7.0: when that fails it moves on to another celery at once,
-/// instead of trying every kombu[redis] down to the first release).
-fn tie_extras_to_bases(deps: &mut BTreeMap<Node, Set>, implied: &BTreeMap<Node, Set>) {
-    let bases: BTreeMap<String, Set> = deps
-        .iter()
-        .chain(implied.iter())
-        .filter_map(|(node, set)| match node {
-            Node::Base(n) => Some((n.clone(), set.clone())),
-            _ => None,
-        })
-        .fold(BTreeMap::new(), |mut acc, (n, set)| {
-            let slot = acc.entry(n).or_insert_with(Ranges::full);
-            *slot = slot.intersection(&set);
-            acc
-        });
-    for (node, set) in deps.iter_mut() {
-        if let Node::Extra(name, _) = node {
-            if let Some(base) = bases.get(name) {
-                *set = set.intersection(base);
-            }
-        }
-    }
 }
 
 /// Runs `f` over `items` on up to 8 threads (the work is network round trips and sandbox
@@ -650,12 +589,12 @@ impl DependencyProvider for Solver<'_> {
         range: &Set,
         _stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Pinned packages first (they cannot branch); then the projects that constrained a
-        // project an earlier attempt had to walk (`early`), and that project after all
-        // others (`late`); then the order projects were met, breadth-first from your
-        // requirements, as pip and uv go; a project before its own extras, so an extra
-        // finds its project decided and takes that version (see `choose_version`). Only the
-        // inputs and the index's contents shape this, never how fast an answer came back.
+        // Pinned packages first (they cannot branch); then projects an earlier attempt had
+        // to walk (`early`), and what kept rejecting them after all others (`late`); then
+        // the order projects were met, breadth-first from your requirements, as pip and uv
+        // go; a project before its own extras, so an extra finds its project decided and
+        // takes that version (see `choose_version`). Only the inputs and the index's
+        // contents shape this, never how fast an answer came back.
         let discovered = package
             .project()
             .and_then(|n| self.discovered.borrow().get(n).copied())
@@ -705,11 +644,11 @@ impl DependencyProvider for Solver<'_> {
             };
             let fits = candidates::fitting(&candidates, range, lowest);
             self.fetcher.batch(name, &fits, version, tries);
-            let late = self.late.borrow();
-            if tries > WALK_LIMIT && !late.contains(name) && late.len() < MAX_LATE {
+            let early = self.early.borrow().contains(name);
+            if tries > WALK_LIMIT && !early && self.restarts.get() < MAX_RESTARTS {
                 *self.restart.borrow_mut() = Some(name.to_string());
                 return Err(Error::Internal {
-                    detail: format!("start over with {name} last"),
+                    detail: format!("start over with {name} early"),
                 });
             }
         }
@@ -814,17 +753,9 @@ impl DependencyProvider for Solver<'_> {
                 tie_extras_to_bases(&mut deps, &implied);
             }
         }
-        if let Some(owner) = package.project() {
-            let mut narrowed = self.narrowed_by.borrow_mut();
-            for (node, set) in &deps {
-                if let (Node::Base(dep), false) = (node, *set == Ranges::full()) {
-                    narrowed
-                        .entry(dep.clone())
-                        .or_default()
-                        .insert(owner.to_string());
-                }
-            }
-        }
+        self.required
+            .borrow_mut()
+            .insert((package.clone(), version.clone()), deps.clone());
         {
             let mut discovered = self.discovered.borrow_mut();
             for name in deps.keys().filter_map(Node::project) {
