@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
@@ -32,7 +32,8 @@ use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
 use crate::index::range::RangeRead;
 use crate::index::{
-    DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex, UploadTime,
+    DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, RawPage, Sha256Hex,
+    UploadTime,
 };
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
@@ -154,6 +155,11 @@ impl Integrity {
 pub trait MetadataProvider: Send + Sync {
     /// Every version of `name` (normalized) the source knows, with its files.
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>>;
+    /// [`MetadataProvider::versions`], shared: a provider that keeps its answers (a
+    /// project can list thousands of files) hands out the same list instead of a copy.
+    fn versions_shared(&self, name: &str) -> Result<Arc<Vec<ProjectVersion>>> {
+        self.versions(name).map(Arc::new)
+    }
     /// The dependencies of one version on `target`, from `files` (usable ones, best
     /// first). The target matters for an sdist whose build code must run: its `setup.py`
     /// may choose dependencies by platform, and is run as `target`.
@@ -215,7 +221,7 @@ pub struct IndexProvider {
     range_reads: bool,
     inspector: Inspector,
     notify: Notify,
-    pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
+    pages: Mutex<BTreeMap<String, Arc<Vec<ProjectVersion>>>>,
     /// Refused index files, by project.
     refused: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// Answers computed in this process, by file sha256 and — for answers the sandbox
@@ -334,16 +340,17 @@ impl IndexProvider {
     /// project names never become paths).
     fn page_cache_name(index: &IndexClient, name: &PackageName) -> String {
         let key = hex::encode(Sha256::digest(format!("{}\0{name}", index.base_url())));
-        format!("{}.json", &key[..32])
+        format!("{}.page", &key[..32])
     }
 
-    /// The validated files of `name` on `index`. The page is cached as listed, so a cached
-    /// page goes through the same validation as a fresh one.
+    /// The validated files of `name` on `index`. The page is cached as the index served it
+    /// (a line saying `json` or `html`, then the body), so a cached page is parsed and
+    /// validated exactly like a fresh one, and keeping it costs no re-serialization.
     fn project_files(&self, index: &IndexClient, name: &PackageName) -> Result<ProjectPage> {
         let pages = self.cache_sub(&["index-pages"])?;
         let file = Self::page_cache_name(index, name);
-        let listing: Vec<ListedFile> = if self.offline {
-            let text = pages
+        let raw = if self.offline {
+            let bytes = pages
                 .read(&file, MAX_CACHED_PAGE)
                 .map_err(|_| Error::Index {
                     detail: format!(
@@ -351,19 +358,51 @@ impl IndexProvider {
                     index.url()
                 ),
                 })?;
-            serde_json::from_slice(&text).map_err(|e| Error::Index {
-                detail: format!(
-                    "{}: unreadable cached index page: {e}",
-                    pages.path().join(&file).display()
-                ),
-            })?
-        } else {
-            let listing = index.listing(name, None)?;
-            self.count(0);
-            if let Ok(bytes) = serde_json::to_vec(&listing) {
-                let _ = pages.write_atomic(&file, &bytes);
+            let text = String::from_utf8_lossy(&bytes);
+            match text.split_once('\n') {
+                Some(("json", body)) => Some(RawPage {
+                    json: true,
+                    body: body.to_string(),
+                }),
+                Some(("html", body)) => Some(RawPage {
+                    json: false,
+                    body: body.to_string(),
+                }),
+                Some(("none", _)) => None,
+                _ => {
+                    return Err(Error::Index {
+                        detail: format!(
+                            "{}: unreadable cached index page",
+                            pages.path().join(&file).display()
+                        ),
+                    })
+                }
             }
-            listing
+        } else {
+            let raw = index.page(name, None)?;
+            self.count(0);
+            let kept = match &raw {
+                Some(p) => format!("{}\n{}", if p.json { "json" } else { "html" }, p.body),
+                None => "none\n".to_string(),
+            };
+            // A warm lock reads the same pages again: rewriting hundreds of megabytes of
+            // unchanged pages would cost more than reading them.
+            let same_len = pages
+                .open(&file)
+                .and_then(|f| f.metadata())
+                .is_ok_and(|m| m.len() == kept.len() as u64);
+            let unchanged = same_len
+                && pages
+                    .read(&file, MAX_CACHED_PAGE)
+                    .is_ok_and(|old| old == kept.as_bytes());
+            if !unchanged {
+                let _ = pages.write_atomic(&file, kept.as_bytes());
+            }
+            raw
+        };
+        let listing: Vec<ListedFile> = match &raw {
+            Some(page) => index.parse_page(name, page)?,
+            None => Vec::new(),
         };
         let page = ProjectPage::from_listing(name, listing);
         if let Ok(mut refused) = self.refused.lock() {
@@ -723,12 +762,16 @@ impl IndexProvider {
 
 impl MetadataProvider for IndexProvider {
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>> {
+        self.versions_shared(name).map(|v| v.as_ref().clone())
+    }
+
+    fn versions_shared(&self, name: &str) -> Result<Arc<Vec<ProjectVersion>>> {
         let name = normalize_name(name);
         if let Some(found) = self.pages.lock().ok().and_then(|p| p.get(&name).cloned()) {
             return Ok(found);
         }
         let Some(project) = crate::dist_filename::project_name(&name) else {
-            return Ok(Vec::new());
+            return Ok(Arc::new(Vec::new()));
         };
         let mut by_version: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
         let mut seen = BTreeSet::new();
@@ -756,10 +799,12 @@ impl MetadataProvider for IndexProvider {
                 });
             }
         }
-        let versions: Vec<ProjectVersion> = by_version
-            .into_iter()
-            .map(|(version, files)| ProjectVersion { version, files })
-            .collect();
+        let versions: Arc<Vec<ProjectVersion>> = Arc::new(
+            by_version
+                .into_iter()
+                .map(|(version, files)| ProjectVersion { version, files })
+                .collect(),
+        );
         if let Ok(mut pages) = self.pages.lock() {
             pages.insert(name, versions.clone());
         }
