@@ -41,18 +41,19 @@ pub(crate) fn installable(
     let mut excluded = Vec::new();
     for pv in versions {
         let listed = &pv.files;
-        let all: Vec<DistFile> = listed
+        // References first: most versions of a long-lived project are not installable on
+        // the target, and only those that are need their files copied.
+        let all: Vec<&DistFile> = listed
             .iter()
             .filter(|f| if f.is_wheel() { wheels_ok } else { sdists_ok })
             .filter(|f| cutoff.is_none_or(|c| f.upload_time.is_some_and(|t| t < c)))
-            .cloned()
             .collect();
-        let fits = |f: &&DistFile| f.requires_python.as_deref().is_none_or(|r| env.admits(r));
+        let fits = |f: &&&DistFile| f.requires_python.as_deref().is_none_or(|r| env.admits(r));
         let mut usable: Vec<DistFile> = all
             .iter()
             .filter(fits)
             .filter(|f| !f.is_wheel() || env.wheel_compatible(f.filename.as_str()))
-            .cloned()
+            .map(|f| (*f).clone())
             .collect();
         if usable.is_empty() {
             if !listed.is_empty() {
@@ -61,6 +62,7 @@ pub(crate) fn installable(
             }
             continue;
         }
+        let all: Vec<DistFile> = all.into_iter().cloned().collect();
         let yanked = usable.iter().all(|f| f.yanked);
         if !yanked {
             usable.retain(|f| !f.yanked);

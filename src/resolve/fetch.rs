@@ -153,7 +153,7 @@ impl<'a> Fetcher<'a> {
             };
             match job {
                 Job::Versions(name) => {
-                    let result = self.provider.versions(&name).map(Arc::new);
+                    let result = self.provider.versions_shared(&name);
                     self.store_versions(&name, result);
                 }
                 Job::Metadata(name, version, files) => {
@@ -181,7 +181,7 @@ impl<'a> Fetcher<'a> {
                 }
             }
         }
-        let result = self.provider.versions(name).map(Arc::new);
+        let result = self.provider.versions_shared(name);
         self.store_versions(name, result.clone());
         result
     }
