@@ -126,9 +126,13 @@ def build_index(root):
             f.write("<html><body>\n" + "\n".join(rows) + "\n</body></html>\n")
 
 
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 def serve(root):
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=root)
-    handler.log_message = lambda *a: None
+    handler = functools.partial(Quiet, directory=root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/simple/"
@@ -181,8 +185,9 @@ def main():
         runtime = share_runtime(cfg_root, sd_cache)
         env = dict(os.environ, SDISTILL_CACHE_DIR=sd_cache, UV_CACHE_DIR=os.path.join(work, "uv-cache"))
         env.pop("PIP_FIND_LINKS", None)
-        # uv needs setuptools to build the sdists: from the real index, as an extra index
-        # (uv's default strategy takes each project from the first index that has it).
+        # uv needs setuptools to build the sdists: from the real index. uv asks
+        # --extra-index-url first and takes each project from the first index that has it,
+        # so the local index goes there (PyPI has projects of the same names).
         real = "https://pypi.org/simple/"
 
         def timed(cmd):
@@ -197,14 +202,14 @@ def main():
             sys.exit(f"sdistill failed: {p.stderr}")
         out_uv = os.path.join(work, "uv.txt")
         t_uv, p = timed([uv, "pip", "compile", "--universal", "--python-version", "3.12", reqs,
-                         "--index-url", url, "--extra-index-url", real, "--no-header", "-o", out_uv])
+                         "--index-url", real, "--extra-index-url", url, "--no-header", "-o", out_uv])
         if p.returncode:
             sys.exit(f"uv failed: {p.stderr}")
         sd_text, uv_text = open(out_sd).read(), open(out_uv).read()
         print(f"sdistill lock --universal: {t_sd:.2f} s; uv pip compile --universal: {t_uv:.2f} s (cold caches)")
         print("\n-- sdistill --universal --\n" + "\n".join(l for l in sd_text.splitlines() if l and l[0] not in " #"))
         print("\n-- uv pip compile --universal --\n" + "\n".join(l for l in uv_text.splitlines() if l and l[0] not in " #"))
-        print(f"\n{'platform':<16}{'setup.py asks (sandbox as the platform)':<48}{'sdistill':<10}{'uv --universal':<16}uv --python-platform")
+        print(f"\n{'platform':<16}{'setup.py asks (sandbox as the platform)':<44}{'sdistill':<10}{'uv --universal':<30}uv --python-platform")
         misses = {"sdistill": 0, "uv-universal": 0, "uv-platform": 0}
         for label, tp, tm, triple, markers in PLATFORMS:
             asked = set()
@@ -220,7 +225,7 @@ def main():
             got_uv = installed_on(uv_text, markers, "3.12", venv_python)
             out_p = os.path.join(work, f"uv-{label}.txt")
             _, p = timed([uv, "pip", "compile", "--python-version", "3.12", "--python-platform", triple,
-                          reqs, "--index-url", url, "--extra-index-url", real, "--no-header", "-o", out_p])
+                          reqs, "--index-url", real, "--extra-index-url", url, "--no-header", "-o", out_p])
             got_up = installed_on(open(out_p).read(), markers, "3.12", venv_python) if p.returncode == 0 else set()
             verdict = {}
             for key, got in (("sdistill", got_sd), ("uv-universal", got_uv), ("uv-platform", got_up)):
@@ -230,7 +235,7 @@ def main():
                     misses[key] += 1
                     missing, extra = sorted(want - got), sorted(got - want)
                     verdict[key] = " ".join(["-" + m for m in missing] + ["+" + e for e in extra])
-            print(f"{label:<16}{', '.join(sorted(asked)):<48}{verdict['sdistill']:<10}{verdict['uv-universal']:<16}{verdict['uv-platform']}")
+            print(f"{label:<16}{', '.join(sorted(asked)):<44}{verdict['sdistill']:<10}{verdict['uv-universal']:<30}{verdict['uv-platform']}")
         print(f"\nplatforms where the lock installs exactly what setup.py asks: "
               f"sdistill {6 - misses['sdistill']}/6, uv --universal {6 - misses['uv-universal']}/6, "
               f"uv --python-platform {6 - misses['uv-platform']}/6")
