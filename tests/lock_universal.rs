@@ -288,8 +288,78 @@ fn platform_branches_of_setup_py_become_markers() {
                 .cloned()
                 .collect();
             assert_eq!(installed, asked, "{platform}: {built}");
+            // pip's own marker code, given the values the real platform has, selects the
+            // same pins from the universal lock.
+            if let Some(by_pip) = pip_selects(&text, platform, python) {
+                assert_eq!(by_pip, universal, "pip on {platform} {python}");
+            }
         }
     }
+}
+
+/// The pins pip selects from a requirements lock on `platform` with Python `python`:
+/// each line parsed and its marker evaluated by pip's vendored `packaging`, with the marker
+/// values that platform really has (`None`: no `python3` with pip here).
+fn pip_selects(lock: &str, platform: &str, python: &str) -> Option<BTreeMap<String, String>> {
+    let (sys_platform, system, os_name, machine) = match platform {
+        "linux-x86_64" => ("linux", "Linux", "posix", "x86_64"),
+        "linux-aarch64" => ("linux", "Linux", "posix", "aarch64"),
+        "macos-x86_64" => ("darwin", "Darwin", "posix", "x86_64"),
+        "macos-arm64" => ("darwin", "Darwin", "posix", "arm64"),
+        "windows-x86_64" => ("win32", "Windows", "nt", "AMD64"),
+        "windows-arm64" => ("win32", "Windows", "nt", "ARM64"),
+        other => panic!("{other}"),
+    };
+    let env = serde_json::json!({
+        "sys_platform": sys_platform,
+        "platform_system": system,
+        "os_name": os_name,
+        "platform_machine": machine,
+        "python_version": python,
+        "python_full_version": format!("{python}.0"),
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_version": "",
+        "implementation_version": format!("{python}.0"),
+    });
+    let lines: Vec<String> = lock
+        .lines()
+        .filter(|l| !l.starts_with([' ', '#']) && !l.is_empty())
+        .map(|l| l.trim_end_matches('\\').trim().to_string())
+        .collect();
+    let script = r#"
+import json, sys
+from pip._vendor.packaging.requirements import Requirement
+data = json.load(sys.stdin)
+out = {}
+for line in data["lines"]:
+    req = Requirement(line)
+    if req.marker is None or req.marker.evaluate(data["env"]):
+        (spec,) = req.specifier
+        out[req.name] = spec.version
+print(json.dumps(out))
+"#;
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    let input = serde_json::json!({"env": env, "lines": lines}).to_string();
+    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("No module named") {
+            eprintln!("skipping pip's marker check: {err}");
+            return None;
+        }
+        panic!("pip's packaging refused the lock: {err}\n{lock}");
+    }
+    Some(serde_json::from_slice(&out.stdout).expect("pip's selection"))
 }
 
 /// The sdist as the index serves it, downloaded into a temporary file.

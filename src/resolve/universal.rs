@@ -198,3 +198,169 @@ fn target_answers(answers: &[(usize, LockedPackage)], labels: &[String]) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::index::{DistFilename, Sha256Hex};
+    use crate::resolve::matrix::DEFAULT_PLATFORMS;
+    use crate::resolve::DistFile;
+    use crate::sandbox::TargetPlatform;
+
+    fn pin(
+        name: &str,
+        version: &str,
+        files: &[&str],
+        deps: &[(&str, Option<&str>)],
+    ) -> LockedPackage {
+        let project = PackageName::from_str(name).unwrap();
+        let files: Vec<DistFile> = files
+            .iter()
+            .map(|f| {
+                DistFile::new(
+                    DistFilename::parse(f, &project).unwrap(),
+                    String::new(),
+                    Sha256Hex::of(f.as_bytes()),
+                )
+            })
+            .collect();
+        LockedPackage {
+            name: project,
+            version: super::super::Version::from_str(version).unwrap(),
+            extras: Vec::new(),
+            hashes: files.iter().map(|f| f.sha256.clone()).collect(),
+            files,
+            direct: None,
+            requires_python: None,
+            via: vec!["command line".into()],
+            marker: None,
+            metadata_source: None,
+            dependencies: deps
+                .iter()
+                .map(|(d, m)| LockedDependency {
+                    name: PackageName::from_str(d).unwrap(),
+                    extras: Vec::new(),
+                    marker: m.map(|m| MarkerTree::from_str(m).unwrap()),
+                })
+                .collect(),
+            caveats: Vec::new(),
+            yanked: false,
+            environments: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    fn text(m: &Option<MarkerTree>) -> String {
+        m.as_ref()
+            .and_then(|m| m.try_to_string())
+            .unwrap_or_default()
+    }
+
+    /// Per-environment results merge into one pin per (project, version) with the marker
+    /// of exactly its environments, every environment's files, and its dependencies'
+    /// markers joined.
+    #[test]
+    fn results_merge_into_pins_with_markers() {
+        let linux = DEFAULT_PLATFORMS[0];
+        let windows = DEFAULT_PLATFORMS
+            .iter()
+            .copied()
+            .find(|t| t.platform == TargetPlatform::Windows)
+            .unwrap();
+        let matrix = Matrix::new(&[linux, windows], &[(3, 11, 0), (3, 12, 0)]).unwrap();
+        let each: Vec<Resolution> = matrix
+            .envs()
+            .iter()
+            .map(|env| {
+                let win = env.target == windows;
+                let (pyver, pyver_file) = if env.python.1 >= 12 {
+                    ("2.0", "pyver-2.0-py3-none-any.whl")
+                } else {
+                    ("1.0", "pyver-1.0-py3-none-any.whl")
+                };
+                let mut packages = vec![
+                    pin(
+                        "app",
+                        "1.0",
+                        &["app-1.0.tar.gz"],
+                        &[("pyver", None), ("native", Some("python_version >= '3'"))],
+                    ),
+                    pin("pyver", pyver, &[pyver_file], &[]),
+                    pin(
+                        "native",
+                        "1.0",
+                        &[if win {
+                            "native-1.0-cp312-cp312-win_amd64.whl"
+                        } else {
+                            "native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+                        }],
+                        &[],
+                    ),
+                ];
+                if win {
+                    packages[0].dependencies.push(LockedDependency {
+                        name: PackageName::from_str("win-only").unwrap(),
+                        extras: Vec::new(),
+                        marker: Some(MarkerTree::from_str("os_name == 'nt'").unwrap()),
+                    });
+                    let mut w = pin("win-only", "1.0", &["win_only-1.0-py3-none-any.whl"], &[]);
+                    w.marker = Some(MarkerTree::from_str("os_name == 'nt'").unwrap());
+                    packages.push(w);
+                }
+                packages.sort_by(|a, b| a.name.cmp(&b.name));
+                Resolution {
+                    packages,
+                    warnings: vec![format!("note {win}")],
+                }
+            })
+            .collect();
+        let merged = merge(&matrix, &each);
+        let lines: Vec<(String, String, String)> = merged
+            .packages
+            .iter()
+            .map(|p| (p.name.to_string(), p.version.to_string(), text(&p.marker)))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("app", "1.0", ""),
+                ("native", "1.0", ""),
+                ("pyver", "1.0", "python_full_version < '3.12'"),
+                ("pyver", "2.0", "python_full_version >= '3.12'"),
+                // The package's own marker says exactly its environments: kept.
+                ("win-only", "1.0", "os_name == 'nt'"),
+            ]
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
+        );
+        let by_name = |n: &str| {
+            merged
+                .packages
+                .iter()
+                .find(|p| p.name.as_ref() == n)
+                .unwrap()
+        };
+        let native = by_name("native");
+        assert_eq!(native.files.len(), 2);
+        assert_eq!(native.hashes.len(), 2);
+        assert!(native.hashes.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(native.environments.len(), 4);
+        assert_eq!(by_name("win-only").environments.len(), 2);
+        let app_deps: Vec<(String, String)> = by_name("app")
+            .dependencies
+            .iter()
+            .map(|d| (d.name.to_string(), text(&d.marker)))
+            .collect();
+        assert_eq!(
+            app_deps,
+            [
+                ("native", "python_full_version >= '3'"),
+                ("pyver", ""),
+                ("win-only", "os_name == 'nt'"),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        );
+        assert_eq!(merged.warnings, ["note false", "note true"]);
+    }
+}
