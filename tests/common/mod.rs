@@ -741,6 +741,10 @@ pub fn share_modules_into(cache: &Path) -> String {
     let private = cache.join("modules");
     std::fs::create_dir_all(&private).unwrap();
     for entry in std::fs::read_dir(&modules).unwrap().flatten() {
+        // Another process may be building a snapshot there (a temporary directory).
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         let to = private.join(entry.file_name());
         if std::fs::hard_link(entry.path(), &to).is_err() {
             std::fs::copy(entry.path(), &to).unwrap();
