@@ -126,6 +126,12 @@ def build_index(root):
             f.write("<html><body>\n" + "\n".join(rows) + "\n</body></html>\n")
 
 
+class Server(ThreadingHTTPServer):
+    # A listen backlog like a real server's (socketserver's default of 5 drops SYNs of a
+    # client that connects in parallel; see mirror.py).
+    request_queue_size = 512
+
+
 class Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -133,7 +139,7 @@ class Quiet(SimpleHTTPRequestHandler):
 
 def serve(root):
     handler = functools.partial(Quiet, directory=root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/simple/"
 
@@ -209,7 +215,7 @@ def main():
         print(f"sdistill lock --universal: {t_sd:.2f} s; uv pip compile --universal: {t_uv:.2f} s (cold caches)")
         print("\n-- sdistill --universal --\n" + "\n".join(l for l in sd_text.splitlines() if l and l[0] not in " #"))
         print("\n-- uv pip compile --universal --\n" + "\n".join(l for l in uv_text.splitlines() if l and l[0] not in " #"))
-        print(f"\n{'platform':<16}{'setup.py asks (sandbox as the platform)':<44}{'sdistill':<10}{'uv --universal':<30}uv --python-platform")
+        print(f"\n{'platform':<16}{'setup.py asks (sandbox as the platform)':<44}{'sdistill':<10}{'uv --universal':<34}uv --python-platform")
         misses = {"sdistill": 0, "uv-universal": 0, "uv-platform": 0}
         for label, tp, tm, triple, markers in PLATFORMS:
             asked = set()
@@ -235,7 +241,7 @@ def main():
                     misses[key] += 1
                     missing, extra = sorted(want - got), sorted(got - want)
                     verdict[key] = " ".join(["-" + m for m in missing] + ["+" + e for e in extra])
-            print(f"{label:<16}{', '.join(sorted(asked)):<44}{verdict['sdistill']:<10}{verdict['uv-universal']:<30}{verdict['uv-platform']}")
+            print(f"{label:<16}{', '.join(sorted(asked)):<44}{verdict['sdistill']:<10}{verdict['uv-universal']:<34}{verdict['uv-platform']}")
         print(f"\nplatforms where the lock installs exactly what setup.py asks: "
               f"sdistill {6 - misses['sdistill']}/6, uv --universal {6 - misses['uv-universal']}/6, "
               f"uv --python-platform {6 - misses['uv-platform']}/6")

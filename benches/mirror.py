@@ -197,8 +197,16 @@ def handler_for(mirror):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a client opening more connections at
+    # once than that has SYNs dropped and waits ~1 s to retransmit (the kernel's
+    # ListenOverflows counter), which timed the backlog, not the client. Real mirrors
+    # (nginx: 511, waitress: 1024) queue far more.
+    request_queue_size = 512
+
+
 def start(root, upstream=UPSTREAM, port=0):
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler_for(Mirror(root, upstream)))
+    server = Server(("127.0.0.1", port), handler_for(Mirror(root, upstream)))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/simple/", server
