@@ -93,6 +93,9 @@ def share_runtime(cfg_root, cache):
     src = os.path.join(cfg_root, "modules")
     for f in os.listdir(src) if os.path.isdir(src) else []:
         dest = os.path.join(modules, f)
+        # Another process may be building a snapshot there (a temporary directory).
+        if not os.path.isfile(os.path.join(src, f)):
+            continue
         if not os.path.exists(dest):
             try:
                 os.link(os.path.join(src, f), dest)
