@@ -126,7 +126,7 @@ def main():
             subprocess.run([sys.executable, "-m", "venv", venv], check=True)
             subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pip-tools", "uv"], check=True)
         bindir = os.path.join(venv, "bin")
-        base_env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])
+        base_env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"], UV_PYTHON_DOWNLOADS="never")
         uv_version = subprocess.run([os.path.join(bindir, "uv"), "--version"], capture_output=True, text=True).stdout.strip()
         print(f"target: CPython {pyver} on linux x86_64; machine: {os.cpu_count()} cores; {uv_version}")
         indexes = {}

@@ -189,7 +189,10 @@ def main():
         sys.path.insert(0, os.path.join(ROOT, "benches"))
         from lock import share_runtime  # noqa: E402
         runtime = share_runtime(cfg_root, sd_cache)
-        env = dict(os.environ, SDISTILL_CACHE_DIR=sd_cache, UV_CACHE_DIR=os.path.join(work, "uv-cache"))
+        # No managed-Python download: without network access to it, uv retries for 10 s
+        # before building with the host's Python anyway, which would time the retries.
+        env = dict(os.environ, SDISTILL_CACHE_DIR=sd_cache, UV_CACHE_DIR=os.path.join(work, "uv-cache"),
+                   UV_PYTHON_DOWNLOADS="never")
         env.pop("PIP_FIND_LINKS", None)
         # uv needs setuptools to build the sdists: from the real index. uv asks
         # --extra-index-url first and takes each project from the first index that has it,
