@@ -41,7 +41,9 @@ SHARED = os.path.join(os.path.dirname(ROOT), "shared", "corpus")
 # flagged answer. Order matters: specific first.
 PY2_MODULES = r"httplib|urllib2|urlparse|ConfigParser|StringIO|cStringIO|commands|Queue|__builtin__|exceptions"
 WASI_ABSENT = r"_?ctypes|_?ssl|_?multiprocessing|_?socket|select|_posixsubprocess|termios|fcntl|readline|_?curses|_?sqlite3|_?tkinter|pwd|grp|resource"
+NOISE = "index files refused (eggs, non-PEP 440 versions): noise"
 CAUSES = [
+    (NOISE, r"refused the index's file"),
     ("numpy at setup time", r"No module named '?numpy|numpy\.distutils|NumPy|`numpy"),
     ("Cython at setup time", r"No module named '?Cython|Cython|\.pyx\b|`cython"),
     ("2to3 at setup time", r"2to3"),
@@ -50,17 +52,23 @@ CAUSES = [
     ("subprocess at setup time (no processes in the sandbox)", r"no processes in the sdistill sandbox|"
      r"exit(ed)? 127|: not found"),
     ("setup-time helper missing (stand-in, version 0.0.0)", r"0\.0\.0|setuptools_scm|setuptools-scm|\bpbr\b|"
-     r"versioneer|vcversioner|setuptools_git|stand-in"),
+     r"versioneer|vcversioner|setuptools_git|stand-in|setup_requires could not be provided|not PEP 508; not provided"),
     ("inconsistent metadata", r"inconsistent metadata"),
     ("non-PEP 440/508 data", r"PEP 440|PEP 508|InvalidVersion|InvalidRequirement"),
+    ("compatibility shim used", r"^compatibility:"),
+    ("setuptools refused to write metadata (setup() arguments reported)", r"setuptools could not write metadata"),
+    ("stdlib API removed since CPython 3.7", r"linux_distribution|readPlist|invalid mode: 'U'|getargspec|"
+     r"SafeConfigParser|cannot import name '\w+' from 'collections'|'collections' has no attribute|"
+     r"No module named 'imp'|has no attribute 'coroutine'|No module named 'distutils'|"
+     r"No module named 'asynchat'|No module named 'asyncore'|No module named 'pipes'"),
     ("Python 2 only code", r"SyntaxError|iteritems|itervalues|execfile|name 'reload'|name 'unicode'|"
-     r"name 'basestring'|name 'long'|name 'file'|has_key|invalid mode: 'U'|readPlist|"
+     r"name 'basestring'|name 'long'|name 'file'|has_key|"
      r"No module named '(" + PY2_MODULES + r")'"),
     ("stdlib module absent in the WASI guest", r"No module named '(" + WASI_ABSENT + r")'"),
     ("undeclared import at setup time", r"No module named|ImportError|cannot import name"),
     ("file missing from the sdist", r"FileNotFoundError|No such file or directory|Missing package files"),
     ("reads outside the sdist", r"Operation not permitted: '/sdist/\.\./|PermissionError"),
-    ("compatibility shim used", r"^compatibility:|compatibility"),
+    ("setup.cfg/pyproject only, no setup.py", r"no setup\.py; ran setuptools"),
     ("limit", r"\blimit\b|timed out|timeout"),
 ]
 
@@ -105,6 +113,14 @@ def norm_req(text):
 
 def norm_reqs(reqs):
     return sorted({norm_req(r) for r in (reqs or [])})
+
+
+def cause_of_warnings(warnings):
+    """The most significant cause among an answer's warnings (CAUSES order; the index's
+    refused files, which say nothing about the answer, only when nothing else is there)."""
+    causes = {cause_of(w) for w in warnings}
+    order = [c for c, _ in CAUSES if c != NOISE] + ["other", NOISE]
+    return min(causes, key=order.index)
 
 
 def cache_dir(corpus):
@@ -203,7 +219,8 @@ def classify(entries, results, truth):
         t = truth.get(entry["sha256"]) or {}
         has_truth = t.get("status", "").startswith("ok")
         rec = {"label": f"{entry['name']} {entry['version']} [{entry['category']}]",
-               "filename": entry["filename"], "res": res, "truth": t}
+               "filename": entry["filename"], "res": res, "truth": t,
+               "category": entry["category"], "era": entry.get("era"), "pip": t.get("status")}
         if res["error"]:
             rec["kind"] = res["error"]["kind"]
             rec["cause"] = cause_of(error_line(res), res["error"]["message"], error_text(res))
@@ -216,7 +233,7 @@ def classify(entries, results, truth):
             rec["diffs"] = compare(res, t)
             flagged = bool(res["warnings"])
             if flagged:
-                rec["cause"] = cause_of("\n".join(res["warnings"]))
+                rec["cause"] = cause_of_warnings(res["warnings"])
             if not rec["diffs"]:
                 outcome = "agree-flagged" if flagged else "agree"
             else:
@@ -231,6 +248,23 @@ def tally(records, key):
     for r in records:
         counts[r[key]] = counts.get(r[key], 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def print_breakdown(outcomes):
+    """Agreement per category, per era (where the manifest has them) and per kind of pip
+    answer (CPython 3.11, or the 3.7 fallbacks)."""
+    judged = [r for k in ("agree", "agree-flagged", "flagged-difference", "silent-difference", "failed")
+              for r in outcomes.get(k, [])]
+    for key in ("category", "era", "pip"):
+        groups = sorted({r[key] for r in judged if r[key]})
+        if not groups:
+            continue
+        parts = []
+        for g in groups:
+            rs = [r for r in judged if r[key] == g]
+            ok = sum(1 for r in rs if not r.get("diffs") and "kind" not in r)
+            parts.append(f"{g}: {ok}/{len(rs)}")
+        print(f"agreement by {key}: " + ", ".join(parts))
 
 
 def print_report(outcomes, results):
@@ -270,15 +304,18 @@ def print_report(outcomes, results):
     print(f"failures: {len(failures)} ({n('failed')} where pip built it)")
     print(f"  by kind: {tally(failures, 'kind')}")
     print(f"  by cause: {tally(failures, 'cause')}")
+    print(f"  by cause, where pip built it: {tally(outcomes.get('failed', []), 'cause')}")
     for cause, _ in tally(failures, "cause"):
         print(f"  FAIL cause: {cause}")
         for r in failures:
             if r["cause"] == cause:
                 print(f"    {r['label']} {r['kind']} (pip: {r['truth'].get('status')}): {error_line(r['res'])}")
 
+    print_breakdown(outcomes)
     remaining = outcomes.get("failed", []) + outcomes.get("flagged-difference", []) + outcomes.get("silent-difference", [])
-    top = tally(remaining, "cause")[:3]
-    print("three biggest causes of not agreeing with pip (where pip built the sdist):")
+    ranked = tally(remaining, "cause")
+    top = [(c, k) for c, k in ranked if len(ranked) <= 3 or k >= ranked[2][1]]
+    print("three biggest causes of not agreeing with pip (where pip built the sdist; ties included):")
     for cause, count in top:
         examples = [r["label"] for r in remaining if r["cause"] == cause][:3]
         print(f"  {cause}: {count} (e.g. {', '.join(examples)})")
