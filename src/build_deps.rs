@@ -256,6 +256,7 @@ impl BuildDeps {
             ProjectPage {
                 files: self.cached_files(name),
                 refused: Vec::new(),
+                ignored: 0,
             }
         } else {
             let mut guard = self.client.lock().map_err(|_| Error::Index {
@@ -273,6 +274,7 @@ impl BuildDeps {
                         Ok(ProjectPage {
                             files: cached,
                             refused: Vec::new(),
+                            ignored: 0,
                         })
                     }
                 })?,

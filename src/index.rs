@@ -215,8 +215,26 @@ impl fmt::Display for RefusedFile {
 pub struct ProjectPage {
     /// Files that passed validation.
     pub files: Vec<IndexFile>,
-    /// Files that did not, never used.
+    /// Files that did not and look wrong (a malformed hash, another file's URL, a name
+    /// that is no file name): never used, and reported.
     pub refused: Vec<RefusedFile>,
+    /// Files left out quietly, as pip leaves them out: kinds sdistill does not read
+    /// (`.egg`, `.exe`, `.msi`), malformed wheel names, versions that are not PEP 440 (old
+    /// releases of real projects list all of these).
+    pub ignored: usize,
+}
+
+impl Refusal {
+    /// Whether the file looks wrong (reported), rather than just not for sdistill (left
+    /// out quietly, as pip does).
+    pub fn is_suspicious(&self) -> bool {
+        !matches!(
+            self,
+            Refusal::Filename(
+                InvalidFilename::Extension | InvalidFilename::Version(_) | InvalidFilename::Wheel
+            )
+        )
+    }
 }
 
 impl ProjectPage {
@@ -226,6 +244,7 @@ impl ProjectPage {
         for listed in listing {
             match validate(project, &listed) {
                 Ok(file) => page.files.push(file),
+                Err(reason) if !reason.is_suspicious() => page.ignored += 1,
                 Err(reason) => page.refused.push(RefusedFile {
                     listed: shown(&listed.filename),
                     reason,

@@ -261,7 +261,13 @@ impl Inspector {
         let (meta, degraded) =
             self.compute_unchecked(path, kind, source, warnings, deadline, &mut claims)?;
         let filename = (kind != InputKind::Directory).then_some(source.filename.as_str());
-        crate::identity::check(filename, &claims, &meta.name, &meta.version, &degraded)?;
+        warnings.extend(crate::identity::check(
+            filename,
+            &claims,
+            &meta.name,
+            &meta.version,
+            &degraded,
+        )?);
         Ok((meta, degraded))
     }
 
