@@ -459,14 +459,41 @@ impl IndexClient {
         name: &str,
         deadline: Option<Instant>,
     ) -> Result<()> {
+        self.download_checked(url, Some(sha256), size, dir, name, deadline)
+            .map(|_| ())
+    }
+
+    /// [`Self::download`] for a file nobody stated a sha256 for (a plain URL given by the
+    /// user): nothing to check it against, so the sha256 of what arrived is returned for
+    /// the caller to report.
+    pub fn download_unverified(
+        &self,
+        url: &str,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Sha256Hex> {
+        self.download_checked(url, None, None, dir, name, deadline)
+    }
+
+    fn download_checked(
+        &self,
+        url: &str,
+        sha256: Option<&Sha256Hex>,
+        size: Option<u64>,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Sha256Hex> {
         dir.sweep_stale();
         let (tmp, file) = dir
             .create_temp(name)
             .map_err(|e| Error::io(dir.path().join(name), e))?;
         let fetched = self.download_into(url, sha256, size, file, deadline);
-        let placed = fetched.and_then(|()| {
+        let placed = fetched.and_then(|got| {
             dir.rename(&tmp, name)
-                .map_err(|e| Error::io(dir.path().join(name), e))
+                .map_err(|e| Error::io(dir.path().join(name), e))?;
+            Ok(got)
         });
         if placed.is_err() {
             let _ = dir.remove_file(&tmp);
@@ -477,11 +504,11 @@ impl IndexClient {
     fn download_into(
         &self,
         url: &str,
-        sha256: &Sha256Hex,
+        sha256: Option<&Sha256Hex>,
         size: Option<u64>,
         mut tmp: std::fs::File,
         deadline: Option<Instant>,
-    ) -> Result<()> {
+    ) -> Result<Sha256Hex> {
         let resp = self
             .get(url, deadline)
             .call()
@@ -514,15 +541,15 @@ impl IndexClient {
             }
         }
         let got = Sha256Hex::from_digest(hasher.finalize().into());
-        if got != *sha256 {
-            return Err(Error::Index {
+        match sha256 {
+            Some(expected) if got != *expected => Err(Error::Index {
                 detail: format!(
-                    "{}: sha256 {got} does not match the pinned {sha256}",
+                    "{}: sha256 {got} does not match the pinned {expected}",
                     redact_url(url)
                 ),
-            });
+            }),
+            _ => Ok(got),
         }
-        Ok(())
     }
 }
 

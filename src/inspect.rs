@@ -183,7 +183,9 @@ impl Inspector {
             path: path.to_path_buf(),
         })?;
         let (sha256, size) = if meta.is_file() {
+            let started = Instant::now();
             let (h, n) = hash_file(path)?;
+            self.trace(path, "sha256", started);
             (Some(h), Some(n))
         } else {
             (None, None)
@@ -213,9 +215,11 @@ impl Inspector {
             file_sha256: sha,
             context: &context,
         };
+        let lookup = Instant::now();
         if let Some((meta, stored)) = cache.load(&key) {
             warnings.extend(stored);
             *cached = true;
+            self.trace(path, "answered from the metadata cache", lookup);
             return Ok(meta);
         }
         let before = warnings.len();
@@ -257,9 +261,11 @@ impl Inspector {
         deadline: Instant,
     ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
+        let started = Instant::now();
 
         if kind == InputKind::Wheel {
             let (member, text) = archive::read_wheel_metadata(path, limits)?;
+            self.trace(path, "read the wheel's METADATA", started);
             let core = CoreMetadata::parse(&text, &member)?;
             warnings.extend(core.validate(&member)?);
             let build = BuildSystem {
@@ -274,8 +280,11 @@ impl Inspector {
 
         let work_dir = crate::dirs::work::process_dir(self.options.work_dir.as_deref())?;
         let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
+        self.trace(path, "unpacked", started);
+        let started = Instant::now();
         let root = unpacked.root_dir()?;
         let findings = static_meta::read_sdist(&root, limits)?;
+        self.trace(path, "read static metadata", started);
         warnings.extend(findings.warnings.iter().cloned());
         if let Some((core, method)) = findings.metadata {
             let file = if method == Method::PkgInfo {
@@ -299,7 +308,10 @@ impl Inspector {
         if self.options.sandbox == SandboxMode::Off {
             return Err(Error::NeedsSandbox { reason });
         }
+        let started = Instant::now();
         let sandbox = self.sandbox()?;
+        self.trace(path, "sandbox ready", started);
+        let started = Instant::now();
         let out = sandbox.run(
             &unpacked.root_path(),
             &findings,
@@ -308,12 +320,32 @@ impl Inspector {
             self.options.target,
             deadline,
         )?;
+        self.trace(
+            path,
+            &format!("ran the build in the sandbox ({})", out.method.as_str()),
+            started,
+        );
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
         let mut meta =
             Metadata::from_core(out.metadata, out.method, findings.build, source, warnings);
         meta.target = Some(self.options.target);
         Ok((meta, out.degraded))
+    }
+
+    /// A trace line for `--verbose`: which input, which step, how long it took.
+    fn trace(&self, path: &Path, step: &str, started: Instant) {
+        let notify = &self.options.sandbox_config.notify;
+        if notify.tracing() {
+            let name = path
+                .file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy();
+            notify.trace(&format!(
+                "{name}: {step} in {} ms",
+                started.elapsed().as_millis()
+            ));
+        }
     }
 
     fn sandbox(&self) -> Result<Arc<Sandbox>> {

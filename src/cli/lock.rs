@@ -151,8 +151,10 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
         }
     }
 
-    let progress = std::io::stderr().is_terminal();
-    let notify = if progress {
+    let progress = std::io::stderr().is_terminal() && super::level() == super::Level::Normal;
+    let notify = if super::level() != super::Level::Normal {
+        super::stderr_notify()
+    } else if progress {
         Notify::to(|line| {
             let line: String = shown(line).chars().take(100).collect();
             eprint!("\r\x1b[Ksdistill: {line}");
@@ -182,16 +184,15 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
         eprint!("\r\x1b[K");
     }
     let resolution = outcome?;
-    for w in &resolution.warnings {
+    for w in resolution
+        .warnings
+        .iter()
+        .filter(|_| super::level() != super::Level::Quiet)
+    {
         eprintln!("sdistill: warning: {}", shown(w));
     }
-    let command = header_command(
-        std::iter::once("sdistill".to_string()).chain(
-            std::env::args_os()
-                .skip(1)
-                .map(|a| a.to_string_lossy().into_owned()),
-        ),
-    );
+    let command =
+        header_command(std::iter::once("sdistill".to_string()).chain(super::command_args()));
     let text = resolve::output::render(&resolution, &env, &command)?;
     match &args.output {
         Some(path) => {
