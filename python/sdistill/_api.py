@@ -162,7 +162,10 @@ def inspect(
     The GIL is released while inspecting.
     """
     single = isinstance(path_or_paths, (str, os.PathLike))
-    inputs = _paths([path_or_paths] if single else path_or_paths)  # type: ignore[list-item]
+    if isinstance(path_or_paths, (str, os.PathLike)):
+        inputs = _paths([path_or_paths])
+    else:
+        inputs = _paths(path_or_paths)
     options = _options(
         jobs=jobs,
         target_platform=target_platform,
