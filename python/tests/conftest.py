@@ -31,13 +31,19 @@ def write_tar_gz(path: Path, members: Dict[str, str]) -> Path:
     return path
 
 
-def static_sdist(directory: Path, name: str = "demo", version: str = "1.0") -> Path:
+DEFAULT_REQUIRES = ["requests>=2.0", 'pytest; extra == "test"']
+
+
+def static_sdist(
+    directory: Path, name: str = "demo", version: str = "1.0", requires: Optional[List[str]] = None
+) -> Path:
     """An sdist with trustworthy PKG-INFO (Metadata-Version 2.2, nothing dynamic)."""
     top = f"{name}-{version}"
+    requires = DEFAULT_REQUIRES if requires is None else requires
     pkg_info = (
         f"Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"
-        "Requires-Dist: requests>=2.0\nRequires-Dist: pytest; extra == \"test\"\n"
-        "Requires-Python: >=3.8\nProvides-Extra: test\n\ndescription\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in requires)
+        + "Requires-Python: >=3.8\nProvides-Extra: test\n\ndescription\n"
     )
     return write_tar_gz(
         directory / f"{top}.tar.gz",

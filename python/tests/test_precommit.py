@@ -86,24 +86,29 @@ def test_the_lock_hook_fails_on_a_stale_lock_and_passes_once_locked(
 ) -> None:
     files = tmp_path / "files"
     files.mkdir()
-    index.add("demo", static_sdist(files, "demo", "1.0"))
-    index.add("demo", static_sdist(files, "demo", "2.0"))
+    index.add("demo", static_sdist(files, "demo", "1.0", requires=[]))
+    index.add("demo", static_sdist(files, "demo", "2.0", requires=[]))
     repo = throwaway_repo(tmp_path)
     env = hook_env(tmp_path)
     env["SDISTILL_INDEX_URL"] = index.url
     env["SDISTILL_CACHE_DIR"] = str(tmp_path / "cache")
     (repo / "requirements.in").write_text("demo==1.0\n")
     hook = f"sdistill-lock{suffix}"
-    # No lock yet: the hook writes it and fails, as pre-commit does for changed files.
+    # No lock yet: the hook writes one (a new file is not a change to pre-commit).
     out = try_repo(repo, hook, ["requirements.in"], env)
-    assert out.returncode == 1, out.stdout + out.stderr
-    assert "files were modified by this hook" in out.stdout
+    assert out.returncode == 0, out.stdout + out.stderr
     assert "demo==1.0" in (repo / "requirements.txt").read_text()
-    # Locked and unchanged: passes.
+    # Locked and unchanged: the file is left byte-for-byte as it was, and the hook passes.
+    before = (repo / "requirements.txt").read_bytes()
     out = try_repo(repo, hook, ["requirements.in", "requirements.txt"], env)
     assert out.returncode == 0, out.stdout + out.stderr
-    # The input moves on: the lock is stale, rewritten, and the hook fails again.
+    assert (repo / "requirements.txt").read_bytes() == before
+    # The input moves on: the lock is stale, rewritten, and the hook fails.
     (repo / "requirements.in").write_text("demo==2.0\n")
     out = try_repo(repo, hook, ["requirements.in", "requirements.txt"], env)
     assert out.returncode == 1, out.stdout + out.stderr
+    assert "files were modified by this hook" in out.stdout
     assert "demo==2.0" in (repo / "requirements.txt").read_text()
+    # Once the new lock is committed, it passes again.
+    out = try_repo(repo, hook, ["requirements.in", "requirements.txt"], env)
+    assert out.returncode == 0, out.stdout + out.stderr
