@@ -93,3 +93,13 @@ def test_inspect_by_name_on_the_command_line(tmp_path: Path, index: object) -> N
     assert out.returncode == 0, out.stderr
     (result,) = json.loads(out.stdout)
     assert result["input"] == "demo==1.0" and result["source"]["sha256"] == sha
+
+
+def test_the_command_run_in_process_leaves_the_api_usable(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from sdistill.__main__ import main
+
+    sdist = static_sdist(tmp_path)
+    assert main(["-q", "inspect", "--format", "json", str(sdist)]) == 0
+    assert json.loads(capfd.readouterr().out)[0]["name"] == "demo"
+    assert sdistill.inspect(sdist)["error"] is None
+    assert main(["inspect", "--format", "json", str(tmp_path / "missing.tar.gz")]) == 1

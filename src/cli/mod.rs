@@ -213,9 +213,23 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(std::env::args_os()))
 }
 
-/// Parses `args` (the program name first), runs the command, and returns the exit
-/// status.
+/// Parses `args` (the program name first), runs the command, removes this process's
+/// work dirs, and returns the exit status. For a process that ends with the command.
 pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let code = run_embedded(args);
+    crate::dirs::work::cleanup();
+    code
+}
+
+/// [`run`] for a host process that goes on afterwards (the Python module's `sdistill`
+/// command): the work dirs stay usable, for the host to remove at its exit
+/// ([`crate::dirs::work::cleanup`] makes no new one once it ran). Signals are handled as
+/// by the binary: SIGINT, SIGTERM or SIGHUP stop the guests, clean up and end the process.
+pub fn run_embedded<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
@@ -242,15 +256,13 @@ where
     LEVEL.store(level as u8, Ordering::Relaxed);
     crate::sandbox::descriptors::raise_process_limit();
     install_signal_cleanup();
-    let code = match cli.command {
+    match cli.command {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Lock(args) => lock::lock(args),
         Command::Runtime { command } => command.run(),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
-    };
-    crate::dirs::work::cleanup();
-    code
+    }
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: stop running guests, remove every work dir this process

@@ -8,7 +8,7 @@
 //!   JSON schema by construction. The GIL is released for the whole inspection, so
 //!   Python threads inspect in parallel.
 //! - [`cli_main`]: the whole command line (`sdistill …`, `python -m sdistill …`), run
-//!   in-process by [`crate::cli::run`], so the wheel needs no second copy of the engine
+//!   in-process by [`crate::cli::run_embedded`], so the wheel needs no second copy of the engine
 //!   as a separate binary.
 //! - [`cleanup`]: removes this process's work dirs (registered with `atexit`).
 //!
@@ -111,10 +111,11 @@ fn inspect_json(py: Python<'_>, inputs: Vec<PathBuf>, options_json: &str) -> PyR
     serde_json::to_string(&values).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// Runs the command line `argv` (program name first) and returns its exit status.
+/// Runs the command line `argv` (program name first) and returns its exit status. The
+/// work dirs stay for `cleanup` at exit, so the API keeps working afterwards.
 #[pyfunction]
 fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
-    py.detach(|| crate::cli::run(argv))
+    py.detach(|| crate::cli::run_embedded(argv))
 }
 
 /// Removes the work dirs this process made (unpacked trees, guest scratch dirs).
