@@ -14,7 +14,11 @@ gets its own K, alike). With --corpus DIR, both threads inspect the same first K
 `*.tar.gz`/`*.zip` files there (in name order; no cache, so each computes), e.g.
 the real sdists benches/corpus.py downloads into target/corpus (a failing one counts
 like any other: it still runs its build).
-Prints the median of 3 rounds for each configuration.
+Prints the median of --rounds rounds (default 5) for each configuration, and a control:
+the same 2K inspections as one `inspect_batch(..., jobs=2)` call, which runs two Rust
+threads with no Python thread involved. Two Python threads close to the control means
+the GIL costs nothing; the control's own distance from 1.0 is the machine (other load,
+memory bandwidth), not the GIL.
 """
 
 from __future__ import annotations
@@ -78,10 +82,17 @@ def run_threads(groups: List[List[Path]]) -> float:
     return elapsed
 
 
+def run_batch(paths: List[Path]) -> float:
+    started = time.perf_counter()
+    sdistill.inspect_batch(paths, no_cache=True, jobs=2)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("k", nargs="?", type=int, default=8, help="sdists per thread")
     parser.add_argument("--corpus", type=Path, help="use the setup.py sdists in DIR")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.corpus:
@@ -94,13 +105,21 @@ def main() -> None:
             paths = make_sdists(Path(tmp), 2 * args.k)
             a, b = paths[: args.k], paths[args.k :]
         run_threads([a[:1]])  # load the sandbox once, outside the measurement
-        one = [run_threads([a]) for _ in range(3)]
-        two = [run_threads([a, b]) for _ in range(3)]
-        t1, t2 = statistics.median(one), statistics.median(two)
-        print(f"sdistill {sdistill.__version__}; {args.k} setup.py sdists per thread, no cache")
-        print(f"one thread,  {len(a)} sdists:          {t1:6.2f} s  (rounds: {', '.join(f'{x:.2f}' for x in one)})")
-        print(f"two threads, {len(a)} + {len(b)} sdists:     {t2:6.2f} s  (rounds: {', '.join(f'{x:.2f}' for x in two)})")
-        print(f"two threads / one thread: {t2 / t1:.2f}  (2.0 = serialized by the GIL, 1.0 = fully parallel)")
+        # Rounds interleave the configurations, so a busy machine slows all alike.
+        one, two, rust = [], [], []
+        for _ in range(args.rounds):
+            one.append(run_threads([a]))
+            two.append(run_threads([a, b]))
+            rust.append(run_batch(a + b))
+        t1, t2, tr = (statistics.median(x) for x in (one, two, rust))
+        rounds = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+        print(f"sdistill {sdistill.__version__}; {args.k} setup.py sdists per thread, no cache, "
+              f"median of {args.rounds} rounds")
+        print(f"one Python thread,  {len(a)} sdists:              {t1:6.2f} s  ({rounds(one)})")
+        print(f"two Python threads, {len(a)} + {len(b)} sdists:         {t2:6.2f} s  ({rounds(two)})")
+        print(f"control: one call, jobs=2 (Rust threads), {len(a) + len(b)} sdists: {tr:6.2f} s  ({rounds(rust)})")
+        print(f"two Python threads / one: {t2 / t1:.2f}  (2.0 = serialized by the GIL, 1.0 = fully parallel)")
+        print(f"control (no Python threads) / one: {tr / t1:.2f}  (what the machine allows)")
 
 
 if __name__ == "__main__":

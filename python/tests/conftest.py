@@ -169,3 +169,10 @@ def sdistill_command() -> str:
     if found is None:
         pytest.skip("the sdistill command of the installed distribution is not on PATH")
     return found
+
+
+def pytest_report_header() -> str:
+    """Which sdistill is under test: the installed wheel, never the source tree."""
+    import sdistill
+
+    return f"sdistill {sdistill.__version__} from {Path(sdistill.__file__).parent}"
