@@ -17,9 +17,6 @@
 //! directory is a digest of the URL, never the URL's text.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pep440_rs::{Operator, Version, VersionSpecifiers};
@@ -122,6 +119,18 @@ impl Input {
         match self {
             Input::Path(p) => p.clone(),
             Input::Remote(r) => PathBuf::from(r.shown()),
+        }
+    }
+}
+
+/// What a report says as its `input` when its worker never produced one: the path, or
+/// the project as given (a URL may carry credentials, so not even here).
+impl AsRef<Path> for Input {
+    fn as_ref(&self) -> &Path {
+        match self {
+            Input::Path(p) => p,
+            Input::Remote(Remote::Project { text, .. }) => Path::new(text),
+            Input::Remote(Remote::Url { .. }) => Path::new("<url>"),
         }
     }
 }
@@ -432,46 +441,14 @@ pub fn inspect_inputs(
     fetcher: &Fetcher,
     inputs: &[Input],
     jobs: usize,
-    mut on_done: impl FnMut(usize, &Report),
+    on_done: impl FnMut(usize, &Report),
 ) -> Vec<Report> {
-    let jobs = jobs.clamp(1, inputs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Report)>();
-    let mut slots: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(input) = inputs.get(i) else { break };
-                let report = inspect_one(inspector, fetcher, input);
-                if tx.send((i, report)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        for (i, report) in rx {
-            on_done(i, &report);
-            slots[i] = Some(report);
-        }
-    });
-    slots
-        .into_iter()
-        .zip(inputs)
-        .map(|(slot, input)| {
-            slot.unwrap_or_else(|| {
-                failed(
-                    input,
-                    Error::Internal {
-                        detail: "worker thread ended without a result".to_string(),
-                    },
-                    Duration::ZERO,
-                )
-            })
-        })
-        .collect()
+    crate::inspect::run_batch(
+        inputs,
+        jobs,
+        |input| inspect_one(inspector, fetcher, input),
+        on_done,
+    )
 }
 
 /// One input: fetched if remote, then inspected.
@@ -513,20 +490,10 @@ fn failed(input: &Input, error: Error, elapsed: Duration) -> Report {
     }
 }
 
-impl FromStr for Prefer {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "sdist" => Ok(Prefer::Sdist),
-            "wheel" => Ok(Prefer::Wheel),
-            other => Err(format!("`{other}`: expected sdist or wheel")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     fn file(name: &str, yanked: bool) -> IndexFile {
         let project = project_name(name.split('-').next().unwrap()).unwrap();

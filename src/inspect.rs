@@ -126,47 +126,9 @@ impl Inspector {
         &self,
         inputs: &[PathBuf],
         jobs: usize,
-        mut on_done: impl FnMut(usize, &Report),
+        on_done: impl FnMut(usize, &Report),
     ) -> Vec<Report> {
-        let jobs = jobs.clamp(1, inputs.len().max(1));
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel::<(usize, Report)>();
-        let mut slots: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            for _ in 0..jobs {
-                let tx = tx.clone();
-                let next = &next;
-                scope.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(path) = inputs.get(i) else { break };
-                    let report = self.inspect_report(path);
-                    if tx.send((i, report)).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            for (i, report) in rx {
-                on_done(i, &report);
-                slots[i] = Some(report);
-            }
-        });
-        slots
-            .into_iter()
-            .zip(inputs)
-            .map(|(slot, input)| {
-                slot.unwrap_or_else(|| Report {
-                    input: input.clone(),
-                    source: None,
-                    outcome: Err(Error::Sandbox {
-                        detail: "worker thread ended without a result".to_string(),
-                    }),
-                    warnings: Vec::new(),
-                    elapsed: Duration::ZERO,
-                    cached: false,
-                })
-            })
-            .collect()
+        run_batch(inputs, jobs, |path| self.inspect_report(path), on_done)
     }
 
     fn run(
@@ -280,7 +242,10 @@ impl Inspector {
 
         let work_dir = crate::dirs::work::process_dir(self.options.work_dir.as_deref())?;
         let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
-        self.trace(path, "unpacked", started);
+        let root_path = unpacked.root_path();
+        let root_name = root_path.file_name().unwrap_or_default().to_string_lossy();
+        // The sandbox's own trace lines name the build directory.
+        self.trace(path, &format!("unpacked into {root_name}"), started);
         let started = Instant::now();
         let root = unpacked.root_dir()?;
         let findings = static_meta::read_sdist(&root, limits)?;
@@ -358,6 +323,57 @@ impl Inspector {
             .clone()
             .map_err(|detail| Error::Runtime { detail })
     }
+}
+
+/// Runs `work` over `items` on `jobs` worker threads. `on_done` is called as each item
+/// finishes (in completion order, from the calling thread); the reports come back in item
+/// order. Shared by [`Inspector::inspect_batch`] and inputs fetched by name
+/// ([`crate::fetch::inspect_inputs`]).
+pub(crate) fn run_batch<T: Sync + AsRef<Path>>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> Report + Sync,
+    mut on_done: impl FnMut(usize, &Report),
+) -> Vec<Report> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Report)>();
+    let mut slots: Vec<Option<Report>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let next = &next;
+            let work = &work;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                if tx.send((i, work(item))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, report) in rx {
+            on_done(i, &report);
+            slots[i] = Some(report);
+        }
+    });
+    slots
+        .into_iter()
+        .zip(items)
+        .map(|(slot, item)| {
+            slot.unwrap_or_else(|| Report {
+                input: item.as_ref().to_path_buf(),
+                source: None,
+                outcome: Err(Error::Sandbox {
+                    detail: "worker thread ended without a result".to_string(),
+                }),
+                warnings: Vec::new(),
+                elapsed: Duration::ZERO,
+                cached: false,
+            })
+        })
+        .collect()
 }
 
 /// sha256 and size of a file, streamed.

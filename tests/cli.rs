@@ -102,7 +102,8 @@ fn verbose_shows_step_timings_and_the_guest_output_quiet_shows_nothing() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("honest-dep>=1"));
     for expected in [
-        "noisy-1.0.tar.gz: unpacked in ",
+        "noisy-1.0.tar.gz: unpacked into noisy-1.0 in ",
+        "noisy-1.0: guest run (from the snapshot",
         "noisy-1.0.tar.gz: read static metadata in ",
         "guest run (",
         "guest stdout | hello from setup.py",

@@ -73,7 +73,7 @@ def test_quiet_and_verbose(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
         assert "guest stdout | hello from setup.py" in out.stderr
         assert "guest stderr | a warning" in out.stderr
-        assert " ms" in out.stderr and "unpacked in" in out.stderr
+        assert " ms" in out.stderr and "unpacked into noisy-1.0 in" in out.stderr
     assert run(["inspect", "-q", "-v", str(sdist)]).returncode == 2
     for sub in (["lock"], ["runtime", "info"], ["completions", "bash"], ["man"]):
         assert run([*sub, "--help"]).stdout.count("--quiet") == 1
