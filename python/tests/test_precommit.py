@@ -57,6 +57,10 @@ def hook_env(tmp_path: Path) -> Dict[str, str]:
     # The installed sdistill first on PATH, pre-commit's state private to the test.
     env["PATH"] = f"{Path(sdistill_command()).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    # try-repo commits uncommitted hook changes into a shadow repo: it needs an identity.
+    for var, value in (("NAME", "sdistill tests"), ("EMAIL", "tests@example.invalid")):
+        for who in ("AUTHOR", "COMMITTER"):
+            env.setdefault(f"GIT_{who}_{var}", value)
     return env
 
 
