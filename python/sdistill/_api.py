@@ -26,6 +26,11 @@ _LEVELS = {"info": logging.INFO, "debug": logging.DEBUG}
 
 
 def _log(level: str, line: str) -> None:
+    # The one-time runtime install (a 26 MB download, then compiling) is worth seeing
+    # without any logging set up: WARNING reaches stderr through logging's last resort.
+    if line.startswith("runtime not installed"):
+        logger.warning("%s", line)
+        return
     logger.log(_LEVELS.get(level, logging.INFO), "%s", line)
 
 
