@@ -526,6 +526,20 @@ impl IndexClient {
         self.download_checked(url, None, None, limit, dir, name, None)
     }
 
+    /// [`Self::download`] for a file nobody stated a sha256 for (a plain URL given by the
+    /// user): nothing to check it against, so the sha256 of what arrived is returned for
+    /// the caller to report.
+    pub fn download_unverified(
+        &self,
+        url: &str,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Sha256Hex> {
+        self.download_checked(url, None, None, MAX_DOWNLOAD, dir, name, deadline)
+            .map(|(sha, _)| sha)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn download_checked(
         &self,

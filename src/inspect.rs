@@ -126,47 +126,9 @@ impl Inspector {
         &self,
         inputs: &[PathBuf],
         jobs: usize,
-        mut on_done: impl FnMut(usize, &Report),
+        on_done: impl FnMut(usize, &Report),
     ) -> Vec<Report> {
-        let jobs = jobs.clamp(1, inputs.len().max(1));
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel::<(usize, Report)>();
-        let mut slots: Vec<Option<Report>> = (0..inputs.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            for _ in 0..jobs {
-                let tx = tx.clone();
-                let next = &next;
-                scope.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(path) = inputs.get(i) else { break };
-                    let report = self.inspect_report(path);
-                    if tx.send((i, report)).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            for (i, report) in rx {
-                on_done(i, &report);
-                slots[i] = Some(report);
-            }
-        });
-        slots
-            .into_iter()
-            .zip(inputs)
-            .map(|(slot, input)| {
-                slot.unwrap_or_else(|| Report {
-                    input: input.clone(),
-                    source: None,
-                    outcome: Err(Error::Sandbox {
-                        detail: "worker thread ended without a result".to_string(),
-                    }),
-                    warnings: Vec::new(),
-                    elapsed: Duration::ZERO,
-                    cached: false,
-                })
-            })
-            .collect()
+        run_batch(inputs, jobs, |path| self.inspect_report(path), on_done)
     }
 
     fn run(
@@ -183,7 +145,9 @@ impl Inspector {
             path: path.to_path_buf(),
         })?;
         let (sha256, size) = if meta.is_file() {
+            let started = Instant::now();
             let (h, n) = hash_file(path)?;
+            self.trace(path, "sha256", started);
             (Some(h), Some(n))
         } else {
             (None, None)
@@ -213,9 +177,11 @@ impl Inspector {
             file_sha256: sha,
             context: &context,
         };
+        let lookup = Instant::now();
         if let Some((meta, stored)) = cache.load(&key) {
             warnings.extend(stored);
             *cached = true;
+            self.trace(path, "answered from the metadata cache", lookup);
             return Ok(meta);
         }
         let before = warnings.len();
@@ -281,9 +247,11 @@ impl Inspector {
         claims: &mut Vec<crate::identity::Claim>,
     ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
+        let started = Instant::now();
 
         if kind == InputKind::Wheel {
             let (member, text) = archive::read_wheel_metadata(path, limits)?;
+            self.trace(path, "read the wheel's METADATA", started);
             let mut core = CoreMetadata::parse(&text, &member)?;
             warnings.extend(core.validate(&member)?);
             static_meta::normalize_extras(&mut core);
@@ -299,8 +267,14 @@ impl Inspector {
 
         let work_dir = crate::dirs::work::process_dir(self.options.work_dir.as_deref())?;
         let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
+        let root_path = unpacked.root_path();
+        let root_name = root_path.file_name().unwrap_or_default().to_string_lossy();
+        // The sandbox's own trace lines name the build directory.
+        self.trace(path, &format!("unpacked into {root_name}"), started);
+        let started = Instant::now();
         let root = unpacked.root_dir()?;
         let findings = static_meta::read_sdist(&root, limits)?;
+        self.trace(path, "read static metadata", started);
         warnings.extend(findings.warnings.iter().cloned());
         if let Some((name, version)) = &findings.pkg_info_identity {
             claims.push(crate::identity::Claim {
@@ -332,7 +306,10 @@ impl Inspector {
         if self.options.sandbox == SandboxMode::Off {
             return Err(Error::NeedsSandbox { reason });
         }
+        let started = Instant::now();
         let sandbox = self.sandbox()?;
+        self.trace(path, "sandbox ready", started);
+        let started = Instant::now();
         let out = sandbox.run(
             &unpacked.root_path(),
             &findings,
@@ -341,6 +318,11 @@ impl Inspector {
             self.options.target,
             deadline,
         )?;
+        self.trace(
+            path,
+            &format!("ran the build in the sandbox ({})", out.method.as_str()),
+            started,
+        );
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
         let mut built = out.metadata;
@@ -348,6 +330,21 @@ impl Inspector {
         let mut meta = Metadata::from_core(built, out.method, findings.build, source, warnings);
         meta.target = Some(self.options.target);
         Ok((meta, out.degraded))
+    }
+
+    /// A trace line for `--verbose`: which input, which step, how long it took.
+    fn trace(&self, path: &Path, step: &str, started: Instant) {
+        let notify = &self.options.sandbox_config.notify;
+        if notify.tracing() {
+            let name = path
+                .file_name()
+                .unwrap_or(path.as_os_str())
+                .to_string_lossy();
+            notify.trace(&format!(
+                "{name}: {step} in {} ms",
+                started.elapsed().as_millis()
+            ));
+        }
     }
 
     fn sandbox(&self) -> Result<Arc<Sandbox>> {
@@ -360,6 +357,57 @@ impl Inspector {
             .clone()
             .map_err(|detail| Error::Runtime { detail })
     }
+}
+
+/// Runs `work` over `items` on `jobs` worker threads. `on_done` is called as each item
+/// finishes (in completion order, from the calling thread); the reports come back in item
+/// order. Shared by [`Inspector::inspect_batch`] and inputs fetched by name
+/// ([`crate::fetch::inspect_inputs`]).
+pub(crate) fn run_batch<T: Sync + AsRef<Path>>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> Report + Sync,
+    mut on_done: impl FnMut(usize, &Report),
+) -> Vec<Report> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Report)>();
+    let mut slots: Vec<Option<Report>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let next = &next;
+            let work = &work;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                if tx.send((i, work(item))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, report) in rx {
+            on_done(i, &report);
+            slots[i] = Some(report);
+        }
+    });
+    slots
+        .into_iter()
+        .zip(items)
+        .map(|(slot, item)| {
+            slot.unwrap_or_else(|| Report {
+                input: item.as_ref().to_path_buf(),
+                source: None,
+                outcome: Err(Error::Sandbox {
+                    detail: "worker thread ended without a result".to_string(),
+                }),
+                warnings: Vec::new(),
+                elapsed: Duration::ZERO,
+                cached: false,
+            })
+        })
+        .collect()
 }
 
 /// sha256 and size of a file, streamed.

@@ -16,8 +16,10 @@
 //! answer), [`limits`] (every limit and its default), [`error`] (the one error type),
 //! [`dirs`] (where files go on the host and who may touch them), [`notify`] (progress
 //! lines), [`cache`] (verified answers by sha256), [`atomic_file`] (whole-file writes of
-//! outputs), [`index`] (the package-index client) and [`build_deps`] (build requirements
-//! for the guest).
+//! outputs), [`index`] (the package-index client), [`fetch`] (inputs named by project or
+//! URL, downloaded into the cache) and [`build_deps`] (build requirements for the guest).
+//! With the `python` feature, `python` is the `sdistill._native` extension module that the
+//! Python distribution (`pyproject.toml`, `python/sdistill/`) is built around.
 //!
 //! ```no_run
 //! use sdistill::{Inspector, Options};
@@ -38,12 +40,15 @@ pub mod cli;
 pub mod dirs;
 pub mod dist_filename;
 pub mod error;
+pub mod fetch;
 pub mod identity;
 pub mod index;
 pub mod inspect;
 pub mod limits;
 pub mod metadata;
 pub mod notify;
+#[cfg(feature = "python")]
+mod python;
 pub mod report;
 pub mod resolve;
 pub mod sandbox;

@@ -9,6 +9,7 @@ use super::{
     check_dirs, sandbox_config, LimitArgs, MachineArg, PlatformArg, RuntimeArgs, EXIT_ENVIRONMENT,
     EXIT_FAILED, EXIT_OK,
 };
+use crate::fetch::{Fetcher, Input, Prefer};
 use crate::inspect::{Inspector, Options, SandboxMode};
 use crate::report;
 use crate::sandbox::{Target, TargetMachine, TargetPlatform};
@@ -22,9 +23,16 @@ pub(super) enum Format {
 
 #[derive(Debug, Args)]
 pub(super) struct InspectArgs {
-    /// sdists (.tar.gz, .tgz, .tar.bz2, .tar.xz, .zip), wheels (.whl) or source directories.
+    /// sdists (.tar.gz, .tgz, .tar.bz2, .tar.xz, .zip), wheels (.whl) or source
+    /// directories; or a project on the index (`django`, `django==1.11.1`) or an
+    /// `https://` URL of an sdist or wheel, downloaded into the cache and checked against
+    /// the index's sha256 (a URL's `#sha256=` fragment) first.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// For a project name: take a wheel (pure-Python first) instead of the sdist when
+    /// the version has both.
+    #[arg(long)]
+    wheel: bool,
     /// Output format [default: text on a terminal, json otherwise].
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -64,10 +72,12 @@ pub(super) struct InspectArgs {
 }
 
 pub(super) fn inspect(args: InspectArgs) -> u8 {
+    let inputs: Vec<Input> = args.inputs.iter().map(|p| Input::parse(p)).collect();
+    let remote = inputs.iter().any(|i| matches!(i, Input::Remote(_)));
     if let Err(code) = check_dirs(
         args.runtime_args.cache_dir.as_deref(),
         args.work_dir.as_deref(),
-        !(args.no_cache && args.no_sandbox),
+        remote || !(args.no_cache && args.no_sandbox),
     ) {
         return code;
     }
@@ -98,6 +108,17 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
             },
         },
     };
+    let fetcher = Fetcher::new(
+        &args.runtime_args.index_url,
+        args.runtime_args.cache_dir.as_deref(),
+        if args.wheel {
+            Prefer::Wheel
+        } else {
+            Prefer::Sdist
+        },
+        args.offline,
+        options.sandbox_config.notify.clone(),
+    );
     let inspector = Inspector::new(options);
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -111,9 +132,10 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
     let mut stdout = std::io::stdout().lock();
     let mut write_failed = false;
     let total = args.inputs.len();
-    let progress = std::io::stderr().is_terminal() && total > 3;
+    let progress =
+        std::io::stderr().is_terminal() && total > 3 && super::level() == super::Level::Normal;
     let mut done = 0usize;
-    let reports = inspector.inspect_batch(&args.inputs, jobs, |_, report| {
+    let reports = crate::fetch::inspect_inputs(&inspector, &fetcher, &inputs, jobs, |_, report| {
         done += 1;
         if progress {
             eprint!("\r[{done}/{total}] inspected\x1b[K");

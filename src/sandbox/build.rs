@@ -361,6 +361,8 @@ impl Sandbox {
             snapshot: false,
         };
         let preopens = self.preopens(root, scratch.path(), out.path(), &dirs);
+        let started = Instant::now();
+        let resumed = snapshot.is_some();
         let outcome = match snapshot {
             Some(snap) => {
                 let request_path = out.path().join("request.json");
@@ -386,10 +388,55 @@ impl Sandbox {
             )?,
         };
         deadline.extend(outcome.waited);
+        self.trace_run(root, &request, resumed, started, &outcome);
         let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
             .map_err(|e| Error::io(out.path(), e))?;
         let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
         Ok((result, outcome))
+    }
+}
+
+impl Sandbox {
+    /// For `--verbose`: how one guest run went and what it printed (the kept tails).
+    fn trace_run(
+        &self,
+        root: &Path,
+        request: &GuestRequest,
+        resumed: bool,
+        started: Instant,
+        outcome: &RunOutcome,
+    ) {
+        if !self.notify.tracing() {
+            return;
+        }
+        let name = root
+            .file_name()
+            .unwrap_or(root.as_os_str())
+            .to_string_lossy();
+        let ending = match &outcome.ending {
+            Ending::Exited(code) => format!("exit status {code}"),
+            Ending::TimedOut => "timed out".to_string(),
+            Ending::Trapped(trap) => format!("trapped: {trap}"),
+        };
+        self.notify.trace(&format!(
+            "{name}: guest run ({}, {}, {} build requirements): {ending} in {} ms (waited {} ms for a slot)",
+            if resumed { "from the snapshot" } else { "cold start" },
+            request.setuptools_path.trim_start_matches("/site/"),
+            request.paths.len(),
+            started.elapsed().saturating_sub(outcome.waited).as_millis(),
+            outcome.waited.as_millis(),
+        ));
+        for (what, captured) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+            let (text, total) = captured.snapshot();
+            for line in text.lines() {
+                self.notify.trace(&format!("{name}: guest {what} | {line}"));
+            }
+            if total > text.len() as u64 {
+                self.notify.trace(&format!(
+                    "{name}: guest {what} | ... ({total} bytes in all; the tail is shown)"
+                ));
+            }
+        }
     }
 }
 
