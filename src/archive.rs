@@ -1386,7 +1386,6 @@ mod tests {
         }
         w.add_symlink(&parts("p/l30"), "link", "d/missing/../../d")
             .unwrap();
-        let started = std::time::Instant::now();
         assert!(w.finish().is_ok());
 
         let (_tmp, mut w) = writer();
@@ -1401,7 +1400,6 @@ mod tests {
             w.finish(),
             Err(Error::Archive(ArchiveProblem::LinkLoop { .. }))
         ));
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
 
         let (_tmp, mut w) = writer();
         w.add_symlink(&parts("p/a"), "a", "b").unwrap();

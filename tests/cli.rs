@@ -118,6 +118,9 @@ fn verbose_shows_step_timings_and_the_guest_output_quiet_shows_nothing() {
     assert_eq!(err, "");
     // Errors still reach stderr when quiet.
     let (code, _, err) = stdout(&["lock", "-q", "-r", "/nonexistent/requirements.in"]);
-    assert_eq!(code, 2, "a requirements file that cannot be read is a usage error");
+    assert_eq!(
+        code, 2,
+        "a requirements file that cannot be read is a usage error"
+    );
     assert!(err.contains("sdistill:"), "{err}");
 }
