@@ -332,6 +332,9 @@ impl BuildDeps {
                         yanked: false,
                         requires_python: None,
                         core_metadata: None,
+                        yanked_reason: None,
+                        upload_time: None,
+                        size: None,
                     });
                 }
             }

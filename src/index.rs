@@ -121,6 +121,15 @@ pub struct ListedFile {
     pub requires_python: Option<String>,
     /// The PEP 658 / PEP 714 metadata file offer, with its hash as listed.
     pub core_metadata: Option<ListedMetadata>,
+    /// Why the file was yanked, when the index says (PEP 592).
+    #[serde(default)]
+    pub yanked_reason: Option<String>,
+    /// When it was uploaded (PEP 700 `upload-time`), as listed.
+    #[serde(default)]
+    pub upload_time: Option<String>,
+    /// Its size in bytes (PEP 700 `size`), as listed.
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// A PEP 658 metadata file offer as listed.
@@ -147,7 +156,18 @@ pub struct IndexFile {
     /// The index serves this file's core metadata on its own at `url + ".metadata"`
     /// (PEP 658 / PEP 714), so a wheel's dependencies cost one small request.
     pub core_metadata: Option<MetadataFile>,
+    /// Why it was yanked, as one line of printable text (control characters removed, at
+    /// most [`MAX_YANKED_REASON`] characters); `None` when no reason was given.
+    pub yanked_reason: Option<String>,
+    /// When it was uploaded: an RFC 3339 UTC timestamp (`2017-05-04T18:09:26.123456Z`),
+    /// `None` when the index gave none or something else.
+    pub upload_time: Option<String>,
+    /// Its size in bytes, when the index states it.
+    pub size: Option<u64>,
 }
+
+/// Longest yanked reason kept (the rest is cut): it is shown, never interpreted.
+pub const MAX_YANKED_REASON: usize = 500;
 
 /// A PEP 658 metadata file offered next to a distribution file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,7 +275,88 @@ fn validate(project: &PackageName, listed: &ListedFile) -> std::result::Result<I
         yanked: listed.yanked,
         requires_python: listed.requires_python.clone(),
         core_metadata,
+        yanked_reason: listed
+            .yanked_reason
+            .as_deref()
+            .filter(|_| listed.yanked)
+            .map(one_line)
+            .filter(|r| !r.is_empty()),
+        upload_time: listed
+            .upload_time
+            .as_deref()
+            .filter(|t| is_upload_time(t))
+            .map(str::to_string),
+        size: listed.size,
     })
+}
+
+/// Free text from an index as one line of printable characters, cut to
+/// [`MAX_YANKED_REASON`] characters.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_YANKED_REASON)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Whether `text` is the RFC 3339 UTC form PEP 700 uses for `upload-time`
+/// (`yyyy-mm-ddThh:mm:ss[.ffffff]Z`): digits where digits belong, nothing else.
+fn is_upload_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let Some(rest) = text.get(19..) else {
+        return false;
+    };
+    let fraction_ok = match rest.strip_suffix('Z') {
+        Some("") => true,
+        Some(f) => {
+            f.len() >= 2
+                && f.len() <= 10
+                && f.starts_with('.')
+                && f[1..].bytes().all(|d| d.is_ascii_digit())
+        }
+        None => false,
+    };
+    digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && fraction_ok
+}
+
+/// The files of several indexes merged as pip merges `--index-url` and
+/// `--extra-index-url`: every index's files count, and where two indexes list a file of
+/// the same name, the first index's wins (the same name with another hash would make the
+/// lock unpinnable). A file without a sha256 is left out before merging, since it could
+/// never be pinned or verified, so it does not shadow a hashed file of the same name.
+/// Each file comes with the position of the index that listed it.
+pub fn merge_pages<I>(pages: I) -> Vec<(usize, IndexFile, Sha256Hex)>
+where
+    I: IntoIterator<Item = ProjectPage>,
+{
+    let mut seen = std::collections::BTreeSet::new();
+    let mut merged = Vec::new();
+    for (index, page) in pages.into_iter().enumerate() {
+        for file in page.files {
+            let Some(sha256) = file.sha256.clone() else {
+                continue;
+            };
+            if seen.insert(file.filename.as_str().to_string()) {
+                merged.push((index, file, sha256));
+            }
+        }
+    }
+    merged
 }
 
 /// The file name a URL ends with, percent-decoded: the name pip gives the file.
@@ -348,6 +449,9 @@ pub struct IndexClient {
 
 /// Largest index page accepted.
 const MAX_PAGE: u64 = 64 * 1024 * 1024;
+
+/// Largest distribution file downloaded unless a caller says otherwise.
+pub const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
 
 impl IndexClient {
     /// Creates a client for `index_url`.
@@ -459,11 +563,27 @@ impl IndexClient {
         name: &str,
         deadline: Option<Instant>,
     ) -> Result<()> {
+        self.download_limited(url, sha256, size, MAX_DOWNLOAD, dir, name, deadline)
+    }
+
+    /// [`Self::download`], refusing a file larger than `max` bytes (the transfer stops
+    /// there: a server cannot make sdistill fill the disk).
+    #[allow(clippy::too_many_arguments)]
+    pub fn download_limited(
+        &self,
+        url: &str,
+        sha256: &Sha256Hex,
+        size: Option<u64>,
+        max: u64,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         dir.sweep_stale();
         let (tmp, file) = dir
             .create_temp(name)
             .map_err(|e| Error::io(dir.path().join(name), e))?;
-        let fetched = self.download_into(url, sha256, size, file, deadline);
+        let fetched = self.download_into(url, sha256, size, max, file, deadline);
         let placed = fetched.and_then(|()| {
             dir.rename(&tmp, name)
                 .map_err(|e| Error::io(dir.path().join(name), e))
@@ -479,6 +599,7 @@ impl IndexClient {
         url: &str,
         sha256: &Sha256Hex,
         size: Option<u64>,
+        max: u64,
         mut tmp: std::fs::File,
         deadline: Option<Instant>,
     ) -> Result<()> {
@@ -486,7 +607,7 @@ impl IndexClient {
             .get(url, deadline)
             .call()
             .map_err(|e| index_error(url, e))?;
-        let limit = size.map(|s| s + 1).unwrap_or(4 * 1024 * 1024 * 1024);
+        let limit = size.map_or(max, |s| s.min(max)).saturating_add(1);
         let mut reader = resp.into_body().into_with_config().limit(limit).reader();
         let mut hasher = Sha256::new();
         let mut total = 0u64;
@@ -499,6 +620,11 @@ impl IndexClient {
                 break;
             }
             total += n as u64;
+            if total > max {
+                return Err(Error::Index {
+                    detail: format!("{}: larger than {max} bytes", redact_url(url)),
+                });
+            }
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n])
                 .map_err(|e| Error::io(redact_url(url), e))?;
@@ -523,6 +649,92 @@ impl IndexClient {
             });
         }
         Ok(())
+    }
+}
+
+/// A download in progress: the response's stated length and its body, read as it comes.
+pub struct Download {
+    /// `Content-Length`, when the server sent one.
+    pub length: Option<u64>,
+    reader: Box<dyn Read + Send>,
+}
+
+impl Read for Download {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl IndexClient {
+    /// Every project the index lists on its root page (`/simple/`), as validated project
+    /// names; entries that are not project names are left out. The page may be large
+    /// (PyPI lists ~700,000 projects), so it is read up to `limit` bytes.
+    pub fn project_list(&self, limit: u64) -> Result<Vec<PackageName>> {
+        let url = self.base.as_str();
+        let mut resp = self
+            .get(url, None)
+            .header(
+                "Accept",
+                "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+            )
+            .call()
+            .map_err(|e| index_error(url, e))?;
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_string()
+            .map_err(|e| index_error(url, e))?;
+        let names: Vec<String> = if content_type.contains("json") {
+            let value: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| Error::Index {
+                    detail: format!("{}: bad PEP 691 JSON: {e}", redact_url(url)),
+                })?;
+            value
+                .get("projects")
+                .and_then(|p| p.as_array())
+                .map(|projects| {
+                    projects
+                        .iter()
+                        .filter_map(|p| p.get("name")?.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            anchors(&body).into_iter().map(|(_, text)| text).collect()
+        };
+        let mut projects: Vec<PackageName> = names
+            .iter()
+            .filter_map(|n| crate::dist_filename::project_name(n))
+            .collect();
+        projects.sort();
+        projects.dedup();
+        Ok(projects)
+    }
+
+    /// Starts downloading `url`: the caller reads the body as it arrives (a proxy streams
+    /// it on and checks its hash as it goes). The request ends by `deadline` when given.
+    pub fn open(&self, url: &str, deadline: Option<Instant>) -> Result<Download> {
+        let resp = self
+            .get(url, deadline)
+            .call()
+            .map_err(|e| index_error(url, e))?;
+        let length = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        Ok(Download {
+            length,
+            reader: Box::new(reader),
+        })
     }
 }
 
@@ -647,10 +859,10 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
                 .and_then(|h| h.get("sha256"))
                 .and_then(|h| h.as_str())
                 .map(str::to_string);
-            let yanked = match f.get("yanked") {
-                Some(serde_json::Value::Bool(b)) => *b,
-                Some(serde_json::Value::String(_)) => true,
-                _ => false,
+            let (yanked, yanked_reason) = match f.get("yanked") {
+                Some(serde_json::Value::Bool(b)) => (*b, None),
+                Some(serde_json::Value::String(reason)) => (true, Some(reason.clone())),
+                _ => (false, None),
             };
             let requires_python = f
                 .get("requires-python")
@@ -673,6 +885,12 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
                 yanked,
                 requires_python,
                 core_metadata,
+                yanked_reason,
+                upload_time: f
+                    .get("upload-time")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string),
+                size: f.get("size").and_then(|n| n.as_u64()),
             })
         })
         .collect())
@@ -686,17 +904,8 @@ fn strip_fragment(mut url: url::Url) -> String {
 /// Extracts `<a href="...">name</a>` anchors from a PEP 503 page.
 fn parse_html_page(body: &str, page: &url::Url) -> Vec<ListedFile> {
     let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(start) = rest.find("<a ").or_else(|| rest.find("<A ")) {
-        rest = &rest[start + 3..];
-        let Some(end_tag) = rest.find('>') else { break };
-        let attrs = &rest[..end_tag];
-        let after = &rest[end_tag + 1..];
-        let Some(close) = after.find("</a>").or_else(|| after.find("</A>")) else {
-            break;
-        };
-        let text = html_unescape(after[..close].trim());
-        rest = &after[close..];
+    for (attrs, text) in anchors(body) {
+        let attrs = attrs.as_str();
         let Some(href) = attr(attrs, "href") else {
             continue;
         };
@@ -707,11 +916,15 @@ fn parse_html_page(body: &str, page: &url::Url) -> Vec<ListedFile> {
             .fragment()
             .and_then(|f| f.strip_prefix("sha256="))
             .map(str::to_string);
+        let yanked = attr(attrs, "data-yanked");
         out.push(ListedFile {
             filename: text,
             url: strip_fragment(url),
             sha256,
-            yanked: attr(attrs, "data-yanked").is_some(),
+            yanked: yanked.is_some(),
+            yanked_reason: yanked.map(|r| html_unescape(&r)),
+            upload_time: None,
+            size: None,
             requires_python: attr(attrs, "data-requires-python").map(|r| html_unescape(&r)),
             core_metadata: attr(attrs, "data-core-metadata")
                 .or_else(|| attr(attrs, "data-dist-info-metadata"))
@@ -720,6 +933,25 @@ fn parse_html_page(body: &str, page: &url::Url) -> Vec<ListedFile> {
                     sha256: v.strip_prefix("sha256=").map(html_unescape),
                 }),
         });
+    }
+    out
+}
+
+/// The `<a ...>text</a>` anchors of an HTML page: each one's raw attribute text and its
+/// unescaped, trimmed text.
+fn anchors(body: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<a ").or_else(|| rest.find("<A ")) {
+        rest = &rest[start + 3..];
+        let Some(end_tag) = rest.find('>') else { break };
+        let attrs = &rest[..end_tag];
+        let after = &rest[end_tag + 1..];
+        let Some(close) = after.find("</a>").or_else(|| after.find("</A>")) else {
+            break;
+        };
+        out.push((attrs.to_string(), html_unescape(after[..close].trim())));
+        rest = &after[close..];
     }
     out
 }
@@ -808,6 +1040,9 @@ mod tests {
             yanked: false,
             requires_python: None,
             core_metadata: None,
+            yanked_reason: None,
+            upload_time: None,
+            size: None,
         }
     }
 
@@ -910,6 +1145,99 @@ mod tests {
         assert!(matches!(page.refused[0].reason, Refusal::Sha256(_)));
         assert!(matches!(page.refused[6].reason, Refusal::MetadataSha256(_)));
         assert!(matches!(page.refused[5].reason, Refusal::UrlMismatch));
+    }
+
+    #[test]
+    fn keeps_yanked_reasons_upload_times_and_sizes() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let sha = "a".repeat(64);
+        let body = format!(
+            r#"{{"meta": {{"api-version": "1.1"}}, "name": "demo", "files": [
+            {{"filename": "demo-1.0.tar.gz", "url": "https://x.invalid/demo-1.0.tar.gz",
+             "hashes": {{"sha256": "{sha}"}}, "yanked": "broken\nbuild",
+             "upload-time": "2017-05-04T18:09:26.123456Z", "size": 42}},
+            {{"filename": "demo-1.1.tar.gz", "url": "https://x.invalid/demo-1.1.tar.gz",
+             "hashes": {{"sha256": "{sha}"}}, "yanked": true, "upload-time": "yesterday"}}]}}"#
+        );
+        let listing = parse_json_page(&body, &page).unwrap();
+        let project = PackageName::from_str("demo").unwrap();
+        let files = ProjectPage::from_listing(&project, listing).files;
+        assert_eq!(files[0].yanked_reason.as_deref(), Some("broken build"));
+        assert_eq!(
+            files[0].upload_time.as_deref(),
+            Some("2017-05-04T18:09:26.123456Z")
+        );
+        assert_eq!(files[0].size, Some(42));
+        assert!(files[1].yanked && files[1].yanked_reason.is_none());
+        assert_eq!(files[1].upload_time, None);
+        let html = parse_html_page(
+            r#"<a href="/f/demo-1.0.tar.gz#sha256=ab" data-yanked="bad &amp; old">demo-1.0.tar.gz</a>"#,
+            &page,
+        );
+        assert_eq!(html[0].yanked_reason.as_deref(), Some("bad & old"));
+        for good in ["2020-01-01T00:00:00Z", "2020-01-01T00:00:00.1Z"] {
+            assert!(is_upload_time(good), "{good}");
+        }
+        for bad in [
+            "2020-01-01",
+            "2020-01-01T00:00:00",
+            "2020-01-01T00:00:00.Z",
+            "2020-01-01 00:00:00Z",
+            "２020-01-01T00:00:00Z",
+        ] {
+            assert!(!is_upload_time(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_merge_like_pip_merges_indexes() {
+        let project = PackageName::from_str("demo").unwrap();
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let base = "https://files.invalid/";
+        let first = ProjectPage::from_listing(
+            &project,
+            vec![
+                listed(
+                    "demo-1.0.tar.gz",
+                    &format!("{base}1/demo-1.0.tar.gz"),
+                    Some(&a),
+                ),
+                listed("demo-2.0.tar.gz", &format!("{base}1/demo-2.0.tar.gz"), None),
+            ],
+        );
+        let second = ProjectPage::from_listing(
+            &project,
+            vec![
+                listed(
+                    "demo-1.0.tar.gz",
+                    &format!("{base}2/demo-1.0.tar.gz"),
+                    Some(&b),
+                ),
+                listed(
+                    "demo-2.0.tar.gz",
+                    &format!("{base}2/demo-2.0.tar.gz"),
+                    Some(&b),
+                ),
+                listed(
+                    "demo-3.0.tar.gz",
+                    &format!("{base}2/demo-3.0.tar.gz"),
+                    Some(&b),
+                ),
+            ],
+        );
+        let merged: Vec<(usize, String, String)> = merge_pages([first, second])
+            .into_iter()
+            .map(|(i, f, sha)| (i, f.url, sha.to_string()))
+            .collect();
+        assert_eq!(
+            merged,
+            [
+                (0, format!("{base}1/demo-1.0.tar.gz"), a.clone()),
+                (1, format!("{base}2/demo-2.0.tar.gz"), b.clone()),
+                (1, format!("{base}2/demo-3.0.tar.gz"), b.clone()),
+            ]
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub mod build_deps;
 pub mod cache;
 pub mod cli;
 pub mod dirs;
+pub mod dist_cache;
 pub mod dist_filename;
 pub mod error;
 pub mod index;
