@@ -47,6 +47,7 @@ pub mod notify;
 pub mod report;
 pub mod resolve;
 pub mod sandbox;
+pub mod serve;
 pub mod static_meta;
 
 pub use error::{ArchiveProblem, Error, Result};

@@ -5,12 +5,13 @@
 //! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
 //! not installable, output not writable, a cache or work dir not private to the user).
 //!
-//! One file per subcommand: [`inspect`], [`lock`], [`runtime`]; what they share (limits,
+//! One file per subcommand: [`inspect`], [`lock`], [`serve`], [`runtime`]; what they share (limits,
 //! the runtime and cache flags, signals, directory checks) is here.
 
 mod inspect;
 mod lock;
 mod runtime;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ use crate::sandbox::{Notify, SandboxConfig};
 use inspect::InspectArgs;
 use lock::LockArgs;
 use runtime::RuntimeCommand;
+use serve::ServeArgs;
 
 /// Exit status when every input produced metadata.
 pub const EXIT_OK: u8 = 0;
@@ -50,6 +52,9 @@ enum Command {
     /// Resolve requirements into a hash-pinned requirements.txt, running no package code
     /// on the host.
     Lock(LockArgs),
+    /// Serve a package index that adds sandbox-made metadata files (PEP 658) for sdists,
+    /// so pip, pip-compile, Poetry and PDM resolve without building them on the host.
+    Serve(ServeArgs),
     /// Manage the pinned WASI CPython runtime the sandbox runs.
     Runtime {
         #[command(subcommand)]
@@ -137,10 +142,14 @@ pub fn main() -> ExitCode {
         }
     };
     crate::sandbox::descriptors::raise_process_limit();
-    install_signal_cleanup();
+    // The server drains on a signal instead of exiting at once (it watches them itself).
+    if !matches!(cli.command, Command::Serve(_)) {
+        install_signal_cleanup();
+    }
     let code = match cli.command {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Lock(args) => lock::lock(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Runtime { command } => command.run(),
     };
     crate::dirs::work::cleanup();

@@ -693,7 +693,7 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
 
 /// The project, extras and marker of a requirement whose version part is not PEP 440
 /// (`pytz (>dev)`, `foo >= 1.0-beta`); `None` when even the name is unreadable.
-fn salvage(text: &str) -> Option<Requirement> {
+pub(crate) fn salvage(text: &str) -> Option<Requirement> {
     let (head, marker) = match text.split_once(';') {
         Some((h, m)) => (h, Some(m)),
         None => (text, None),
