@@ -464,7 +464,10 @@ fn pip23_is_stopped_instead_of_building_at_the_end_of_a_dry_run() {
     let srv = control.serve(&[]);
     let (code, out) = dry_run(&venv, &srv, &control.dir("dry-run"));
     assert_eq!(code, 0, "{out}");
-    assert!(control.mark.exists(), "pip 23 did not build the canary: {out}");
+    assert!(
+        control.mark.exists(),
+        "pip 23 did not build the canary: {out}"
+    );
     drop(srv);
 
     // With sdist downloads withheld it stops there, naming the file, instead of running

@@ -1,11 +1,19 @@
-//! The core-metadata files the server hands out, written from parsed values only.
+//! The core-metadata files the server hands out, written from validated values only.
 //!
 //! Whatever an sdist's build, a wheel's `METADATA` or an upstream's metadata file says
 //! is parsed first — the name as a project name, the version as PEP 440, each requirement
 //! as PEP 508, `Requires-Python` as PEP 440 specifiers, each extra as an extra name — and
-//! the file is written from those values, so no raw text from an upstream or a guest
-//! reaches a client: no extra header smuggled in through a line break, no field a
-//! resolver reads that sdistill did not check.
+//! the file is written field by field from those values, so no document from an upstream
+//! or a guest reaches a client: no header smuggled in through a line break, no
+//! description, no field a resolver reads that sdistill did not check.
+//!
+//! A requirement is written as it was declared once it parsed (and is one line of
+//! printable text), not as pep508_rs would render it: pip 26 checks, requirement by
+//! requirement, that a wheel's metadata file matches the `METADATA` in the wheel it
+//! downloads later, and packaging compares markers by their text — pep508_rs writes
+//! `python_version < "3.10"` as `python_full_version < '3.10'`, and pip would refuse the
+//! wheel. The other fields are written from their parsed values, which packaging compares
+//! by value.
 //!
 //! Requirement text that is not PEP 508 is treated exactly as `sdistill lock` treats it
 //! (the project without its unusable version, as pip's legacy parser did; or left out
@@ -26,8 +34,9 @@ pub struct ServedMetadata {
     pub name: String,
     /// The version, parsed.
     pub version: Version,
-    /// Requirements, parsed.
-    pub requires_dist: Vec<Requirement>,
+    /// Requirements: parsed, and the text to write (the declaration, trimmed, when it
+    /// parsed; the salvaged requirement otherwise).
+    pub requires_dist: Vec<(Requirement, String)>,
     /// `Requires-Python`, parsed.
     pub requires_python: Option<VersionSpecifiers>,
     /// Extras, normalized.
@@ -67,14 +76,15 @@ impl ServedMetadata {
         let mut requirements = Vec::new();
         for text in requires_dist {
             match parse_requirement(text) {
-                Ok(r) => requirements.push(r),
+                Ok(r) => requirements.push((r, text.trim().to_string())),
                 Err(e) => match crate::resolve::salvage(text) {
                     Some(r) => {
                         warnings.push(format!(
                             "Requires-Dist `{}` is not PEP 508 ({e}); served as `{r}`, as `lock` reads it",
                             shown(text)
                         ));
-                        requirements.push(r);
+                        let written = r.to_string();
+                        requirements.push((r, written));
                     }
                     None => warnings.push(format!(
                         "Requires-Dist `{}` is not PEP 508 ({e}); left out, as `lock` leaves it out",
@@ -140,8 +150,8 @@ impl ServedMetadata {
         for extra in &self.provides_extra {
             field("Provides-Extra", extra.to_string())?;
         }
-        for req in &self.requires_dist {
-            field("Requires-Dist", req.to_string())?;
+        for (_, text) in &self.requires_dist {
+            field("Requires-Dist", text.clone())?;
         }
         Ok(out)
     }
@@ -180,9 +190,9 @@ mod tests {
         assert_eq!(
             m.render().unwrap(),
             "Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.0b0\nRequires-Python: >=3.8\n\
-             Provides-Extra: test-extra\nRequires-Dist: requests>=2.0\n\
-             Requires-Dist: tomli ; python_full_version < '3.11'\n\
-             Requires-Dist: pytest ; extra == 'test-extra'\nRequires-Dist: pytz\n"
+             Provides-Extra: test-extra\nRequires-Dist: requests >= 2.0\n\
+             Requires-Dist: tomli; python_version < \"3.11\"\n\
+             Requires-Dist: pytest; extra == \"Test_Extra\"\nRequires-Dist: pytz\n"
         );
     }
 
