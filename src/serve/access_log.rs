@@ -7,10 +7,12 @@
 //! request path or an upstream's file name cannot forge log lines or drive a terminal.
 //! Request headers (where credentials travel) are never logged.
 //!
-//! Format: `sdistill: ACCESS <peer> "<method> <path>" <status> <bytes>B <ms>ms[ <note>]`,
+//! Format: `sdistill: ACCESS <peer> "<method> <path>" <status> <bytes>B <ms>ms[ <note>]`
+//! (milliseconds with two decimals, from the request to the end of its body),
 //! where bytes are the body bytes the client was sent and the note says what the server
-//! did (`metadata sandbox-egg-info cached`, `refused FILE (setup-failed)`, `hash mismatch`,
-//! `aborted` when the client went away).
+//! did (`metadata sandbox-egg-info cached`, `refused FILE (setup-failed)`, `file from
+//! cache`), then `broken: REASON` when the server broke a transfer off (a file that did
+//! not match its sha256) or `aborted` when the client went away first.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -115,10 +117,10 @@ struct Line {
 impl Drop for Line {
     fn drop(&mut self) {
         let mut line = format!(
-            "ACCESS {} {}B {}ms",
+            "ACCESS {} {}B {:.2}ms",
             self.head,
             self.sent.load(Ordering::Relaxed),
-            self.started.elapsed().as_millis()
+            self.started.elapsed().as_secs_f64() * 1000.0
         );
         if let Some(note) = &self.note {
             line.push(' ');

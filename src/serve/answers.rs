@@ -170,10 +170,15 @@ impl Answers {
         None
     }
 
-    /// The answer for `file`, listed by the upstream `client` serves.
-    pub async fn answer(self: &Arc<Self>, file: &PageFile, client: Arc<IndexClient>) -> Outcome {
+    /// The answer for `file`, listed by the upstream `client` serves, and whether it came
+    /// from this process's memory (no work at all for this request).
+    pub async fn answer(
+        self: &Arc<Self>,
+        file: &PageFile,
+        client: Arc<IndexClient>,
+    ) -> (Outcome, bool) {
         if let Some(known) = self.remembered(&file.sha256) {
-            return known;
+            return (known, true);
         }
         let mut waiting = {
             let mut in_flight = self
@@ -210,7 +215,7 @@ impl Answers {
             Ok(value) => value.clone(),
             Err(_) => None,
         };
-        outcome.unwrap_or_else(|| unreachable_refusal(file))
+        (outcome.unwrap_or_else(|| unreachable_refusal(file)), false)
     }
 
     fn finish(&self, dist: &Sha256Hex, outcome: Outcome, tx: watch::Sender<Option<Outcome>>) {

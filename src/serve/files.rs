@@ -49,7 +49,7 @@ pub async fn serve(
             )
             .file_response();
         }
-        if let Outcome::Refused(refusal) = state.answers.answer(&file, client.clone()).await {
+        if let (Outcome::Refused(refusal), _) = state.answers.answer(&file, client.clone()).await {
             return refusal.file_response();
         }
     }

@@ -233,8 +233,10 @@ async fn file(
         return refuse("internal", "no such upstream".into(), true);
     };
     let version = listed.file.filename.version().to_string();
-    match state.answers.answer(&listed, client).await {
+    let (outcome, from_memory) = state.answers.answer(&listed, client).await;
+    match outcome {
         Outcome::Served(served) => {
+            let cached = served.cached || from_memory;
             let etag = format!("\"{}\"", served.sha256);
             let matches = headers
                 .get(header::IF_NONE_MATCH)
@@ -262,12 +264,18 @@ async fn file(
             }
             h.insert(
                 "x-sdistill-cached",
-                HeaderValue::from_static(if served.cached { "true" } else { "false" }),
+                HeaderValue::from_static(if cached { "true" } else { "false" }),
             );
             response.extensions_mut().insert(Note(format!(
                 "metadata {}{}",
                 served.method,
-                if served.cached { " cached" } else { "" }
+                if from_memory {
+                    " cached (memory)"
+                } else if served.cached {
+                    " cached"
+                } else {
+                    ""
+                }
             )));
             response
         }

@@ -116,6 +116,7 @@ pub fn pump(
         total: 0,
         expected,
     };
+    // A temporary copy is removed before the client hears of the failure.
     let fail = |tee: Option<Tee>, reason: String| {
         if let Some(t) = tee {
             t.discard();
@@ -131,8 +132,9 @@ pub fn pump(
     let first = match state.next(&mut source, &mut tee) {
         Ok(c) => c,
         Err(reason) => {
-            let _ = head.send(Head::Failed(reason.clone()));
-            return fail(tee, reason);
+            let ending = fail(tee, reason.clone());
+            let _ = head.send(Head::Failed(reason));
+            return ending;
         }
     };
     let second = if first.len() < CHUNK {
@@ -141,8 +143,9 @@ pub fn pump(
         match state.next(&mut source, &mut tee) {
             Ok(c) => c,
             Err(reason) => {
-                let _ = head.send(Head::Failed(reason.clone()));
-                return fail(tee, reason);
+                let ending = fail(tee, reason.clone());
+                let _ = head.send(Head::Failed(reason));
+                return ending;
             }
         }
     };
@@ -165,8 +168,9 @@ pub fn pump(
                 Ending::Delivered
             }
             Err(reason) => {
-                let _ = head.send(Head::Failed(reason.clone()));
-                fail(tee, reason)
+                let ending = fail(tee, reason.clone());
+                let _ = head.send(Head::Failed(reason));
+                ending
             }
         };
     }
@@ -182,8 +186,9 @@ pub fn pump(
         let next = match state.next(&mut source, &mut tee) {
             Ok(c) => c,
             Err(reason) => {
-                let _ = body.blocking_send(Err(io::Error::other(reason.clone())));
-                return fail(tee, reason);
+                let ending = fail(tee, reason.clone());
+                let _ = body.blocking_send(Err(io::Error::other(reason)));
+                return ending;
             }
         };
         if next.is_empty() {
@@ -207,8 +212,9 @@ pub fn pump(
             Ending::Delivered
         }
         Err(reason) => {
-            let _ = body.blocking_send(Err(io::Error::other(reason.clone())));
-            fail(tee, reason)
+            let ending = fail(tee, reason.clone());
+            let _ = body.blocking_send(Err(io::Error::other(reason)));
+            ending
         }
     }
 }
