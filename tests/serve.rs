@@ -700,6 +700,12 @@ fn concurrent_clients_share_one_computation() {
         let want = if i % 4 == 3 { 422 } else { 200 };
         assert_eq!(r.status, want, "{i}: {r:?}");
     }
+    // Access-log lines are written as responses end: wait for all sixteen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while srv.log().iter().filter(|l| l.contains("ACCESS")).count() < 16 {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", srv.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let bodies: std::collections::BTreeSet<_> = results
         .iter()
         .filter(|r| r.status == 200)
@@ -712,6 +718,15 @@ fn concurrent_clients_share_one_computation() {
         1,
         "{log}"
     );
+    // One computation; every other request joined it or found it in memory.
+    let computed = srv
+        .log()
+        .iter()
+        .filter(|l| {
+            l.contains("dyn-1.0.tar.gz.metadata\" 200") && l.ends_with("metadata sandbox-egg-info")
+        })
+        .count();
+    assert_eq!(computed, 1, "{log}");
 }
 
 #[test]

@@ -8,9 +8,10 @@
 //! prove nothing).
 //!
 //! Clients: the venvs named by `SDISTILL_TEST_CLIENTS` (a venv with current pip and
-//! pip-tools) and `SDISTILL_TEST_PIP23` (a venv with pip 23.2.1 and pip-tools); without
-//! them the tests make them under the target dir (`python3 -m venv`, then `pip install`
-//! from PyPI) and skip, saying so, when that is impossible (no python3, no network).
+//! pip-tools) and `SDISTILL_TEST_PIP23` (a venv with pip 23.2.1 and pip-tools 7.4.1);
+//! without them the tests make them under the target dir (`python3 -m venv`, then `pip
+//! install` from PyPI) and skip, saying so, when that is impossible (no python3, no
+//! network) — unless `SDISTILL_REQUIRE_CLIENTS=1`, which makes that a failure.
 
 mod common;
 
@@ -97,12 +98,17 @@ fn pip23() -> &'static Venv {
     })
 }
 
+/// With `SDISTILL_REQUIRE_CLIENTS=1` (CI) a missing client fails the test instead of
+/// skipping it, so a broken install step cannot pass silently.
 macro_rules! venv_or_skip {
     ($venv:expr) => {
         match $venv {
             Ok(dir) => dir.clone(),
+            Err(why) if std::env::var_os("SDISTILL_REQUIRE_CLIENTS").is_some_and(|v| v == "1") => {
+                panic!("no client venv, and SDISTILL_REQUIRE_CLIENTS=1: {why}")
+            }
             Err(why) => {
-                eprintln!("SKIPPED: no client venv ({why})");
+                eprintln!("SKIPPED: no client venv ({why}); set SDISTILL_TEST_CLIENTS / SDISTILL_TEST_PIP23");
                 return;
             }
         }

@@ -64,6 +64,17 @@ pub enum Outcome {
     Refused(Arc<Refusal>),
 }
 
+/// Where a request's answer came from, for the access log and `X-Sdistill-Cached`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// This process's memory: no work for this request.
+    Memory,
+    /// Computed (or read from the metadata cache) for this request.
+    Computed,
+    /// Another request's computation, joined while it ran.
+    Joined,
+}
+
 struct Remembered {
     outcome: Outcome,
     at: Instant,
@@ -170,23 +181,23 @@ impl Answers {
         None
     }
 
-    /// The answer for `file`, listed by the upstream `client` serves, and whether it came
-    /// from this process's memory (no work at all for this request).
+    /// The answer for `file`, listed by the upstream `client` serves, and where it came
+    /// from.
     pub async fn answer(
         self: &Arc<Self>,
         file: &PageFile,
         client: Arc<IndexClient>,
-    ) -> (Outcome, bool) {
+    ) -> (Outcome, Via) {
         if let Some(known) = self.remembered(&file.sha256) {
-            return (known, true);
+            return (known, Via::Memory);
         }
-        let mut waiting = {
+        let (mut waiting, via) = {
             let mut in_flight = self
                 .in_flight
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             match in_flight.get(&file.sha256) {
-                Some(rx) => rx.clone(),
+                Some(rx) => (rx.clone(), Via::Joined),
                 None => {
                     let (tx, rx) = watch::channel(None);
                     in_flight.insert(file.sha256.clone(), rx.clone());
@@ -207,7 +218,7 @@ impl Answers {
                             };
                         this.finish(&file.sha256, outcome, tx);
                     });
-                    rx
+                    (rx, Via::Computed)
                 }
             }
         };
@@ -215,7 +226,7 @@ impl Answers {
             Ok(value) => value.clone(),
             Err(_) => None,
         };
-        (outcome.unwrap_or_else(|| unreachable_refusal(file)), false)
+        (outcome.unwrap_or_else(|| unreachable_refusal(file)), via)
     }
 
     fn finish(&self, dist: &Sha256Hex, outcome: Outcome, tx: watch::Sender<Option<Outcome>>) {

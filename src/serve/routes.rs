@@ -22,7 +22,7 @@ use axum::Router;
 use crate::index::Sha256Hex;
 
 use super::access_log::{self, Note};
-use super::answers::Outcome;
+use super::answers::{Outcome, Via};
 use super::files::{self, plain};
 use super::negotiate;
 use super::pages;
@@ -233,10 +233,10 @@ async fn file(
         return refuse("internal", "no such upstream".into(), true);
     };
     let version = listed.file.filename.version().to_string();
-    let (outcome, from_memory) = state.answers.answer(&listed, client).await;
+    let (outcome, via) = state.answers.answer(&listed, client).await;
     match outcome {
         Outcome::Served(served) => {
-            let cached = served.cached || from_memory;
+            let cached = served.cached || via == Via::Memory;
             let etag = format!("\"{}\"", served.sha256);
             let matches = headers
                 .get(header::IF_NONE_MATCH)
@@ -269,12 +269,11 @@ async fn file(
             response.extensions_mut().insert(Note(format!(
                 "metadata {}{}",
                 served.method,
-                if from_memory {
-                    " cached (memory)"
-                } else if served.cached {
-                    " cached"
-                } else {
-                    ""
+                match (via, served.cached) {
+                    (Via::Memory, _) => " cached (memory)",
+                    (Via::Joined, _) => " (joined)",
+                    (Via::Computed, true) => " cached",
+                    (Via::Computed, false) => "",
                 }
             )));
             response

@@ -38,16 +38,18 @@ impl Server {
     /// checked here (installed if missing and allowed), so a server that cannot answer
     /// sdists fails at start, not on its first request.
     pub fn bind(config: ServeConfig, log: Log) -> Result<Self> {
+        let mut options = config.options.clone();
+        options.cache = true;
+        let cache_root = crate::sandbox::runtime::cache_root(&options.sandbox_config)?;
+        let inspector = Arc::new(Inspector::new(options));
+        // Before the port opens: clients are refused, not kept waiting, while a missing
+        // runtime is installed.
+        inspector.warm_up()?;
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| Error::io(format!("listen address {}", config.listen), e))?;
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io("listening socket", e))?;
-        let mut options = config.options.clone();
-        options.cache = true;
-        let cache_root = crate::sandbox::runtime::cache_root(&options.sandbox_config)?;
-        let inspector = Arc::new(Inspector::new(options));
-        inspector.warm_up()?;
         crate::sandbox::descriptors::set_max_guests(config.jobs.max(1));
         let upstreams = Upstreams::new(&config.upstreams, config.limits.clone(), log.clone())?;
         let answers = Arc::new(Answers::new(
