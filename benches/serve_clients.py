@@ -238,14 +238,21 @@ def command(client, bins, url, d):
     raise SystemExit(f"unknown client {client}")
 
 
-def start_sdistill(binary, upstream, extra):
-    """`sdistill serve` in front of `upstream`; returns (process, its index URL)."""
+def start_sdistill(binary, upstream, extra, log_path):
+    """`sdistill serve` in front of `upstream`, its stderr appended to `log_path`; returns
+    (process, its index URL)."""
     proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--upstream", upstream, *extra],
                             stderr=subprocess.PIPE, text=True)
+    log = open(log_path, "a")
     for line in proc.stderr:
+        log.write(line)
         m = re.search(r"serving (http://\S+/simple/)", line)
         if m:
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+            def drain():
+                for rest in proc.stderr:
+                    log.write(rest)
+                log.close()
+            threading.Thread(target=drain, daemon=True).start()
             return proc, m.group(1)
     raise SystemExit("sdistill serve did not start")
 
@@ -290,7 +297,7 @@ def main():
                 unanswerable, extra = SDISTILL_MODES[mode]
                 stub.mode = None
                 stub.files["canary-1.0.tar.gz"] = canary_sdist(marker, unanswerable)
-                server, url = start_sdistill(args.sdistill, stub.url, extra)
+                server, url = start_sdistill(args.sdistill, stub.url, extra, os.path.join(work, "sdistill-serve.log"))
             else:
                 stub.mode = MODES[mode]
                 stub.files["canary-1.0.tar.gz"] = canary_sdist(marker)

@@ -162,7 +162,8 @@ impl Answers {
         }
     }
 
-    /// The outcome in memory, if any and still valid (a refusal expires).
+    /// The outcome in memory, if any and still valid (refusals and degraded answers
+    /// expire).
     fn remembered(&self, dist: &Sha256Hex) -> Option<Outcome> {
         let mut memory = self
             .memory
@@ -170,7 +171,10 @@ impl Answers {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = memory.entries.get(dist)?;
         let ttl = match &entry.outcome {
-            Outcome::Served(_) => return Some(entry.outcome.clone()),
+            Outcome::Served(s) if s.stable => return Some(entry.outcome.clone()),
+            // A degraded answer (a build requirement that could not be had, ...) is
+            // computed again after a while, like a refusal: next time it may be whole.
+            Outcome::Served(_) => self.limits.failure_ttl,
             Outcome::Refused(r) if r.transient => TRANSIENT_TTL,
             Outcome::Refused(_) => self.limits.failure_ttl,
         };

@@ -58,11 +58,17 @@ pub async fn serve(
         size: file.file.size,
         max: state.config.limits.max_file_size,
     };
-    if expected.size.is_some_and(|s| s > expected.max) {
-        return plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("{name} is larger than --max-file-size\n"),
-        );
+    if let Some(size) = expected.size.filter(|s| *s > expected.max) {
+        return Refusal::new(
+            &name,
+            "limit",
+            format!(
+                "the file is {size} bytes, more than --max-file-size ({})",
+                expected.max
+            ),
+            false,
+        )
+        .file_response();
     }
     if *method == Method::HEAD {
         return head_only(&file);
@@ -89,9 +95,11 @@ pub async fn serve(
         if from_cache {
             match dir.open(&name) {
                 Ok(source) => {
+                    // The copy's own size: its sha256 is what was checked when it was
+                    // kept, and is checked again as it streams.
                     let size = source.metadata().ok().map(|m| m.len());
                     let expected = Expected {
-                        size: expected.size.or(size),
+                        size: size.or(expected.size),
                         ..expected
                     };
                     if let verify::Ending::Failed(_) =

@@ -94,7 +94,10 @@ impl Server {
             .enable_all()
             .build()
             .map_err(|e| Error::io("tokio runtime", e))?;
-        runtime.block_on(self.serve(shutdown))
+        let served = runtime.block_on(self.serve(shutdown));
+        // Blocking work still running (a download a client gave up on) is not waited for.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        served
     }
 
     async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
