@@ -750,3 +750,81 @@ fn sigterm_drains_requests_in_progress() {
         "still listening"
     );
 }
+
+#[test]
+fn several_upstreams_merge_like_lock_and_a_failing_one_fails_the_page() {
+    let first = IndexServer::start(vec![entry(
+        "demo",
+        "demo-1.0.tar.gz",
+        static_sdist_bytes("demo", "1.0", &["from-first"]),
+    )]);
+    let second_entries = vec![
+        entry(
+            "demo",
+            "demo-1.0.tar.gz",
+            static_sdist_bytes("demo", "1.0", &["from-second"]),
+        ),
+        entry(
+            "demo",
+            "demo-2.0.tar.gz",
+            static_sdist_bytes("demo", "2.0", &[]),
+        ),
+    ];
+    let second = IndexServer::start(second_entries.clone());
+    let (cache, runtime) = private_cache();
+    let srv = ServeProcess::start(
+        &[
+            "--upstream",
+            &first.url,
+            "--upstream",
+            &second.url,
+            "--runtime",
+            &runtime,
+            "--offline",
+            "--page-ttl",
+            "0",
+        ],
+        cache.path(),
+    );
+    let json = http(&srv.addr, "GET", "/simple/demo/", &[("Accept", PIP_ACCEPT)]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+    let files: Vec<(String, String)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap().to_string(),
+                f["hashes"]["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let first_sha = sha(&static_sdist_bytes("demo", "1.0", &["from-first"]));
+    assert_eq!(
+        files,
+        [
+            ("demo-1.0.tar.gz".to_string(), first_sha.clone()),
+            ("demo-2.0.tar.gz".to_string(), second_entries[1].sha256()),
+        ]
+    );
+    let meta = get(
+        &srv.addr,
+        &format!("/files/demo/{first_sha}/demo-1.0.tar.gz.metadata"),
+    );
+    assert!(
+        meta.text().contains("Requires-Dist: from-first"),
+        "{}",
+        meta.text()
+    );
+    // The shadowed file of the second upstream is not reachable.
+    let shadowed = get(
+        &srv.addr,
+        &format!("/files/demo/{}/demo-1.0.tar.gz", second_entries[0].sha256()),
+    );
+    assert_eq!(shadowed.status, 404);
+    // An upstream that fails makes the page fail, never a smaller page.
+    drop(second);
+    let failed = get(&srv.addr, "/simple/demo/");
+    assert_eq!(failed.status, 502, "{failed:?}");
+    assert!(!failed.text().contains("127.0.0.1"), "{}", failed.text());
+}

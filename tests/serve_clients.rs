@@ -155,10 +155,12 @@ fn upstream(marks: &Path, unanswerable: bool) -> (IndexServer, Vec<IndexEntry>) 
         ),
         dep_b_wheel,
         IndexEntry::new("dep-b", "dep_b-1.0.tar.gz", static_sdist_bytes("dep_b", "1.0", &[])),
+        // No metadata file upstream: the server reads the wheel's METADATA, whose marker
+        // pip 26 later compares with the served file, by its text.
         IndexEntry::new(
             "dep-c",
             "dep_c-2.0-py3-none-any.whl",
-            wheel_bytes("dep-c", "2.0", "", &["dep-b>=1"]),
+            wheel_bytes("dep-c", "2.0", "", &["dep-b>=1; python_version >= \"3\""]),
         ),
     ];
     (IndexServer::start(entries.clone()), entries)
@@ -416,6 +418,27 @@ fn pip_and_pip_compile_resolve_through_the_server_without_building() {
         );
     }
     s.assert_not_fired("pip download");
+
+    // A real install of wheels: pip 26 checks every wheel's metadata file against the
+    // METADATA inside it (requirements and markers compared as packaging parses them).
+    let work = s.dir("install");
+    let mut cmd = client(&venv, "pip", &work);
+    cmd.args([
+        "install",
+        "--no-build-isolation",
+        "--target",
+        "installed",
+        "--index-url",
+        &srv.url,
+        "dep-c",
+    ]);
+    let (code, out) = run(cmd);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        work.join("installed/dep_c").is_dir() && work.join("installed/dep_b").is_dir(),
+        "{out}"
+    );
+    s.assert_not_fired("pip install of wheels");
 }
 
 #[test]
