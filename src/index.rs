@@ -391,6 +391,12 @@ pub fn redact_url(url: &str) -> String {
 /// [`redact_url`] for every URL (`scheme://...`) inside `text`, such as an HTTP client's
 /// error message or a command-line argument (`--index-url=https://u:p@host/`).
 pub fn redact_urls(text: &str) -> String {
+    replace_urls(text, redact_url)
+}
+
+/// `text` with every URL in it (`scheme://` up to whitespace, a quote or `<>`) replaced
+/// by what `replace` makes of it.
+pub fn replace_urls(text: &str, replace: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
@@ -409,7 +415,7 @@ pub fn redact_urls(text: &str) -> String {
             rest = &rest[at + 3..];
             continue;
         }
-        out.push_str(&redact_url(&rest[start..end]));
+        out.push_str(&replace(&rest[start..end]));
         rest = &rest[end..];
     }
     out.push_str(rest);

@@ -152,15 +152,12 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn serve(&self, extra: &[&str]) -> ServeProcess {
-        let mut args = vec![
-            "--upstream",
-            &self.upstream.url,
-            "--runtime",
+        ServeProcess::in_front_of(
+            &[&self.upstream.url],
             &self.runtime,
-            "--offline",
-        ];
-        args.extend_from_slice(extra);
-        ServeProcess::start(&args, self.cache.path())
+            self.cache.path(),
+            extra,
+        )
     }
 
     fn sha(&self, filename: &str) -> String {
@@ -621,16 +618,7 @@ fn health_access_log_and_credentials() {
         .upstream
         .url
         .replace("http://", "http://__token__:s3cr3t-upstream@");
-    let srv = ServeProcess::start(
-        &[
-            "--upstream",
-            &upstream,
-            "--runtime",
-            &fx.runtime,
-            "--offline",
-        ],
-        fx.cache.path(),
-    );
+    let srv = ServeProcess::in_front_of(&[&upstream], &fx.runtime, fx.cache.path(), &[]);
     let health = get(&srv.addr, "/health");
     assert_eq!(health.status, 200);
     let doc: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
@@ -772,19 +760,11 @@ fn several_upstreams_merge_like_lock_and_a_failing_one_fails_the_page() {
     ];
     let second = IndexServer::start(second_entries.clone());
     let (cache, runtime) = private_cache();
-    let srv = ServeProcess::start(
-        &[
-            "--upstream",
-            &first.url,
-            "--upstream",
-            &second.url,
-            "--runtime",
-            &runtime,
-            "--offline",
-            "--page-ttl",
-            "0",
-        ],
+    let srv = ServeProcess::in_front_of(
+        &[&first.url, &second.url],
+        &runtime,
         cache.path(),
+        &["--page-ttl", "0"],
     );
     let json = http(&srv.addr, "GET", "/simple/demo/", &[("Accept", PIP_ACCEPT)]);
     let doc: serde_json::Value = serde_json::from_slice(&json.body).unwrap();

@@ -251,15 +251,12 @@ impl Setup {
     }
 
     fn serve(&self, extra: &[&str]) -> ServeProcess {
-        let mut args = vec![
-            "--upstream",
-            &self.upstream.url,
-            "--runtime",
+        ServeProcess::in_front_of(
+            &[&self.upstream.url],
             &self.runtime,
-            "--offline",
-        ];
-        args.extend_from_slice(extra);
-        ServeProcess::start(&args, self.cache.path())
+            self.cache.path(),
+            extra,
+        )
     }
 
     fn dir(&self, name: &str) -> PathBuf {

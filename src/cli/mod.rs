@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Error;
 use crate::limits::{parse_size, Limits};
 use crate::report;
-use crate::sandbox::{Notify, SandboxConfig};
+use crate::sandbox::{Notify, SandboxConfig, Target, TargetMachine, TargetPlatform};
 use inspect::InspectArgs;
 use lock::LockArgs;
 use runtime::RuntimeCommand;
@@ -85,6 +85,21 @@ enum MachineArg {
     X86_64,
     #[value(name = "aarch64", alias = "arm64")]
     Aarch64,
+}
+
+/// The machine `--target-platform` and `--target-machine` name.
+fn target(platform: PlatformArg, machine: MachineArg) -> Target {
+    Target {
+        platform: match platform {
+            PlatformArg::Linux => TargetPlatform::Linux,
+            PlatformArg::Macos => TargetPlatform::Macos,
+            PlatformArg::Windows => TargetPlatform::Windows,
+        },
+        machine: match machine {
+            MachineArg::X86_64 => TargetMachine::X86_64,
+            MachineArg::Aarch64 => TargetMachine::Aarch64,
+        },
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::{check_dirs, shown, LimitArgs, MachineArg, PlatformArg, EXIT_ENVIRONMENT, EXIT_OK};
+use super::{
+    check_dirs, shown, target, LimitArgs, MachineArg, PlatformArg, EXIT_ENVIRONMENT, EXIT_OK,
+};
 use crate::inspect::{Options, SandboxMode};
 use crate::limits::parse_size;
-use crate::sandbox::{runtime, Notify, SandboxConfig, Target, TargetMachine, TargetPlatform};
+use crate::sandbox::{runtime, Notify, SandboxConfig};
 use crate::serve::{access_log::Log, SdistDownloads, ServeConfig, ServeLimits, Server};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,17 +104,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
             auto_install: !args.offline,
             notify: Notify::to(|line| eprintln!("sdistill: {}", shown(line))),
         },
-        target: Target {
-            platform: match args.target_platform {
-                PlatformArg::Linux => TargetPlatform::Linux,
-                PlatformArg::Macos => TargetPlatform::Macos,
-                PlatformArg::Windows => TargetPlatform::Windows,
-            },
-            machine: match args.target_machine {
-                MachineArg::X86_64 => TargetMachine::X86_64,
-                MachineArg::Aarch64 => TargetMachine::Aarch64,
-            },
-        },
+        target: target(args.target_platform, args.target_machine),
         work_dir: args.work_dir.clone(),
         cache: true,
     };

@@ -152,6 +152,32 @@ impl Answers {
         &self.files
     }
 
+    /// A local copy of `file` checked against its sha256: the cached one, or a download
+    /// (refused past `--max-file-size`).
+    pub async fn local_copy(
+        &self,
+        file: &PageFile,
+        client: Arc<IndexClient>,
+    ) -> Result<PathBuf, Error> {
+        let files = self.files.clone();
+        let max = self.limits.max_file_size;
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || {
+            files.fetch_file(
+                &client,
+                &file.file.url,
+                &file.sha256,
+                &file.file.filename,
+                max,
+                None,
+            )
+        })
+        .await
+        .map_err(|e| Error::Internal {
+            detail: e.to_string(),
+        })?
+    }
+
     /// The sha256 of the metadata file of the distribution with sha256 `dist`, when this
     /// process has served a stable one: what pages declare.
     pub fn metadata_sha256(&self, dist: &Sha256Hex) -> Option<Sha256Hex> {
@@ -273,25 +299,9 @@ impl Answers {
                 false,
             ));
         }
-        let files = self.files.clone();
-        let max = self.limits.max_file_size;
-        let fetch = {
-            let file = file.clone();
-            tokio::task::spawn_blocking(move || {
-                files.fetch_file(
-                    &client,
-                    &file.file.url,
-                    &file.sha256,
-                    &file.file.filename,
-                    max,
-                    None,
-                )
-            })
-        };
-        let path = match fetch.await {
-            Ok(Ok(path)) => path,
-            Ok(Err(e)) => return refused(Refusal::from_error(&name, &e)),
-            Err(e) => return refused(Refusal::new(&name, "internal", e.to_string(), true)),
+        let path = match self.local_copy(&file, client).await {
+            Ok(path) => path,
+            Err(e) => return refused(Refusal::from_error(&name, &e)),
         };
         // Only sdists may run a guest; a wheel's METADATA is read at once.
         let _permit = if file.file.filename.is_wheel() {

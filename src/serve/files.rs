@@ -187,25 +187,9 @@ async fn ranged(
     client: Arc<crate::index::IndexClient>,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let files = state.answers.files().clone();
-    let max = state.config.limits.max_file_size;
-    let local = {
-        let file = file.clone();
-        tokio::task::spawn_blocking(move || {
-            files.fetch_file(
-                &client,
-                &file.file.url,
-                &file.sha256,
-                &file.file.filename,
-                max,
-                None,
-            )
-        })
-        .await
-    };
-    let path = match local {
-        Ok(Ok(path)) => path,
-        Ok(Err(e)) => {
+    let path = match state.answers.local_copy(&file, client).await {
+        Ok(path) => path,
+        Err(e) => {
             return with_note(
                 plain(
                     StatusCode::BAD_GATEWAY,
@@ -214,7 +198,6 @@ async fn ranged(
                 format!("file {}: {e}", file.file.filename),
             )
         }
-        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
     };
     let len = match std::fs::metadata(&path) {
         Ok(m) => m.len(),

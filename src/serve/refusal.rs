@@ -148,24 +148,7 @@ impl Refusal {
 /// an upstream's URLs (a private index may carry a token in its path, not only in its
 /// user info). The access log keeps them, with credentials redacted.
 pub fn hide_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let scheme_len = rest[..at]
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-            .count();
-        let start = at - scheme_len;
-        let end = rest[at..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
-            .map_or(rest.len(), |i| at + i);
-        out.push_str(&rest[..start]);
-        out.push_str("<upstream>");
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
+    crate::index::replace_urls(text, |_| "<upstream>".to_string())
 }
 
 /// `text` reduced to the characters of an HTTP token (a kind name is one already).

@@ -712,6 +712,19 @@ impl ServeProcess {
         }
     }
 
+    /// `sdistill serve` in front of `upstreams` (in order) with the installed `runtime`,
+    /// offline (the runtime is there; build requirements come from the cache), and
+    /// `extra` arguments.
+    pub fn in_front_of(upstreams: &[&str], runtime: &str, cache: &Path, extra: &[&str]) -> Self {
+        let mut args = Vec::new();
+        for upstream in upstreams {
+            args.extend(["--upstream", upstream]);
+        }
+        args.extend(["--runtime", runtime, "--offline"]);
+        args.extend_from_slice(extra);
+        Self::start(&args, cache)
+    }
+
     /// Every stderr line so far.
     pub fn log(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
