@@ -5,8 +5,9 @@
 //! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
 //! not installable, output not writable, a cache or work dir not private to the user).
 //!
-//! One file per subcommand: [`inspect`], [`lock`], [`serve`], [`runtime`]; what they share (limits,
-//! the runtime and cache flags, signals, directory checks) is here.
+//! One file per subcommand: [`inspect`], [`lock`], [`serve`], [`runtime`]; what they
+//! share (limits, the runtime and cache flags, the target, signals, directory checks) is
+//! here.
 
 mod inspect;
 mod lock;
