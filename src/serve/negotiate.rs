@@ -27,6 +27,11 @@ impl Format {
     pub fn is_json(self) -> bool {
         self == Format::Json
     }
+
+    /// A number per format, `0..3`, for tables indexed by format.
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Which format the server prefers when the client likes several equally (PyPI's order).

@@ -93,8 +93,8 @@ fn negotiated(headers: &HeaderMap, uri: &Uri) -> Option<negotiate::Format> {
     negotiate::choose(accept, uri.query())
 }
 
-fn page_response(format: negotiate::Format, body: String, max_age: u64) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
+fn page_response(format: negotiate::Format, body: impl Into<Body>, max_age: u64) -> Response<Body> {
+    let mut response = Response::new(body.into());
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -136,7 +136,7 @@ async fn project_list(
     match state.upstreams.project_list().await {
         Ok(projects) => page_response(
             format,
-            pages::project_list(&projects, format),
+            projects.written(format.index(), |names| pages::project_list(names, format)),
             state.config.limits.project_list_ttl.as_secs(),
         ),
         Err(e) => upstream_failed("the project list", &e),

@@ -54,6 +54,32 @@ impl Page {
     }
 }
 
+/// Every project the upstreams list, and the list as written in each page format (PyPI
+/// lists ~900,000 projects: a page of 20–45 MB is written once per fetch, not per request).
+#[derive(Debug, Default)]
+pub struct ProjectList {
+    /// The projects, sorted, without duplicates.
+    pub names: Vec<PackageName>,
+    written: [std::sync::OnceLock<bytes::Bytes>; 3],
+}
+
+impl ProjectList {
+    /// The list as written by `write` for the format numbered `format` (0..3), written on
+    /// first use.
+    pub fn written(
+        &self,
+        format: usize,
+        write: impl FnOnce(&[PackageName]) -> String,
+    ) -> bytes::Bytes {
+        match self.written.get(format) {
+            Some(slot) => slot
+                .get_or_init(|| bytes::Bytes::from(write(&self.names)))
+                .clone(),
+            None => bytes::Bytes::from(write(&self.names)),
+        }
+    }
+}
+
 struct Cached<T> {
     at: Instant,
     value: Arc<T>,
@@ -66,7 +92,7 @@ pub struct Upstreams {
     clients: Vec<Arc<IndexClient>>,
     limits: ServeLimits,
     pages: Mutex<HashMap<PackageName, Slot<Page>>>,
-    list: Slot<Vec<PackageName>>,
+    list: Slot<ProjectList>,
     reported: Mutex<HashSet<(usize, PackageName)>>,
     log: Log,
 }
@@ -216,7 +242,7 @@ impl Upstreams {
 
     /// Every project any upstream lists (sorted, without duplicates), from memory while
     /// fresh. Used only for `/simple/` itself, which resolvers do not read.
-    pub async fn project_list(&self) -> Result<Arc<Vec<PackageName>>> {
+    pub async fn project_list(&self) -> Result<Arc<ProjectList>> {
         let mut cached = self.list.lock().await;
         if let Some(c) = cached
             .as_ref()
@@ -237,7 +263,10 @@ impl Upstreams {
         }
         all.sort();
         all.dedup();
-        let value = Arc::new(all);
+        let value = Arc::new(ProjectList {
+            names: all,
+            written: Default::default(),
+        });
         *cached = Some(Cached {
             at: Instant::now(),
             value: value.clone(),
