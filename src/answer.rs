@@ -126,4 +126,9 @@ pub struct Report {
     pub elapsed: Duration,
     /// Whether the answer came from the metadata cache.
     pub cached: bool,
+    /// Whether the answer depends on nothing but the input's bytes (and sdistill's runtime,
+    /// target and limits): it came from the metadata cache or was stored there. A degraded
+    /// answer (a build requirement or helper missing, a host failure) is not, and neither
+    /// is an error: computing it again may give another result.
+    pub reusable: bool,
 }

@@ -336,6 +336,7 @@ impl BuildDeps {
                         core_metadata: None,
                         size: None,
                         upload_time: None,
+                        yanked_reason: None,
                     });
                 }
             }

@@ -299,6 +299,7 @@ impl Fetcher {
                     core_metadata: None,
                     size: None,
                     upload_time: None,
+                    yanked_reason: None,
                 };
                 let path = self.download_verified(client, &file, &sha256)?;
                 Ok(Fetched {
@@ -489,6 +490,7 @@ fn failed(input: &Input, error: Error, elapsed: Duration) -> Report {
         warnings: Vec::new(),
         elapsed,
         cached: false,
+        reusable: false,
     }
 }
 
@@ -508,6 +510,7 @@ mod tests {
             core_metadata: None,
             size: None,
             upload_time: None,
+            yanked_reason: None,
         }
     }
 

@@ -70,6 +70,7 @@ impl Default for Options {
 pub struct Inspector {
     options: Options,
     sandbox: OnceLock<std::result::Result<Arc<Sandbox>, String>>,
+    context: OnceLock<String>,
 }
 
 impl Inspector {
@@ -78,6 +79,7 @@ impl Inspector {
         Self {
             options,
             sandbox: OnceLock::new(),
+            context: OnceLock::new(),
         }
     }
 
@@ -97,9 +99,10 @@ impl Inspector {
         let mut warnings = Vec::new();
         let mut source = None;
         let mut cached = false;
+        let mut reusable = false;
         // A panic is a bug, but it must cost only this input, never the batch.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run(path, &mut source, &mut warnings, &mut cached)
+            self.run(path, &mut source, &mut warnings, &mut cached, &mut reusable)
         }))
         .unwrap_or_else(|panic| {
             let detail = panic
@@ -109,6 +112,7 @@ impl Inspector {
                 .unwrap_or_else(|| "panic".to_string());
             Err(Error::Internal { detail })
         });
+        let reusable = reusable && outcome.is_ok();
         Report {
             input: path.to_path_buf(),
             source,
@@ -116,7 +120,18 @@ impl Inspector {
             warnings,
             elapsed: started.elapsed(),
             cached,
+            reusable,
         }
+    }
+
+    /// Makes sure the sandbox can run (installing the runtime when missing, unless the
+    /// options forbid it) before the first input needs it: a server checks this at start
+    /// instead of failing its first request.
+    pub fn warm_up(&self) -> Result<()> {
+        if self.options.sandbox == SandboxMode::Off {
+            return Ok(());
+        }
+        self.sandbox().map(|_| ())
     }
 
     /// Inspects many inputs on `jobs` worker threads. `on_done` is called as each input
@@ -137,6 +152,7 @@ impl Inspector {
         source_out: &mut Option<Source>,
         warnings: &mut Vec<String>,
         cached: &mut bool,
+        reusable: &mut bool,
     ) -> Result<Metadata> {
         // One deadline for the whole input: every sandbox run and retry of it together.
         let deadline = Instant::now() + self.options.limits.timeout;
@@ -168,20 +184,23 @@ impl Inspector {
             _ => None,
         };
         let (Some(cache), Some(sha)) = (cache, source.sha256.as_deref()) else {
-            return self
-                .compute(path, kind, &source, warnings, deadline)
-                .map(|(meta, _)| meta);
+            return self.compute(path, kind, &source, warnings, deadline).map(
+                |(meta, degraded)| {
+                    *reusable = degraded.is_empty() && source.sha256.is_some();
+                    meta
+                },
+            );
         };
-        let context = self.cache_context();
         let key = CacheKey {
             file_sha256: sha,
-            context: &context,
+            context: self.cache_context(),
         };
         let lookup = Instant::now();
         if let Some((meta, stored)) = cache.load(&key) {
             warnings.extend(stored);
             *cached = true;
             self.trace(path, "answered from the metadata cache", lookup);
+            *reusable = true;
             return Ok(meta);
         }
         let before = warnings.len();
@@ -190,22 +209,40 @@ impl Inspector {
         // kept: a missing build requirement or helper today may be there tomorrow.
         if degraded.is_empty() {
             cache.store(&key, &meta, &warnings[before..]);
+            *reusable = true;
         }
         Ok(meta)
     }
 
     /// Everything besides the input's bytes that shapes an answer: a change to any of it
     /// makes earlier cache entries unreachable.
-    fn cache_context(&self) -> String {
-        format!(
-            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?}",
-            env!("CARGO_PKG_VERSION"),
-            runtime::Lock::key(),
-            guest::driver_sha256(),
-            self.options.target,
-            self.options.limits,
-            self.options.sandbox,
-        )
+    fn cache_context(&self) -> &str {
+        self.context.get_or_init(|| {
+            format!(
+                "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?}",
+                env!("CARGO_PKG_VERSION"),
+                runtime::Lock::key(),
+                guest::driver_sha256(),
+                self.options.target,
+                self.options.limits,
+                self.options.sandbox,
+            )
+        })
+    }
+
+    /// The cached answer for an archive whose sha256 is `sha256`, without the archive:
+    /// for a caller that knows the hash from an index listing and would otherwise download
+    /// the file only to hash it. Sound because an answer is stored only under the sha256
+    /// of the bytes it was computed from (the file itself is checked against the same
+    /// hash before anyone gets it). `None` with the cache off or on a miss.
+    pub fn cached(&self, sha256: &str) -> Option<(Metadata, Vec<String>)> {
+        if !self.options.cache {
+            return None;
+        }
+        self.cache().ok()?.load(&CacheKey {
+            file_sha256: sha256,
+            context: self.cache_context(),
+        })
     }
 
     fn cache(&self) -> Result<MetadataCache> {
@@ -405,6 +442,7 @@ pub(crate) fn run_batch<T: Sync + AsRef<Path>>(
                 warnings: Vec::new(),
                 elapsed: Duration::ZERO,
                 cached: false,
+                reusable: false,
             })
         })
         .collect()

@@ -38,6 +38,7 @@ pub mod build_deps;
 pub mod cache;
 pub mod cli;
 pub mod dirs;
+pub mod dist_cache;
 pub mod dist_filename;
 pub mod error;
 pub mod fetch;
@@ -52,6 +53,7 @@ mod python;
 pub mod report;
 pub mod resolve;
 pub mod sandbox;
+pub mod serve;
 pub mod static_meta;
 pub mod upload_time;
 

@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{
-    check_dirs, sandbox_config, LimitArgs, MachineArg, PlatformArg, RuntimeArgs, EXIT_ENVIRONMENT,
-    EXIT_FAILED, EXIT_OK,
+    check_dirs, sandbox_config, target, LimitArgs, MachineArg, PlatformArg, RuntimeArgs,
+    EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK,
 };
 use crate::fetch::{Fetcher, Input, Prefer};
 use crate::inspect::{Inspector, Options, SandboxMode};
 use crate::report;
-use crate::sandbox::{Target, TargetMachine, TargetPlatform};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(super) enum Format {
@@ -96,17 +95,7 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
         sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
-        target: Target {
-            platform: match args.target_platform {
-                PlatformArg::Linux => TargetPlatform::Linux,
-                PlatformArg::Macos => TargetPlatform::Macos,
-                PlatformArg::Windows => TargetPlatform::Windows,
-            },
-            machine: match args.target_machine {
-                MachineArg::X86_64 => TargetMachine::X86_64,
-                MachineArg::Aarch64 => TargetMachine::Aarch64,
-            },
-        },
+        target: target(args.target_platform, args.target_machine),
     };
     let fetcher = Fetcher::new(
         &args.runtime_args.index_url,

@@ -6,9 +6,9 @@
 //! not installable, output not writable, a cache or work dir not private to the user);
 //! `lock --check` adds `4`: the lock file is stale.
 //!
-//! One file per subcommand: [`inspect`], [`lock`], [`runtime`], [`completions`] (also
-//! `man`); `--version` in [`version`]. What they share (limits, the runtime and cache
-//! flags, `-q`/`-v`, signals, directory checks) is here.
+//! One file per subcommand: [`inspect`], [`lock`], [`serve`], [`runtime`],
+//! [`completions`] (also `man`); `--version` in [`version`]. What they share (limits,
+//! the runtime and cache flags, the target, `-q`/`-v`, signals, directory checks) is here.
 //!
 //! [`run`] takes the argument list instead of reading the process's, so the Python
 //! distribution's `sdistill` command (a console script calling into this module) behaves
@@ -19,6 +19,7 @@ mod inspect;
 mod lock;
 mod lock_inputs;
 mod runtime;
+mod serve;
 mod version;
 
 use std::ffi::OsString;
@@ -33,11 +34,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Error;
 use crate::limits::{parse_size, Limits};
 use crate::report;
-use crate::sandbox::{Notify, SandboxConfig};
+use crate::sandbox::{Notify, SandboxConfig, Target, TargetMachine, TargetPlatform};
 use completions::{CompletionsArgs, ManArgs};
 use inspect::InspectArgs;
 use lock::LockArgs;
 use runtime::RuntimeCommand;
+use serve::ServeArgs;
 
 /// Exit status when every input produced metadata.
 pub const EXIT_OK: u8 = 0;
@@ -129,6 +131,9 @@ enum Command {
     /// Resolve requirements into a hash-pinned requirements.txt, running no package code
     /// on the host.
     Lock(Box<LockArgs>),
+    /// Serve a package index that adds sandbox-made metadata files (PEP 658) for sdists,
+    /// so pip, pip-compile, Poetry and PDM resolve without building them on the host.
+    Serve(ServeArgs),
     /// Manage the pinned WASI CPython runtime the sandbox runs.
     Runtime {
         #[command(subcommand)]
@@ -163,6 +168,21 @@ enum MachineArg {
     X86_64,
     #[value(name = "aarch64", alias = "arm64")]
     Aarch64,
+}
+
+/// The machine `--target-platform` and `--target-machine` name.
+fn target(platform: PlatformArg, machine: MachineArg) -> Target {
+    Target {
+        platform: match platform {
+            PlatformArg::Linux => TargetPlatform::Linux,
+            PlatformArg::Macos => TargetPlatform::Macos,
+            PlatformArg::Windows => TargetPlatform::Windows,
+        },
+        machine: match machine {
+            MachineArg::X86_64 => TargetMachine::X86_64,
+            MachineArg::Aarch64 => TargetMachine::Aarch64,
+        },
+    }
 }
 
 #[derive(Debug, Args)]
@@ -257,10 +277,14 @@ where
     };
     LEVEL.store(level as u8, Ordering::Relaxed);
     crate::sandbox::descriptors::raise_process_limit();
-    install_signal_cleanup();
+    // The server drains on a signal instead of exiting at once (it watches them itself).
+    if !matches!(cli.command, Command::Serve(_)) {
+        install_signal_cleanup();
+    }
     match cli.command {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Lock(args) => lock::lock(*args),
+        Command::Serve(args) => serve::serve(args),
         Command::Runtime { command } => command.run(),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),

@@ -52,7 +52,7 @@ use crate::error::{Error, Result};
 use crate::metadata::{normalize_name, parse_requirement};
 use crate::sandbox::Notify;
 use direct::{DirectDist, DirectRef};
-use versions::{pinned_version, salvage, specifier_set, Set};
+use versions::{pinned_version, specifier_set, Set};
 
 pub use environment::TargetEnv;
 /// Re-exported so callers name the same PEP 440/508 types the resolver uses.
@@ -63,6 +63,7 @@ pub use types::{
     LockRequest, LockedDependency, LockedDirect, LockedPackage, NameSet, Resolution,
     RootRequirement, Strategy,
 };
+pub(crate) use versions::salvage;
 
 /// Resolves `request` with facts from `provider`. Progress lines go to `notify`.
 pub fn resolve(

@@ -28,9 +28,11 @@ use sha2::{Digest, Sha256};
 
 use super::direct::{DirectDist, DirectLocation, DirectRef};
 use crate::dirs::CacheDir;
+use crate::dist_cache::{DistCache, MAX_METADATA_FILE};
 use crate::error::{Error, Result};
 use crate::index::{
-    DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex, UploadTime,
+    merge_pages, DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex,
+    UploadTime, MAX_DOWNLOAD,
 };
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
@@ -163,9 +165,6 @@ pub struct IndexProvider {
     counters: [AtomicUsize; 5],
 }
 
-/// Largest PEP 658 metadata file accepted.
-const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
-
 /// Largest file a direct reference without a stated hash may download.
 const MAX_DIRECT_FILE: u64 = 4 * 1024 * 1024 * 1024;
 
@@ -283,16 +282,9 @@ impl IndexProvider {
     /// A distribution file in the local cache (`files/<sha256>/<file name>`), downloaded
     /// (and sha256-checked) when missing; a cached copy is re-hashed before use.
     fn local_file(&self, file: &DistFile) -> Result<PathBuf> {
-        // Both components are validated types: hex digits, and a wheel or sdist name.
-        let dir = self.cache_sub(&["files", file.sha256.as_str()])?;
-        let name = file.filename.as_str();
-        let path = dir.path().join(name);
-        if dir.is_file(name) {
-            let (got, _) = hash_file(&path)?;
-            if got == file.sha256.as_str() {
-                return Ok(path);
-            }
-            let _ = dir.remove_file(name);
+        let files = DistCache::new(&self.cache_root);
+        if let Some(path) = files.verified_file(&file.sha256, &file.filename)? {
+            return Ok(path);
         }
         if self.offline {
             return Err(Error::Index {
@@ -301,7 +293,14 @@ impl IndexProvider {
         }
         let index = self.http()?;
         self.notify.say(&format!("downloading {}", file.filename));
-        index.download(&file.url, &file.sha256, None, &dir, name, None)?;
+        let path = files.fetch_file(
+            index,
+            &file.url,
+            &file.sha256,
+            &file.filename,
+            MAX_DOWNLOAD,
+            None,
+        )?;
         self.count(2);
         Ok(path)
     }
@@ -310,19 +309,13 @@ impl IndexProvider {
     /// under that sha256 (content-addressed): a metadata file nobody vouched for is used
     /// once, never kept where a later lock against another index would find it.
     fn metadata_file(&self, file: &DistFile, meta: &MetadataFile) -> Result<String> {
-        let cached = match &meta.sha256 {
-            Some(sha) => Some((
-                self.cache_sub(&["metadata-files"])?,
-                format!("{sha}.metadata"),
-            )),
-            None => None,
-        };
-        if let (Some((dir, name)), Some(sha)) = (&cached, &meta.sha256) {
-            if let Ok(bytes) = dir.read(name, MAX_METADATA_FILE) {
-                if Sha256Hex::of(&bytes) == *sha {
-                    return Ok(String::from_utf8_lossy(&bytes).into_owned());
-                }
-            }
+        let files = DistCache::new(&self.cache_root);
+        if let Some(bytes) = meta
+            .sha256
+            .as_ref()
+            .and_then(|sha| files.cached_metadata(sha))
+        {
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
         }
         if self.offline {
             return Err(Error::Index {
@@ -339,8 +332,8 @@ impl IndexProvider {
             MAX_METADATA_FILE,
         )?;
         self.count(1);
-        if let Some((dir, name)) = &cached {
-            let _ = dir.write_atomic(name, &bytes);
+        if let Some(sha) = &meta.sha256 {
+            files.store_metadata(sha, &bytes);
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
@@ -495,30 +488,32 @@ impl MetadataProvider for IndexProvider {
             return Ok(Vec::new());
         };
         let mut by_version: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
-        let mut seen = BTreeSet::new();
-        for index in &self.indexes {
-            let index_url = crate::index::url_without_credentials(index.base_url().as_str())
-                .map(|u| u.to_string());
-            for f in self.project_files(index, &project)?.files {
-                let Some(sha256) = f.sha256 else {
-                    continue;
-                };
-                if !seen.insert(f.filename.as_str().to_string()) {
-                    continue;
-                }
-                let version = f.filename.version().clone();
-                by_version.entry(version).or_default().push(DistFile {
-                    filename: f.filename,
-                    url: f.url,
-                    sha256,
-                    yanked: f.yanked,
-                    requires_python: f.requires_python,
-                    core_metadata: f.core_metadata,
-                    size: f.size,
-                    upload_time: f.upload_time,
-                    index: index_url.clone(),
-                });
-            }
+        let pages = self
+            .indexes
+            .iter()
+            .map(|index| self.project_files(index, &project))
+            .collect::<Result<Vec<_>>>()?;
+        let index_urls: Vec<Option<String>> = self
+            .indexes
+            .iter()
+            .map(|index| {
+                crate::index::url_without_credentials(index.base_url().as_str())
+                    .map(|u| u.to_string())
+            })
+            .collect();
+        for (position, f, sha256) in merge_pages(pages) {
+            let version = f.filename.version().clone();
+            by_version.entry(version).or_default().push(DistFile {
+                filename: f.filename,
+                url: f.url,
+                sha256,
+                yanked: f.yanked,
+                requires_python: f.requires_python,
+                core_metadata: f.core_metadata,
+                size: f.size,
+                upload_time: f.upload_time,
+                index: index_urls.get(position).cloned().flatten(),
+            });
         }
         let versions: Vec<ProjectVersion> = by_version
             .into_iter()

@@ -1,0 +1,113 @@
+//! Distribution files and PEP 658 metadata files kept under the cache root, shared by
+//! everything that fetches them from an index (`lock`'s provider, `serve`), so a file one
+//! of them downloaded is there for the other.
+//!
+//! Layout: `files/<sha256>/<file name>` and `metadata-files/<sha256>.metadata`. Both path
+//! parts are validated types (hex digits; a wheel or sdist name, one path component by
+//! construction), and every access goes through a directory handle rooted in the cache
+//! ([`CacheDir`]). A distribution file is re-hashed before every use, because whatever is
+//! in the cache was written by some earlier process; a metadata file is kept only under
+//! the sha256 an index stated for it, and checked against it when read back.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::dirs::CacheDir;
+use crate::error::{Error, Result};
+use crate::index::{DistFilename, IndexClient, Sha256Hex};
+use crate::inspect::hash_file;
+
+/// Largest PEP 658 metadata file accepted.
+pub const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
+
+/// The cache root's distribution and metadata files.
+#[derive(Debug, Clone)]
+pub struct DistCache {
+    root: PathBuf,
+}
+
+impl DistCache {
+    /// The files under the (private) cache root `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn sub(&self, parts: &[&str]) -> Result<CacheDir> {
+        let root = CacheDir::open_root(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        root.subdirs(parts)
+            .map_err(|e| Error::io(self.root.join(parts.join("/")), e))
+    }
+
+    /// The directory holding copies of the file with this sha256 (`files/<sha256>`),
+    /// created if missing: for a caller that streams a download into it.
+    pub fn file_dir(&self, sha256: &Sha256Hex) -> Result<CacheDir> {
+        self.sub(&["files", sha256.as_str()])
+    }
+
+    /// The cached copy of `filename` if its bytes still hash to `sha256`; a copy that does
+    /// not is removed (it is never used).
+    pub fn verified_file(
+        &self,
+        sha256: &Sha256Hex,
+        filename: &DistFilename,
+    ) -> Result<Option<PathBuf>> {
+        let dir = self.file_dir(sha256)?;
+        let name = filename.as_str();
+        if !dir.is_file(name) {
+            return Ok(None);
+        }
+        let path = dir.path().join(name);
+        let (got, _) = hash_file(&path)?;
+        if got == sha256.as_str() {
+            return Ok(Some(path));
+        }
+        let _ = dir.remove_file(name);
+        Ok(None)
+    }
+
+    /// A verified local copy of the file at `url`: the cached one, or a download checked
+    /// against `sha256` (and refused past `max` bytes) before it is moved into place.
+    pub fn fetch_file(
+        &self,
+        client: &IndexClient,
+        url: &str,
+        sha256: &Sha256Hex,
+        filename: &DistFilename,
+        max: u64,
+        deadline: Option<Instant>,
+    ) -> Result<PathBuf> {
+        if let Some(path) = self.verified_file(sha256, filename)? {
+            return Ok(path);
+        }
+        let dir = self.file_dir(sha256)?;
+        let name = filename.as_str();
+        client.download_limited(url, sha256, None, max, &dir, name, deadline)?;
+        Ok(dir.path().join(name))
+    }
+
+    /// A metadata file cached under the sha256 an index stated for it, if its bytes still
+    /// hash to it.
+    pub fn cached_metadata(&self, sha256: &Sha256Hex) -> Option<Vec<u8>> {
+        let dir = self.sub(&["metadata-files"]).ok()?;
+        let bytes = dir
+            .read(&format!("{sha256}.metadata"), MAX_METADATA_FILE)
+            .ok()?;
+        (Sha256Hex::of(&bytes) == *sha256).then_some(bytes)
+    }
+
+    /// Keeps a metadata file under the sha256 an index stated for it, if it matches.
+    /// Best effort: a cache that cannot be written costs a download next time.
+    pub fn store_metadata(&self, sha256: &Sha256Hex, bytes: &[u8]) {
+        if Sha256Hex::of(bytes) != *sha256 {
+            return;
+        }
+        if let Ok(dir) = self.sub(&["metadata-files"]) {
+            let _ = dir.write_atomic(&format!("{sha256}.metadata"), bytes);
+        }
+    }
+}
