@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::archive::InputKind;
 use crate::error::Result;
 use crate::metadata::CoreMetadata;
+use crate::observe::Behaviour;
 use crate::sandbox::Target;
 use crate::static_meta::{BuildSystem, Method};
 
@@ -104,4 +105,7 @@ pub struct Report {
     pub elapsed: Duration,
     /// Whether the answer came from the metadata cache.
     pub cached: bool,
+    /// What the build code tried to do, and the verdict; `None` when no build code ran.
+    /// Present on failures too: a build that tried something and then crashed still did.
+    pub behaviour: Option<Behaviour>,
 }

@@ -3,7 +3,7 @@
 //! The only module that prints or decides the process exit status. Exit codes:
 //! `0` every input produced metadata, `1` at least one input failed (its object carries
 //! `error`), `2` usage error, `3` the command could not run at all (runtime missing and
-//! not installable, output not writable).
+//! not installable, output not writable), `4` an input's behaviour reached `--fail-on`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::Error;
 use crate::inspect::{Inspector, Options, SandboxMode};
 use crate::limits::{parse_size, Limits};
+use crate::observe::Severity;
 use crate::report;
 use crate::sandbox::{runtime, Notify, SandboxConfig, Target, TargetMachine, TargetPlatform};
 
@@ -26,6 +27,9 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status when the command could not run at all.
 pub const EXIT_ENVIRONMENT: u8 = 3;
+/// Exit status when an input's behaviour reached the `--fail-on` level (after every
+/// result was printed); it wins over [`EXIT_FAILED`].
+pub const EXIT_FLAGGED: u8 = 4;
 
 /// Read the dependency metadata of Python sdists without running their code on the host.
 #[derive(Debug, Parser)]
@@ -82,6 +86,22 @@ enum MachineArg {
     Aarch64,
 }
 
+/// The behaviour level that fails the command (`--fail-on`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    Notice,
+    Suspicious,
+}
+
+impl FailOn {
+    fn level(self) -> Severity {
+        match self {
+            Self::Notice => Severity::Notice,
+            Self::Suspicious => Severity::Suspicious,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Text,
@@ -106,6 +126,15 @@ struct InspectArgs {
     /// Never run build code: dynamic sdists fail with `needs-sandbox`.
     #[arg(long)]
     no_sandbox: bool,
+    /// Run the build code in the sandbox even when the metadata is static, and run the
+    /// build itself (bdist_wheel / build_wheel), to report everything it tries. The
+    /// answer still comes from the static metadata when there is one.
+    #[arg(long, conflicts_with = "no_sandbox")]
+    observe: bool,
+    /// Exit with status 4 when any input's behaviour reaches this level (after printing
+    /// every result).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOn>,
     /// Do not download the runtime if it is missing.
     #[arg(long)]
     offline: bool,
@@ -173,6 +202,10 @@ struct LockArgs {
     /// Ignore every pin of the existing output.
     #[arg(short = 'U', long)]
     upgrade: bool,
+    /// Refuse the lock (exit 4, nothing written) when the build code of any sdist it
+    /// evaluated reached this behaviour level.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOn>,
     /// No network: index pages, metadata and distributions come from the cache only.
     #[arg(long)]
     offline: bool,
@@ -333,6 +366,7 @@ fn inspect(args: InspectArgs) -> u8 {
         sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
+        observe: args.observe,
         target: Target {
             platform: match args.target_platform {
                 PlatformArg::Linux => TargetPlatform::Linux,
@@ -355,6 +389,8 @@ fn inspect(args: InspectArgs) -> u8 {
     // Streamed output goes to stdout as inputs finish; with --output everything is written
     // at the end in one atomic rename, so a reader never sees a partial file.
     let stream = args.output.is_none() && !matches!(format, Format::Json);
+    // Suspicious behaviour is highlighted only where a person reads it.
+    let color = args.output.is_none() && std::io::stdout().is_terminal();
     let mut stdout = std::io::stdout().lock();
     let mut write_failed = false;
     let total = args.inputs.len();
@@ -371,7 +407,7 @@ fn inspect(args: InspectArgs) -> u8 {
         if stream && !write_failed {
             let text = match format {
                 Format::Jsonl => report::to_json_line(report) + "\n",
-                _ => report::to_text(report),
+                _ => report::to_text_with(report, color),
             };
             write_failed = stdout
                 .write_all(text.as_bytes())
@@ -386,7 +422,10 @@ fn inspect(args: InspectArgs) -> u8 {
                 .iter()
                 .map(|r| report::to_json_line(r) + "\n")
                 .collect(),
-            Format::Text => reports.iter().map(report::to_text).collect(),
+            Format::Text => reports
+                .iter()
+                .map(|r| report::to_text_with(r, color))
+                .collect(),
         };
         let result = match &args.output {
             Some(path) => crate::atomic_file::write(path, text.as_bytes(), true),
@@ -402,6 +441,24 @@ fn inspect(args: InspectArgs) -> u8 {
     if write_failed {
         return EXIT_ENVIRONMENT;
     }
+    if let Some(fail_on) = args.fail_on {
+        let flagged: Vec<_> = reports
+            .iter()
+            .filter_map(|r| r.behaviour.as_ref().map(|b| (r, b)))
+            .filter(|(_, b)| b.reaches(fail_on.level()))
+            .collect();
+        for (r, b) in &flagged {
+            eprintln!(
+                "sdistill: {}: behaviour {} (--fail-on {})",
+                report::sanitize(&r.input.display().to_string()),
+                b.verdict.as_str(),
+                fail_on.level().as_str()
+            );
+        }
+        if !flagged.is_empty() {
+            return EXIT_FLAGGED;
+        }
+    }
     if reports.iter().all(|r| r.outcome.is_ok()) {
         EXIT_OK
     } else {
@@ -414,7 +471,7 @@ fn lock(args: LockArgs) -> u8 {
         return code;
     }
     match lock_inner(&args) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(e) => {
             // Multi-line explanations keep their lines; each line is still escaped.
             for line in e.to_string().lines() {
@@ -433,7 +490,7 @@ fn lock(args: LockArgs) -> u8 {
     }
 }
 
-fn lock_inner(args: &LockArgs) -> Result<(), Error> {
+fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
     use crate::resolve::{self, requirements, IndexProvider, LockRequest, TargetEnv};
 
     let env = TargetEnv {
@@ -512,6 +569,7 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
         target: env.target,
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
+        observe: false,
     };
     let mut indexes = vec![args.index_url.clone()];
     indexes.extend(args.extra_index_url.iter().cloned());
@@ -519,6 +577,24 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
     let outcome = resolve::resolve(&request, &provider, &notify);
     if progress {
         eprint!("\r\x1b[K");
+    }
+    if let Some(fail_on) = args.fail_on {
+        // Whatever the resolution says: a lock computed by such code is not written.
+        let flagged = provider.flagged(fail_on.level());
+        for (file, b) in &flagged {
+            eprintln!(
+                "sdistill: {}: behaviour {} (--fail-on {}); no lock written",
+                report::sanitize(file),
+                b.verdict.as_str(),
+                fail_on.level().as_str()
+            );
+            for line in crate::observe::text::lines(b, false, report::sanitize) {
+                eprintln!("sdistill: {line}");
+            }
+        }
+        if !flagged.is_empty() {
+            return Ok(EXIT_FLAGGED);
+        }
     }
     let resolution = outcome?;
     for w in &resolution.warnings {
@@ -559,7 +635,7 @@ fn lock_inner(args: &LockArgs) -> Result<(), Error> {
             s.cache_hits
         );
     }
-    Ok(())
+    Ok(EXIT_OK)
 }
 
 fn runtime_install(args: RuntimeArgs) -> u8 {

@@ -20,6 +20,7 @@ use crate::cache::{CacheKey, MetadataCache};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::metadata::CoreMetadata;
+use crate::observe::{Behaviour, Observation, Scope};
 use crate::sandbox::{guest, runtime, Sandbox, SandboxConfig, Target};
 use crate::static_meta::{self, BuildSystem, Method};
 
@@ -51,6 +52,10 @@ pub struct Options {
     /// Reuse and store answers in the metadata cache ([`MetadataCache`]) under the cache
     /// root. On by default; `--no-cache` turns it off.
     pub cache: bool,
+    /// `--observe`: run the build code in the sandbox even when the metadata is static,
+    /// and run the build itself after the metadata step, to report everything it tries
+    /// (the answer still comes from the static metadata when there is one).
+    pub observe: bool,
 }
 
 impl Default for Options {
@@ -62,6 +67,7 @@ impl Default for Options {
             target: Target::default(),
             work_dir: None,
             cache: true,
+            observe: false,
         }
     }
 }
@@ -97,9 +103,16 @@ impl Inspector {
         let mut warnings = Vec::new();
         let mut source = None;
         let mut cached = false;
+        let mut behaviour = None;
         // A panic is a bug, but it must cost only this input, never the batch.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run(path, &mut source, &mut warnings, &mut cached)
+            self.run(
+                path,
+                &mut source,
+                &mut warnings,
+                &mut cached,
+                &mut behaviour,
+            )
         }))
         .unwrap_or_else(|panic| {
             let detail = panic
@@ -116,6 +129,7 @@ impl Inspector {
             warnings,
             elapsed: started.elapsed(),
             cached,
+            behaviour,
         }
     }
 
@@ -164,6 +178,7 @@ impl Inspector {
                     warnings: Vec::new(),
                     elapsed: Duration::ZERO,
                     cached: false,
+                    behaviour: None,
                 })
             })
             .collect()
@@ -175,6 +190,7 @@ impl Inspector {
         source_out: &mut Option<Source>,
         warnings: &mut Vec<String>,
         cached: &mut bool,
+        behaviour: &mut Option<Behaviour>,
     ) -> Result<Metadata> {
         // One deadline for the whole input: every sandbox run and retry of it together.
         let deadline = Instant::now() + self.options.limits.timeout;
@@ -205,7 +221,7 @@ impl Inspector {
         };
         let (Some(cache), Some(sha)) = (cache, source.sha256.as_deref()) else {
             return self
-                .compute(path, kind, &source, warnings, deadline)
+                .compute(path, kind, &source, warnings, deadline, behaviour)
                 .map(|(meta, _)| meta);
         };
         let context = self.cache_context();
@@ -213,17 +229,19 @@ impl Inspector {
             file_sha256: sha,
             context: &context,
         };
-        if let Some((meta, stored)) = cache.load(&key) {
+        if let Some((meta, stored, seen)) = cache.load(&key) {
             warnings.extend(stored);
+            *behaviour = seen;
             *cached = true;
             return Ok(meta);
         }
         let before = warnings.len();
-        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline)?;
+        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline, behaviour)?;
         // Only an answer that depends on nothing but the input's bytes and sdistill is
-        // kept: a missing build requirement or helper today may be there tomorrow.
+        // kept: a missing build requirement or helper today may be there tomorrow. Its
+        // behaviour report is kept with it, so a cached answer is never cleaner.
         if degraded.is_empty() {
-            cache.store(&key, &meta, &warnings[before..]);
+            cache.store(&key, &meta, &warnings[before..], behaviour.as_ref());
         }
         Ok(meta)
     }
@@ -232,13 +250,14 @@ impl Inspector {
     /// makes earlier cache entries unreachable.
     fn cache_context(&self) -> String {
         format!(
-            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?}",
+            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?} observe={}",
             env!("CARGO_PKG_VERSION"),
             runtime::Lock::key(),
             guest::driver_sha256(),
             self.options.target,
             self.options.limits,
             self.options.sandbox,
+            self.options.observe,
         )
     }
 
@@ -247,7 +266,8 @@ impl Inspector {
         MetadataCache::open(&root)
     }
 
-    /// The answer for one input, and why it is degraded (empty when it is clean).
+    /// The answer for one input, and why it is degraded (empty when it is clean); what
+    /// the build code tried goes into `behaviour`, whether or not there is an answer.
     fn compute(
         &self,
         path: &Path,
@@ -255,6 +275,7 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
         deadline: Instant,
+        behaviour: &mut Option<Behaviour>,
     ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
 
@@ -275,15 +296,29 @@ impl Inspector {
         let work_dir = crate::dirs::work::process_dir(self.options.work_dir.as_deref())?;
         let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
         let root = unpacked.root_dir()?;
-        let findings = static_meta::read_sdist(&root, limits)?;
+        let mut findings = static_meta::read_sdist(&root, limits)?;
         warnings.extend(findings.warnings.iter().cloned());
-        if let Some((core, method)) = findings.metadata {
+        if let Some((core, method)) = findings.metadata.take() {
             let file = if method == Method::PkgInfo {
                 "PKG-INFO"
             } else {
                 "pyproject.toml"
             };
             warnings.extend(core.validate(file)?);
+            if self.options.observe && self.options.sandbox == SandboxMode::Auto {
+                // The answer stays the static one; the build runs only to be observed.
+                let mut seen = Observation::new(Scope::Build);
+                self.sandbox()?.observe_build(
+                    &unpacked.root_path(),
+                    &findings,
+                    limits,
+                    &work_dir,
+                    self.options.target,
+                    deadline,
+                    &mut seen,
+                );
+                *behaviour = seen.finish();
+            }
             let meta = Metadata::from_core(core, method, findings.build, source);
             return Ok((meta, Vec::new()));
         }
@@ -300,6 +335,12 @@ impl Inspector {
             return Err(Error::NeedsSandbox { reason });
         }
         let sandbox = self.sandbox()?;
+        let scope = if self.options.observe {
+            Scope::Build
+        } else {
+            Scope::Metadata
+        };
+        let mut seen = Observation::new(scope);
         let out = sandbox.run(
             &unpacked.root_path(),
             &findings,
@@ -307,7 +348,21 @@ impl Inspector {
             &work_dir,
             self.options.target,
             deadline,
-        )?;
+            &mut seen,
+        );
+        if self.options.observe {
+            sandbox.observe_build(
+                &unpacked.root_path(),
+                &findings,
+                limits,
+                &work_dir,
+                self.options.target,
+                deadline,
+                &mut seen,
+            );
+        }
+        *behaviour = seen.finish();
+        let out = out?;
         warnings.extend(out.warnings);
         warnings.extend(out.metadata.validate("sandbox metadata")?);
         let mut meta = Metadata::from_core(out.metadata, out.method, findings.build, source);

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::index::{IndexClient, IndexFile, MetadataFile};
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
+use crate::observe::{Behaviour, Severity};
 use crate::sandbox::{runtime, Notify};
 
 /// One distribution file of a version, as the index lists it.
@@ -75,6 +76,8 @@ pub struct DistMetadata {
     pub method: String,
     /// Anything worth a reader's attention.
     pub warnings: Vec<String>,
+    /// What the file's build code tried, when build code ran for this answer.
+    pub behaviour: Option<Behaviour>,
 }
 
 /// The two questions a resolver asks. Implement it to feed sdistill's resolver from
@@ -111,6 +114,8 @@ pub struct IndexProvider {
     notify: Notify,
     pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
     counters: [AtomicUsize; 5],
+    /// The behaviour report of every sdist whose build code ran, answer or not.
+    behaviours: Mutex<Vec<(String, Behaviour)>>,
 }
 
 /// Largest PEP 658 metadata file accepted.
@@ -139,7 +144,23 @@ impl IndexProvider {
             notify,
             pages: Mutex::new(BTreeMap::new()),
             counters: Default::default(),
+            behaviours: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Every sdist evaluated so far whose build code's behaviour reached `level` (file
+    /// name and report), including ones that were not picked or failed to build: a lock
+    /// gated with `--fail-on` must not have been computed by such code at all.
+    pub fn flagged(&self, level: Severity) -> Vec<(String, Behaviour)> {
+        self.behaviours
+            .lock()
+            .map(|b| {
+                b.iter()
+                    .filter(|(_, seen)| seen.reaches(level))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What the provider has done so far.
@@ -270,6 +291,7 @@ impl IndexProvider {
             filename: file.filename.clone(),
             method: method.to_string(),
             warnings,
+            behaviour: None,
         }
     }
 
@@ -296,6 +318,9 @@ impl IndexProvider {
                 .say(&format!("reading metadata of {}", file.filename));
         }
         let report = self.inspector.inspect_report(&path);
+        if let (Some(seen), Ok(mut all)) = (&report.behaviour, self.behaviours.lock()) {
+            all.push((file.filename.clone(), seen.clone()));
+        }
         let meta = report.outcome?;
         if meta.method.as_str().starts_with("sandbox") {
             self.count(if report.cached { 4 } else { 3 });
@@ -307,6 +332,7 @@ impl IndexProvider {
             filename: file.filename.clone(),
             method: meta.method.as_str().to_string(),
             warnings: report.warnings,
+            behaviour: report.behaviour,
         })
     }
 }

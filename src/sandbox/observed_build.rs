@@ -1,0 +1,110 @@
+//! `--observe`: the build itself (`bdist_wheel`, or a PEP 517 backend's `build_wheel`),
+//! run in the sandbox only to be observed.
+//!
+//! A malicious `setup.py` usually keeps its payload where metadata does not reach it: in
+//! `cmdclass={"install": ...}`, in `build_ext`, in a backend's `build_wheel`. This runs
+//! that code with the same WASI world, limits and deadline as the metadata step. Its
+//! result is never an answer; how it ended (built, a compiler the sandbox lacks, a
+//! failure, the deadline, a limit) becomes a `build` event, because what the build would
+//! have done after that point was not observed. The guest may add bait here that the
+//! metadata step never has (Windows' environment and a registry on a Windows target):
+//! nothing of this run reaches an answer.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::build::{Deadline, PhaseEnd};
+use super::guest::{GuestResult, Phase, Target};
+use super::instance::{self, Ending};
+use super::{native_backend, Sandbox};
+use crate::limits::Limits;
+use crate::observe::Observation;
+use crate::static_meta::StaticFindings;
+
+impl Sandbox {
+    /// Runs the build of the unpacked sdist at `root` and records in `seen` what its code
+    /// tried and how the build ended. Never fails the input: whatever stops the build is
+    /// itself a `build` event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe_build(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        target: Target,
+        deadline: Instant,
+        seen: &mut Observation,
+    ) {
+        if let Some(backend) = findings.build.backend.as_deref() {
+            if let Some(why) = native_backend(backend) {
+                seen.build_outcome("failed", why);
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            seen.build_outcome(
+                "timeout",
+                "no time was left for the build after the metadata step",
+            );
+            return;
+        }
+        let mut deadline = Deadline { at: deadline };
+        let end = match self.run_phase(
+            root,
+            findings,
+            limits,
+            work_dir,
+            (target, Phase::Build),
+            &mut deadline,
+            seen,
+        ) {
+            Ok(end) => end,
+            Err(e) => {
+                seen.build_outcome("failed", &format!("the build could not run: {e}"));
+                return;
+            }
+        };
+        let PhaseEnd {
+            result, outcome, ..
+        } = end;
+        let guard = &outcome.guard;
+        let stderr = || instance::tail_note(&outcome.stderr.snapshot().0);
+        match (result, &outcome.ending) {
+            (_, Ending::TimedOut) => seen.build_outcome(
+                "timeout",
+                &format!("the build ran longer than {:?}", limits.timeout),
+            ),
+            _ if guard.writes_exceeded || guard.open_files_exceeded || outcome.memory_denied => {
+                let which = if guard.writes_exceeded {
+                    "--max-scratch"
+                } else if guard.open_files_exceeded {
+                    "--max-open-files"
+                } else {
+                    "--memory-limit"
+                };
+                seen.build_outcome("limit", &format!("the build hit {which}"))
+            }
+            (Some(GuestResult::Built(b)), _) => match b.outcome.as_str() {
+                "built" => {}
+                "no-compiler" => seen.build_outcome("no-compiler", &b.message),
+                _ => seen.build_outcome("failed", &b.message),
+            },
+            (Some(GuestResult::Failure(e)), _) => seen.build_outcome("failed", &e.to_string()),
+            (Some(GuestResult::NeedsBuildRequires(reqs)), _) => seen.build_outcome(
+                "failed",
+                &format!("setup_requires could not be provided: {}", reqs.join(", ")),
+            ),
+            (Some(GuestResult::Metadata { .. }), _) => {
+                seen.build_outcome("failed", "the driver answered metadata in the build step")
+            }
+            (None, Ending::Exited(code)) => seen.build_outcome(
+                "failed",
+                &format!("the build exited with status {code}{}", stderr()),
+            ),
+            (None, Ending::Trapped(trap)) => {
+                seen.build_outcome("failed", &format!("the guest trapped: {trap}{}", stderr()))
+            }
+        }
+    }
+}
