@@ -81,12 +81,14 @@ def _install_stand_ins():
         raise FileNotFoundError(errno.ENOENT, "No such file or directory (no processes in the sdistill sandbox)")
 
     # Every stand-in raises the audit event CPython's real call would (the observer
-    # records the command line), then behaves as a machine without the program.
+    # records the command line), then behaves as a machine without the program. The last
+    # program refused names what an --observe build failed on (a compiler, usually).
     audit = sys.audit
 
     def refused(event, shape):
         def stand_in(*args, _audit=audit, **kwargs):
             _audit(event, *shape(args))
+            _refused_program(shape(args)[1])
             not_installed()
         return stand_in
 
@@ -100,6 +102,7 @@ def _install_stand_ins():
                      universal_newlines=None, encoding=None, errors=None, executable=None,
                      cwd=None, env=None, _audit=audit, **kw):
             _audit("subprocess.Popen", executable, args, cwd, env)
+            _refused_program(args)
             self.args = args
             self.pid = 0
             self.returncode = None
@@ -148,6 +151,7 @@ def _install_stand_ins():
 
     def system(command, _audit=audit):
         _audit("os.system", command)
+        _refused_program(command)
         return 127 << 8
 
     os.system = system
@@ -161,9 +165,30 @@ def _install_stand_ins():
     }
     for name in ("execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "spawnvp",
                  "spawnvpe", "posix_spawn", "posix_spawnp"):
-        if hasattr(os, name):
+        # os.execl*/execvp* (Python, always there) end in execv/execve, which WASI lacks:
+        # those two are added so that an exec is seen, not an AttributeError.
+        if hasattr(os, name) or name in ("execv", "execve"):
             kind = "posix_spawn" if name.startswith("posix_spawn") else name[:5].rstrip("v")
             setattr(os, name, refused("os." + kind, shapes[kind]))
+
+
+LAST_REFUSED = [""]
+
+
+def _refused_program(args):
+    # The base name of the program a stand-in refused (for the build outcome only).
+    try:
+        words = args.split() if isinstance(args, (str, bytes)) else [str(a) for a in args]
+        first = words[0] if words else ""
+        if isinstance(first, bytes):
+            first = first.decode("utf-8", "replace")
+        LAST_REFUSED[0] = os.path.basename(first)
+    except Exception:
+        LAST_REFUSED[0] = ""
+
+
+_COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "clang++", "cl", "cl.exe", "link.exe",
+              "icc", "nvcc", "gfortran")
 
 
 # --- Names removed from the stdlib that old setup.py files still use -------------------
@@ -679,7 +704,9 @@ _NO_COMPILER = ("command '", "unable to find vcvarsall", "microsoft visual c++",
 
 def _build_outcome(what, message):
     text = (what + " " + message).lower()
-    outcome = "no-compiler" if any(m in text for m in _NO_COMPILER) else "failed"
+    program = LAST_REFUSED[0]
+    compiler = program in _COMPILERS or program.endswith(("-gcc", "-g++", "-cc", "-clang"))
+    outcome = "no-compiler" if compiler or any(m in text for m in _NO_COMPILER) else "failed"
     finish({"ok": True, "method": "build", "outcome": outcome, "message": message[-2000:],
             "warnings": WARNINGS})
 
@@ -705,7 +732,9 @@ def run_build(project, backend_name, backend_path):
             run_setup_py(project, command=["bdist_wheel", "-d", dist])
     except SystemExit as e:
         if e.code not in (None, 0):
-            _build_outcome("SystemExit", str(e.code))
+            code = e.code
+            _build_outcome("SystemExit", code if isinstance(code, str)
+                           else "the build exited with status %r" % (code,))
     except BaseException as e:  # noqa: BLE001 - how the build failed is the result
         _build_outcome(type(e).__name__, "".join(
             traceback.format_exception_only(type(e), e)).strip())

@@ -99,8 +99,10 @@ def _sdistill_obs_install(module_code):
     importers = ("<frozen importlib", "<frozen zipimport")
     env_plumbing = ("<frozen os>", "<frozen _collections_abc>")
     # Paths whose opens are never reported: the sdist's tree, the guest wheels, build
-    # requirements, the interpreter's own files, scratch (but HOME, where ~/.ssh lands).
-    quiet = ("/sdist/", "/site/", "/deps/", "/usr/local/lib/python3", "/scratch/")
+    # requirements, the interpreter's own files and headers, scratch (but HOME, where
+    # ~/.ssh lands).
+    quiet = ("/sdist/", "/site/", "/deps/", "/usr/local/lib/python3",
+             "/usr/local/include/python3", "/scratch/")
     home = "/scratch/home/"
     # Strings in code compiled by a stdlib helper that make it worth a look.
     code_words = ("import", "exec", "eval", "compile", "system", "popen", "socket",
@@ -269,21 +271,23 @@ def _sdistill_obs_install(module_code):
                 flags = args[2] if _len(args) > 2 and _type(args[2]) is int else 0
                 write = (flags & _wmask) != 0 or (flags & _rdwr) == _rdwr
                 near, owner, loc = _where(0)
-                if owner == "p":
-                    return
+                out = (p + "/").startswith("/out/")
+                if owner == "p" or (out and owner not in "sxd"):
+                    return  # the driver's own files (its result, written via setuptools too)
                 _emit(event, p, owner, loc, ',"w":1' if write else "")
-                if write and (p + "/").startswith("/out/") and owner in "sxd":
+                if write and out:
                     deny = "sdistill's result directory"
             elif event in _files_read or event in _files_one:
                 p = _path(args[0] if args else None)
                 if p is None:
                     return
                 near, owner, loc = _where(0)
-                if owner == "p":
+                out = (p + "/").startswith("/out/")
+                if owner == "p" or (out and owner not in "sxd"):
                     return
                 write = event in _files_one
                 _emit(event, p, owner, loc, ',"w":1' if write else "")
-                if write and (p + "/").startswith("/out/") and owner in "sxd":
+                if write and out:
                     deny = "sdistill's result directory"
             elif event in _files_two:
                 src = _path(args[0])
@@ -291,15 +295,15 @@ def _sdistill_obs_install(module_code):
                 if src is None and dst is None:
                     return
                 near, owner, loc = _where(0)
-                if owner == "p":
+                out = ((src or "") + "/").startswith("/out/") or (
+                    (dst or "") + "/").startswith("/out/")
+                if owner == "p" or (out and owner not in "sxd"):
                     return
                 more = ',"w":1'
                 if src is not None:
                     more = more + ',"s":' + _enc(src)
                 _emit(event, dst if dst is not None else _text(args[1]), owner, loc, more)
-                out = ((src or "") + "/").startswith("/out/") or (
-                    (dst or "") + "/").startswith("/out/")
-                if out and owner in "sxd":
+                if out:
                     deny = "sdistill's result directory"
             elif event in _processes:
                 if event == "subprocess.Popen":

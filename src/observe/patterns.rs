@@ -306,21 +306,35 @@ pub const BUILD_TOOLS: &[&str] = &[
     "lscpu",
 ];
 
-/// Name fragments of environment variables that hold secrets.
+/// Name fragments of environment variables that hold secrets, anywhere in the name.
 pub const SECRET_ENV_FRAGMENTS: &[&str] = &[
     "TOKEN",
     "SECRET",
     "PASSW",
     "PASSPHRASE",
-    "PRIVATE",
     "CREDENTIAL",
-    "COOKIE",
     "API_KEY",
     "APIKEY",
     "ACCESS_KEY",
-    "AUTH",
-    "SESSION",
 ];
+
+/// Words (between `_`) of environment variable names that hold secrets: whole words only,
+/// so that `SKIP_GENERATE_AUTHORS` is not `AUTH`.
+pub const SECRET_ENV_WORDS: &[&str] = &[
+    "AUTH", "KEY", "PASS", "PWD", "PRIVATE", "COOKIE", "SESSION", "CREDS", "SIGNING",
+];
+
+/// Suffixes of variables that name where something is, not the secret itself
+/// (`AWS_CREDENTIAL_FILE`, `GNUPG_HOME`): reading one is an ordinary read; reading the
+/// file it points to is rated on its own.
+pub const LOCATION_ENV_SUFFIXES: &[&str] = &["_FILE", "_PATH", "_DIR", "_HOME", "_CONFIG"];
+
+/// Hosts of the Python Package Index. Old sdists bootstrap setuptools or distribute from
+/// there (`ez_setup.py`, `distribute_setup.py`); nothing else is exempt.
+pub const PACKAGE_INDEX_HOSTS: &[&str] = &["pypi.python.org", "pypi.org", "files.pythonhosted.org"];
+
+/// What such a bootstrap downloads.
+pub const BOOTSTRAP_PACKAGES: &[&str] = &["/setuptools-", "/distribute-"];
 
 /// Prefixes of environment variables of cloud and CI accounts.
 pub const SECRET_ENV_PREFIXES: &[&str] = &["AWS_", "AZURE_", "GOOGLE_APPLICATION", "KUBECONFIG"];

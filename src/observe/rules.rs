@@ -41,6 +41,8 @@ pub enum When {
     Always,
     /// The code that asked is the sdist's (its files or code it built at run time).
     ByBuildCode,
+    /// The code that asked is a build requirement's.
+    ByRequirement,
     /// A standard-library helper (ast, timeit) asked on the build code's behalf.
     ByLibrary,
     /// A path under sdistill's result directory `/out`.
@@ -57,6 +59,10 @@ pub enum When {
     PersistencePath,
     /// An environment variable named like a secret.
     SecretName,
+    /// A name lookup or connection to the Python Package Index itself.
+    PackageIndex,
+    /// A download of setuptools or distribute from the Python Package Index.
+    SetuptoolsBootstrap,
     /// A command that installs something to run later.
     PersistenceCommand,
     /// A command that opens an interactive or network-attached shell.
@@ -100,7 +106,12 @@ impl When {
             Self::PersistencePath => {
                 "shell rc files, autostart, launch agents, systemd, cron, `authorized_keys`, `sitecustomize`, `.pth`"
             }
-            Self::SecretName => "a name like `*TOKEN*`, `*SECRET*`, `*PASSW*`, `*_KEY*`, `AWS_*`",
+            Self::SecretName => {
+                "a name like `*TOKEN*`, `*SECRET*`, `*PASSW*`, `*_KEY`, `*_AUTH_*`, `AWS_*` (not `*_FILE`, `*_PATH`, `*_DIR`)"
+            }
+            Self::ByRequirement => "by a build requirement (a backend reading its settings)",
+            Self::PackageIndex => "`pypi.org`, `pypi.python.org`, `files.pythonhosted.org` (exactly)",
+            Self::SetuptoolsBootstrap => "a setuptools or distribute archive from those hosts",
             Self::PersistenceCommand => {
                 "`crontab`, `schtasks`, `launchctl load`, `systemctl enable`, `reg add ...\\Run`"
             }
@@ -128,6 +139,7 @@ impl When {
         match self {
             Self::Always => true,
             Self::ByBuildCode => f.who.is_build_code(),
+            Self::ByRequirement => f.who == Who::Requirement,
             Self::ByLibrary => f.who == Who::Library,
             Self::OutputDir => lines().any(|l| l == "/out" || l.starts_with("/out/")),
             Self::GuestWheels => {
@@ -142,9 +154,19 @@ impl When {
             }
             Self::SecretName => {
                 let name = f.target.to_uppercase();
-                contains_any(&name, p::SECRET_ENV_FRAGMENTS)
-                    || p::SECRET_ENV_PREFIXES.iter().any(|x| name.starts_with(x))
-                    || name.ends_with("_KEY")
+                let secret = contains_any(&name, p::SECRET_ENV_FRAGMENTS)
+                    || name.split('_').any(|w| p::SECRET_ENV_WORDS.contains(&w))
+                    || p::SECRET_ENV_PREFIXES.iter().any(|x| name.starts_with(x));
+                secret && !p::LOCATION_ENV_SUFFIXES.iter().any(|x| name.ends_with(x))
+            }
+            Self::PackageIndex => {
+                let host = host_of(&f.subject);
+                p::PACKAGE_INDEX_HOSTS.contains(&host)
+            }
+            Self::SetuptoolsBootstrap => {
+                f.subject.starts_with("http")
+                    && p::PACKAGE_INDEX_HOSTS.contains(&host_of(&f.subject))
+                    && contains_any(&f.subject, p::BOOTSTRAP_PACKAGES)
             }
             Self::PersistenceCommand => {
                 contains_any(&f.subject, p::PERSISTENCE_COMMANDS)
@@ -173,6 +195,14 @@ impl When {
             Self::RunKey => contains_any(&f.subject, p::RUN_KEYS),
         }
     }
+}
+
+/// The host of a URL, `host:port` or bare name (lowercase already).
+fn host_of(target: &str) -> &str {
+    let rest = target.split_once("://").map_or(target, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    authority.split(':').next().unwrap_or(authority)
 }
 
 /// One row of the table.
@@ -225,6 +255,10 @@ pub static RULES: &[Rule] = &[
     // --- network: there is none in the sandbox, so any use is intent
     rule(C::Network, &["import"], W::Always, C::Network, Notice,
         "imports a network client; builds sometimes do, and any use is recorded on its own"),
+    rule(C::Network, &["http"], W::SetuptoolsBootstrap, C::Network, Notice,
+        "an old bootstrap script (ez_setup, distribute_setup) fetching setuptools from PyPI"),
+    rule(C::Network, &["dns", "connect"], W::PackageIndex, C::Network, Notice,
+        "reaches the package index itself, as those bootstraps do (what it asks for is rated on its own)"),
     rule(C::Network, &[], W::Always, C::Network, Suspicious,
         "builds need no network: this is how data leaves and payloads arrive (DNS lookups alone can carry data)"),
     // --- processes: every one is refused, the command line says what was meant
@@ -281,6 +315,8 @@ pub static RULES: &[Rule] = &[
         "a build requirement reads the whole environment"),
     rule(C::Environment, &["read"], W::SecretName, C::Environment, Suspicious,
         "reads a variable named like a secret"),
+    rule(C::Environment, &["read"], W::ByRequirement, C::Environment, Ignore,
+        "build backends read their own settings (HATCH_*, PDM_*...)"),
     rule(C::Environment, &[], W::Always, C::Environment, Notice,
         "reads an environment variable (CC, CFLAGS, CI flags: builds do)"),
     // --- code made at run time
@@ -552,6 +588,53 @@ mod tests {
         assert_eq!(
             rated(r#"{"e":"socket.getaddrinfo","t":"x.example","b":"s"}"#),
             Some((C::Network, S))
+        );
+        // The package index is a notice only for itself and a setuptools bootstrap.
+        assert_eq!(
+            rated(r#"{"e":"socket.getaddrinfo","t":"pypi.python.org:80","b":"s"}"#),
+            Some((C::Network, N))
+        );
+        assert_eq!(
+            rated(r#"{"e":"socket.getaddrinfo","t":"x.pypi.python.org:80","b":"s"}"#),
+            Some((C::Network, S))
+        );
+        assert_eq!(
+            rated(
+                r#"{"e":"urllib.Request","t":"http://pypi.python.org/packages/source/d/distribute/distribute-0.6.28.tar.gz","b":"s"}"#
+            ),
+            Some((C::Network, N))
+        );
+        assert_eq!(
+            rated(
+                r#"{"e":"urllib.Request","t":"https://files.pythonhosted.org/packages/x/evil-2.0.tar.gz","b":"s"}"#
+            ),
+            Some((C::Network, S))
+        );
+        assert_eq!(
+            rated(
+                r#"{"e":"urllib.Request","t":"https://evil.example/pypi.org/setuptools-1.tar.gz","b":"s"}"#
+            ),
+            Some((C::Network, S))
+        );
+        assert_eq!(
+            rated(r#"{"e":"sdistill.environ.get","t":"AWS_CREDENTIAL_FILE","b":"s"}"#),
+            Some((C::Environment, N))
+        );
+        assert_eq!(
+            rated(r#"{"e":"sdistill.environ.get","t":"SKIP_GENERATE_AUTHORS","b":"s"}"#),
+            Some((C::Environment, N))
+        );
+        assert_eq!(
+            rated(r#"{"e":"sdistill.environ.get","t":"NPM_CONFIG__AUTH","b":"s"}"#),
+            Some((C::Environment, S))
+        );
+        assert_eq!(
+            rated(r#"{"e":"sdistill.environ.get","t":"HATCH_VERBOSE","b":"d"}"#),
+            None
+        );
+        assert_eq!(
+            rated(r#"{"e":"sdistill.environ.get","t":"PYPI_TOKEN","b":"d"}"#),
+            Some((C::Environment, S))
         );
         assert_eq!(
             rated(r#"{"e":"gc.get_objects","b":"s","r":1}"#),

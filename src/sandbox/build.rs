@@ -459,6 +459,12 @@ impl Sandbox {
 
 /// Whether a run failed only because `pkg_resources` is missing.
 fn needs_pkg_resources(result: &Option<GuestResult>) -> bool {
-    matches!(result, Some(GuestResult::Failure(Error::SetupFailed { traceback, .. }))
-        if traceback.contains("No module named 'pkg_resources'"))
+    const MISSING: &str = "No module named 'pkg_resources'";
+    match result {
+        Some(GuestResult::Failure(Error::SetupFailed { traceback, .. })) => {
+            traceback.contains(MISSING)
+        }
+        Some(GuestResult::Built(b)) => b.outcome != "built" && b.message.contains(MISSING),
+        _ => false,
+    }
 }

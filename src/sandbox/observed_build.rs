@@ -88,6 +88,10 @@ impl Sandbox {
             (Some(GuestResult::Built(b)), _) => match b.outcome.as_str() {
                 "built" => {}
                 "no-compiler" => seen.build_outcome("no-compiler", &b.message),
+                _ if b.message.starts_with("the build exited with status") => {
+                    // What it printed says why (pg_config not found, ...).
+                    seen.build_outcome("failed", &format!("{}{}", b.message, stderr()))
+                }
                 _ => seen.build_outcome("failed", &b.message),
             },
             (Some(GuestResult::Failure(e)), _) => seen.build_outcome("failed", &e.to_string()),
