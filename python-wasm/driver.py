@@ -16,9 +16,10 @@
 # itself with os._exit(SNAPSHOT_EXIT); every later run resumes a fresh copy of that state
 # through _Resume.__repr__, which reads its request from /out/request.json.
 #
-# Two phases: "metadata" (egg_info / prepare_metadata_for_build_wheel: the answer) and,
-# with --observe, "build" (bdist_wheel / build_wheel, run only to be observed; its result
-# says how the build went and is never an answer).
+# Phases: "metadata" (egg_info / prepare_metadata_for_build_wheel: the answer); with
+# --observe, "build" (bdist_wheel / build_wheel, run only to be observed; its result says
+# how the build went and is never an answer); "bait" (the metadata step again with
+# stand-ins for what a payload waits for, run only to be observed).
 import sys
 
 sys.dont_write_bytecode = True
@@ -751,6 +752,9 @@ def main(prepared=False):
         _install_stand_ins()
         _install_compat()
     backend = CONFIG.get("backend")
+    if CONFIG.get("phase") == "bait":
+        # The metadata step again, only to be observed (its result is never an answer).
+        _sdistill_obs_bait((CONFIG.get("target") or {}).get("platform"))
     try:
         if CONFIG.get("phase") == "build":
             run_build(project, backend, CONFIG.get("backend_path"))

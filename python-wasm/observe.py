@@ -138,17 +138,20 @@ def _sdistill_obs_install(module_code):
         # innermost frame in the sdist's tree. Plumbing is the driver, and (mode 0) the
         # standard library or (mode 1, environment reads) only os and the mapping ABCs.
         # Mode 2 (code) marks the importers.
-        f = _getframe(2)
+        # Each frame's f_code raises an audit event of its own, so the walk stops as soon
+        # as the answer is known: at an importer (mode 2), at a frame that decides an
+        # environment read is not the build code's (mode 1), at the first sdist frame.
+        f = _getframe(3)
         near = None
         owner = None
         n = 0
         while f is not None and n < 1000:
             n += 1
             code = f.f_code
-            if _id(code) in _driver:
+            name = code.co_filename
+            if name == "<string>" and _id(code) in _driver:
                 c = "p"
             else:
-                name = code.co_filename
                 if name.startswith("/sdist/"):
                     c = "s"
                 elif name.startswith(_stdlib):
@@ -166,36 +169,47 @@ def _sdistill_obs_install(module_code):
                     c = "x"
             if near is None and c != "p":
                 near = c
+                if c == "i" or (mode == 1 and c != "s" and c != "x") or (
+                        mode == 2 and (c == "t" or c == "d")):
+                    return near, c, None
             if owner is None and c in "sxdt":
                 owner = c
+                if mode == 2 and near == "l" and (c == "t" or c == "d"):
+                    return near, c, None
             if c == "s":
                 return near, owner, name[7:] + ":" + _str(f.f_lineno)
             f = f.f_back
         return near or "p", owner or "p", None
 
-    def _sdistill_obs_text(v, _type=type, _str=str, _bytes=bytes, _list=list, _tuple=tuple,
-                           _repr=repr):
-        # Any argument as text, without calling code of the sdist's classes for the
-        # common types.
+    def _sdistill_obs_text(v, _type=type, _str=str, _bytes=bytes, _bytearray=bytearray,
+                           _list=list, _tuple=tuple, _base=BaseException):
+        # Any argument (or a list of them: a command line) as text, calling no code of the
+        # sdist's classes for the common types. No recursion: a nested function would
+        # reach itself through a closure cell, which the sdist could rebind.
         t = _type(v)
-        if t is _str:
-            return v
-        if t is _bytes or t is bytearray:
-            return v.decode("utf-8", "replace")
-        if v is None:
-            return ""
         if t is _list or t is _tuple:
-            return " ".join([_sdistill_obs_text(a) for a in v[:64]])
-        if t is int:
-            return _str(v)
-        try:
-            return _str(v)
-        except BaseException:
-            return "<" + t.__name__ + ">"
+            items = v[:64]
+        else:
+            items = (v,)
+        words = []
+        for a in items:
+            t = _type(a)
+            if t is _str:
+                words.append(a)
+            elif t is _bytes or t is _bytearray:
+                words.append(a.decode("utf-8", "replace"))
+            elif a is None:
+                words.append("")
+            else:
+                try:
+                    words.append(_str(a))
+                except _base:
+                    words.append("<" + t.__name__ + ">")
+        return " ".join(words)
 
-    def _sdistill_obs_path(p, _type=type, _str=str, _bytes=bytes, _int=int,
-                           _fspath=posix.fspath, _getcwd=posix.getcwd, _quiet=quiet,
-                           _home=home):
+    def _sdistill_obs_path(p, _type=type, _str=str, _int=int, _fspath=posix.fspath,
+                           _getcwd=posix.getcwd, _quiet=quiet, _home=home,
+                           _base=BaseException):
         # An absolute, normalized path if it is one to report, else None.
         t = _type(p)
         if t is _int or p is None:
@@ -203,7 +217,7 @@ def _sdistill_obs_install(module_code):
         if t is not _str:
             try:
                 p = _fspath(p)
-            except BaseException:
+            except _base:
                 return "?"
             if _type(p) is not _str:
                 p = p.decode("utf-8", "surrogateescape")
@@ -230,21 +244,21 @@ def _sdistill_obs_install(module_code):
             return None
         return p
 
-    def _sdistill_obs_code(src, _type=type, _str=str, _bytes=bytes,
-                           _sha=_sha2.sha256, _enc=_json.encode_basestring_ascii):
+    def _sdistill_obs_code(src, _type=type, _str=str, _bytes=bytes, _bytearray=bytearray,
+                           _len=len, _sha=_sha2.sha256, _enc=_json.encode_basestring_ascii):
         # The extra fields for run-time code: text (first 4,096 characters), sha256 and
         # length of the normalized text, which the host looks up in the sdist's files.
         t = _type(src)
-        if t is _bytes or t is bytearray:
+        if t is _bytes or t is _bytearray:
             src = src.decode("utf-8", "replace")
         elif t is not _str:
             return ',"x":' + _enc("<" + t.__name__ + ">"), "<" + t.__name__ + ">"
         norm = src.replace("\r", "").strip()
         raw = norm.encode("utf-8", "surrogatepass")
         return (',"x":' + _enc(norm[:4096]) + ',"h":"' + _sha(raw).hexdigest()
-                + '","n":' + _str(len(raw))), norm
+                + '","n":' + _str(_len(raw))), norm
 
-    def _sdistill_obs_hook(event, args, _wanted=wanted, _emit=_sdistill_obs_emit,
+    def _sdistill_obs_handle(event, args, _emit=_sdistill_obs_emit,
                            _where=_sdistill_obs_where, _text=_sdistill_obs_text,
                            _path=_sdistill_obs_path, _code=_sdistill_obs_code,
                            _files_read=files_read, _files_one=files_one,
@@ -257,10 +271,8 @@ def _sdistill_obs_install(module_code):
                            _protected=protected, _keep=driver_codes,
                            _socket_names=socket_names,
                            _enc=_json.encode_basestring_ascii, _type=type, _str=str,
-                           _tuple=tuple, _len=len, _refuse=PermissionError,
-                           _base=BaseException):
-        if event not in _wanted:
-            return
+                           _int=int, _bytes=bytes, _tuple=tuple, _len=len,
+                           _refuse=PermissionError, _base=BaseException):
         # Decide what to record (and whether to refuse) inside the try; raise outside it.
         deny = None
         try:
@@ -268,7 +280,7 @@ def _sdistill_obs_install(module_code):
                 p = _path(args[0])
                 if p is None:
                     return
-                flags = args[2] if _len(args) > 2 and _type(args[2]) is int else 0
+                flags = args[2] if _len(args) > 2 and _type(args[2]) is _int else 0
                 write = (flags & _wmask) != 0 or (flags & _rdwr) == _rdwr
                 near, owner, loc = _where(0)
                 out = (p + "/").startswith("/out/")
@@ -345,7 +357,7 @@ def _sdistill_obs_install(module_code):
                 near, owner, loc = _where(2)
                 if near == "i" or near == "p" or owner == "t":
                     return
-                size = _str(_len(args[0])) + " bytes" if args and _type(args[0]) is bytes else ""
+                size = _str(_len(args[0])) + " bytes" if args and _type(args[0]) is _bytes else ""
                 _emit(event, size, near if near in "sxd" else owner, loc, "")
             elif event == "import":
                 top = args[0].partition(".")[0] if _type(args[0]) is _str else ""
@@ -439,6 +451,12 @@ def _sdistill_obs_install(module_code):
             _emit(event, "?", "x", None, "")
         if deny is not None:
             raise _refuse("refused by the sdistill observer: " + deny)
+
+    def _sdistill_obs_hook(event, args, _wanted=wanted, _handle=_sdistill_obs_handle):
+        # Every audit event of the interpreter comes here (the observer's own frame reads
+        # included): the few it wants go on, the rest cost one set lookup.
+        if event in _wanted:
+            _handle(event, args)
 
     sys.addaudithook(_sdistill_obs_hook)
 
@@ -564,14 +582,17 @@ def _sdistill_obs_standins():
 
 
 def _sdistill_obs_bait(target):
-    # Only in the --observe build run, whose output is never an answer: make the guest
-    # look more like the machine a payload waits for, so it goes further and shows more.
-    # A Windows target gets Windows' environment, a registry that accepts writes, and
-    # os.startfile.
+    # Only in runs whose output is never an answer (the --observe build, or the extra run
+    # after the metadata step tried a network client the guest lacks): make the guest look
+    # more like the machine a payload waits for, so that it goes further and shows more.
+    # HTTP client libraries the build environment lacks import (every request raises its
+    # audit event, then fails as without network); a Windows target gets Windows'
+    # environment, a registry that accepts writes, and os.startfile.
     import os
     import sys
     import types
 
+    _sdistill_obs_bait_http()
     if target != "windows":
         return
     profile = "C:\\Users\\user"
@@ -662,3 +683,91 @@ def _sdistill_obs_bait(target):
     reg.ConnectRegistry = lambda machine, key: HKEYType(roots.get(key, str(key)))
     reg.FlushKey = lambda key: None
     sys.modules["winreg"] = sys.modules["_winreg"] = reg
+
+
+def _sdistill_obs_bait_http():
+    # A `requests` that imports when no real one is on the path (a finder consulted last):
+    # every request raises urllib's audit event (method, URL, data) and then fails with
+    # requests' own ConnectionError, as on a machine without network.
+    import sys
+    import types
+    import importlib.abc
+    import importlib.util
+
+    offline = "Failed to establish a new connection: no network in the sdistill sandbox"
+    exceptions = types.ModuleType("requests.exceptions")
+
+    class RequestException(IOError):
+        pass
+
+    class ConnectionError(RequestException):
+        pass
+
+    for name, base in (("HTTPError", RequestException), ("Timeout", RequestException),
+                       ("ConnectTimeout", ConnectionError), ("ReadTimeout", RequestException),
+                       ("TooManyRedirects", RequestException), ("SSLError", ConnectionError),
+                       ("InvalidURL", RequestException), ("ProxyError", ConnectionError)):
+        setattr(exceptions, name, type(name, (base,), {}))
+    exceptions.RequestException = RequestException
+    exceptions.ConnectionError = ConnectionError
+
+    def request(method, url, *args, _audit=sys.audit, **kwargs):
+        data = kwargs.get("data", kwargs.get("json", kwargs.get("files")))
+        _audit("urllib.Request", str(url), data, kwargs.get("headers") or {}, str(method).upper())
+        raise ConnectionError(offline)
+
+    def verb(method):
+        def call(url, *args, **kwargs):
+            return request(method, url, *args, **kwargs)
+        return call
+
+    class Session:
+        def __init__(self):
+            self.headers = {}
+            self.cookies = {}
+            self.proxies = {}
+
+        def request(self, method, url, *args, **kwargs):
+            return request(method, url, *args, **kwargs)
+
+        def mount(self, *args):
+            pass
+
+        def close(self):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    for method in ("get", "post", "put", "patch", "delete", "head", "options"):
+        setattr(Session, method, (lambda m: lambda self, url, *a, **k: request(m, url, *a, **k))(
+            method.upper()))
+
+    module = types.ModuleType("requests")
+    module.__version__ = "2.32.3"
+    module.exceptions = exceptions
+    module.request = request
+    module.Session = module.session = Session
+    for method in ("get", "post", "put", "patch", "delete", "head", "options"):
+        setattr(module, method, verb(method.upper()))
+    for name in dir(exceptions):
+        if not name.startswith("_"):
+            setattr(module, name, getattr(exceptions, name))
+    modules = {"requests": module, "requests.exceptions": exceptions}
+
+    class Bait(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name in modules:
+                return importlib.util.spec_from_loader(name, self)
+            return None
+
+        def create_module(self, spec):
+            return modules[spec.name]
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(Bait())

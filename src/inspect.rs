@@ -360,6 +360,16 @@ impl Inspector {
                 deadline,
                 &mut seen,
             );
+        } else if seen.wants_bait() {
+            sandbox.observe_with_bait(
+                &unpacked.root_path(),
+                &findings,
+                limits,
+                &work_dir,
+                self.options.target,
+                deadline,
+                &mut seen,
+            );
         }
         *behaviour = seen.finish();
         let out = out?;

@@ -84,18 +84,39 @@ impl Observation {
         self.runs > 0
     }
 
+    /// Whether the sdist's code reached for an HTTP client library (which the guest has
+    /// only if it is a build requirement): then a run with a stand-in for it shows what
+    /// the code would send.
+    pub fn wants_bait(&self) -> bool {
+        self.groups.list.iter().any(|g| {
+            g.fact.category == Category::Network
+                && g.fact.action == "import"
+                && g.fact.who.is_build_code()
+                && patterns::BAITED_MODULES
+                    .contains(&g.fact.target.split('.').next().unwrap_or_default())
+        })
+    }
+
     /// Adds one run's capture; `tree` is the unpacked sdist the run saw as `/sdist`.
     pub fn absorb(&mut self, run: Recorder, tree: &Path) {
         self.runs += 1;
         if run.ready == 0 {
             self.silent_runs += 1;
         }
-        let mut lookup = provenance::Tree::new(tree, self.cutoff);
         let Groups { list, unlisted, .. } = run.groups;
         self.groups.unlisted.add(unlisted.events, unlisted.worst);
+        let pending: Vec<&record::SourceDigest> = list
+            .iter()
+            .filter_map(|g| match &g.fact.provenance {
+                Provenance::Pending(code) => Some(code),
+                _ => None,
+            })
+            .collect();
+        let found = provenance::Tree::new(tree, self.cutoff).find_all(&pending);
+        let mut found = found.into_iter();
         for mut group in list {
-            if let Provenance::Pending(code) = &group.fact.provenance {
-                match lookup.find(code) {
+            if matches!(group.fact.provenance, Provenance::Pending(_)) {
+                match found.next().flatten() {
                     Some(file) => {
                         group.fact.target = format!("{} (text of {file})", group.fact.target);
                         group.fact.provenance = Provenance::Found(file);
@@ -129,9 +150,10 @@ impl Observation {
         }
     }
 
-    /// The report; `None` when no build code ran.
+    /// The report; `None` when no build code ran and there is nothing to say (an
+    /// `--observe` build that could not start at all says why).
     pub fn finish(mut self) -> Option<Behaviour> {
-        if self.runs == 0 {
+        if self.runs == 0 && self.groups.list.is_empty() {
             return None;
         }
         if self.silent_runs > 0 {

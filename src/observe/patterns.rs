@@ -363,6 +363,10 @@ pub const NETWORK_MODULES: &[&str] = &[
     "telegram",
 ];
 
+/// Network client modules the observer can stand in for in a run that is never an answer
+/// (`python-wasm/observe.py`, `_sdistill_obs_bait_http`).
+pub const BAITED_MODULES: &[&str] = &["requests"];
+
 /// Modules that load or call native code, or only exist as Windows native modules.
 pub const NATIVE_MODULES: &[&str] = &[
     "ctypes",

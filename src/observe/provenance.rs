@@ -27,11 +27,10 @@ const MAX_TOTAL: u64 = 64 * 1024 * 1024;
 /// Files looked at per input.
 const MAX_FILES: usize = 50_000;
 
-/// The untouched files of an unpacked tree, read on first need.
+/// The untouched files of an unpacked tree.
 pub struct Tree {
     root: PathBuf,
     cutoff: (i64, i64),
-    files: Option<Vec<(String, Vec<u8>)>>,
 }
 
 impl Tree {
@@ -44,41 +43,55 @@ impl Tree {
                 i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
                 i64::from(since.subsec_nanos()),
             ),
-            files: None,
         }
     }
 
-    /// The sdist file (relative path) that contains the code, if any.
-    pub fn find(&mut self, code: &SourceDigest) -> Option<String> {
-        let files = self.files();
-        match &code.text {
-            Some(text) if !text.is_empty() => {
-                let finder = memchr::memmem::Finder::new(text.as_bytes());
-                files
-                    .iter()
-                    .find(|(_, body)| finder.find(body).is_some())
-                    .map(|(name, _)| name.clone())
+    /// For each piece of code, the sdist file (relative path) that contains it, if any.
+    /// One pass over the tree, one file in memory at a time, stopping when all are found.
+    pub fn find_all(&self, codes: &[&SourceDigest]) -> Vec<Option<String>> {
+        let mut found: Vec<Option<String>> = vec![None; codes.len()];
+        if codes.is_empty() {
+            return found;
+        }
+        let finders: Vec<Option<memchr::memmem::Finder<'_>>> = codes
+            .iter()
+            .map(|c| {
+                c.text
+                    .as_deref()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| memchr::memmem::Finder::new(t.as_bytes()))
+            })
+            .collect();
+        self.each_file(|name, body| {
+            let mut digest = None;
+            for (i, code) in codes.iter().enumerate() {
+                if found[i].is_some() {
+                    continue;
+                }
+                let hit = match &finders[i] {
+                    Some(finder) => finder.find(body).is_some(),
+                    None if body.len() as u64 >= code.len => digest
+                        .get_or_insert_with(|| hex::encode(Sha256::digest(trim(body))))
+                        .eq_ignore_ascii_case(&code.sha256),
+                    None => false,
+                };
+                if hit {
+                    found[i] = Some(name.to_string());
+                }
             }
-            _ => files
-                .iter()
-                .filter(|(_, body)| body.len() as u64 >= code.len)
-                .find(|(_, body)| {
-                    hex::encode(Sha256::digest(trim(body))).eq_ignore_ascii_case(&code.sha256)
-                })
-                .map(|(name, _)| name.clone()),
-        }
+            found.iter().any(Option::is_none)
+        });
+        found
     }
 
-    fn files(&mut self) -> &[(String, Vec<u8>)] {
-        if self.files.is_none() {
-            self.files = Some(self.load());
-        }
-        self.files.as_deref().unwrap_or_default()
+    /// The sdist file that contains one piece of code, if any.
+    pub fn find(&self, code: &SourceDigest) -> Option<String> {
+        self.find_all(&[code]).pop().flatten()
     }
 
-    /// Every untouched regular file, `\r` removed, within the bounds; no recursion.
-    fn load(&self) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
+    /// Calls `visit` with every untouched regular file (relative name, content with `\r`
+    /// removed) within the bounds, until it returns false; no recursion.
+    fn each_file(&self, mut visit: impl FnMut(&str, &[u8]) -> bool) {
         let mut total = 0u64;
         let mut seen = 0usize;
         let mut todo = vec![self.root.clone()];
@@ -89,7 +102,7 @@ impl Tree {
             for entry in entries.flatten() {
                 seen += 1;
                 if seen > MAX_FILES {
-                    return out;
+                    return;
                 }
                 let path = entry.path();
                 let Ok(meta) = std::fs::symlink_metadata(&path) else {
@@ -104,20 +117,22 @@ impl Tree {
                     continue;
                 }
                 if total + meta.len() > MAX_TOTAL {
-                    return out;
+                    return;
                 }
-                let Some(body) = read_no_follow(&path, meta.len()) else {
+                let Some(mut body) = read_no_follow(&path, meta.len()) else {
                     continue;
                 };
                 total += body.len() as u64;
+                body.retain(|b| *b != b'\r');
                 let name = path
                     .strip_prefix(&self.root)
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
-                out.push((name, body.into_iter().filter(|b| *b != b'\r').collect()));
+                if !visit(&name, &body) {
+                    return;
+                }
             }
         }
-        out
     }
 }
 
@@ -169,7 +184,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         // Written "by the guest" after the cutoff: not the sdist's.
         std::fs::write(dir.path().join("payload.py"), "import socket").unwrap();
-        let mut tree = Tree::new(dir.path(), cutoff);
+        let tree = Tree::new(dir.path(), cutoff);
         assert_eq!(
             tree.find(&digest("__version__ = '1.0'", true)).as_deref(),
             Some("pkg/version.py")
@@ -181,5 +196,10 @@ mod tests {
         assert_eq!(tree.find(&digest(&big, false)).as_deref(), Some("big.py"));
         assert_eq!(tree.find(&digest("import socket", true)), None);
         assert_eq!(tree.find(&digest("import os", true)), None);
+        let (a, b) = (digest("x = 1", true), digest("nowhere", true));
+        assert_eq!(
+            tree.find_all(&[&a, &b]),
+            vec![Some("big.py".to_string()), None]
+        );
     }
 }

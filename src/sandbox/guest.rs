@@ -63,6 +63,9 @@ pub enum Phase {
     Metadata,
     /// `bdist_wheel` or `build_wheel`, run only to be observed (`--observe`).
     Build,
+    /// The metadata step again with bait (stand-ins for what a payload waits for, such as
+    /// an HTTP client library), run only to be observed.
+    Bait,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -138,6 +141,7 @@ pub fn config_json(request: &GuestRequest) -> String {
         "phase": match request.phase {
             Phase::Metadata => "metadata",
             Phase::Build => "build",
+            Phase::Bait => "bait",
         },
         "target": {
             "platform": match request.target.platform {

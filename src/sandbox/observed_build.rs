@@ -9,6 +9,11 @@
 //! have done after that point was not observed. The guest may add bait here that the
 //! metadata step never has (Windows' environment and a registry on a Windows target):
 //! nothing of this run reaches an answer.
+//!
+//! Without `--observe`, one such run also follows a metadata step whose code reached for
+//! an HTTP client library the guest does not have (`import requests` in `setup.py`): the
+//! same step again, with a stand-in for it, shows what the code would have sent. Honest
+//! builds almost never import one, so the default path pays for it only then.
 
 use std::path::Path;
 use std::time::Instant;
@@ -110,5 +115,33 @@ impl Sandbox {
                 seen.build_outcome("failed", &format!("the guest trapped: {trap}{}", stderr()))
             }
         }
+    }
+
+    /// Runs the metadata step once more with bait, only to record what the build code
+    /// then tries (see the module documentation); its result is discarded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe_with_bait(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        target: Target,
+        deadline: Instant,
+        seen: &mut Observation,
+    ) {
+        if Instant::now() >= deadline {
+            return;
+        }
+        let mut deadline = Deadline { at: deadline };
+        let _ = self.run_phase(
+            root,
+            findings,
+            limits,
+            work_dir,
+            (target, Phase::Bait),
+            &mut deadline,
+            seen,
+        );
     }
 }

