@@ -730,7 +730,14 @@ def run_build(project, backend_name, backend_path):
             _fake_target()
             backend.build_wheel(dist, {})
         else:
-            run_setup_py(project, command=["bdist_wheel", "-d", dist])
+            # bdist_wheel (what pip runs), then install into a private root (what pip ran
+            # for years, and what payloads that check `"install" in sys.argv` wait for).
+            run_setup_py(project, command=[
+                "build", "--executable", "/usr/bin/python3",
+                "bdist_wheel", "-d", dist,
+                "install", "--single-version-externally-managed", "--root", dist + "/root",
+                "--record", dist + "/record.txt", "--install-headers",
+                dist + "/root/include"])
     except SystemExit as e:
         if e.code not in (None, 0):
             code = e.code

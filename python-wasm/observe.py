@@ -77,7 +77,7 @@ def _sdistill_obs_install(module_code):
                           "winreg.DeleteValue"))
     # Top-level modules whose import is worth recording (the host decides what each is).
     imports = frozenset((
-        "requests", "urllib3", "httpx", "aiohttp", "pycurl", "websocket", "websockets",
+        "requests", "ssl", "urllib3", "httpx", "aiohttp", "pycurl", "websocket", "websockets",
         "paramiko", "ftplib", "smtplib", "telnetlib", "poplib", "imaplib", "nntplib", "dns",
         "scapy", "discord", "discord_webhook", "telegram",
         "ctypes", "_ctypes", "cffi", "_cffi_backend", "win32api", "win32con", "win32com",
@@ -593,6 +593,7 @@ def _sdistill_obs_bait(target):
     import types
 
     _sdistill_obs_bait_http()
+    _sdistill_obs_bait_concurrency()
     if target != "windows":
         return
     profile = "C:\\Users\\user"
@@ -771,3 +772,91 @@ def _sdistill_obs_bait_http():
             pass
 
     sys.meta_path.append(Bait())
+    _sdistill_obs_bait_tls(modules)
+
+
+def _sdistill_obs_bait_tls(modules):
+    # TLS: WASI CPython has no ssl module, so `urlopen(url, context=ssl.create_default_
+    # context())` and http.client.HTTPSConnection fail before any request. A stand-in ssl
+    # (contexts that wrap nothing) and an HTTPS connection class let such code reach its
+    # request, which then fails on the name lookup like every other.
+    import http.client
+    import types
+    import urllib.request
+
+    try:
+        import ssl  # noqa: F401
+    except ImportError:
+        ssl = types.ModuleType("ssl")
+
+        class SSLError(OSError):
+            pass
+
+        class SSLContext:
+            check_hostname = False
+            verify_mode = 0
+
+            def __init__(self, protocol=2, *args, **kwargs):
+                self.protocol = protocol
+
+            def wrap_socket(self, sock, *args, **kwargs):
+                raise SSLError("no TLS in the sdistill sandbox")
+
+            def load_verify_locations(self, *args, **kwargs):
+                pass
+
+            load_cert_chain = load_default_certs = set_ciphers = set_alpn_protocols = \
+                load_verify_locations
+
+        ssl.SSLError = ssl.SSLCertVerificationError = ssl.CertificateError = SSLError
+        ssl.SSLContext = SSLContext
+        ssl.create_default_context = lambda *a, **k: SSLContext()
+        ssl._create_unverified_context = ssl._create_default_https_context = \
+            ssl.create_default_context
+        for name, value in (("CERT_NONE", 0), ("CERT_OPTIONAL", 1), ("CERT_REQUIRED", 2),
+                            ("PROTOCOL_TLS", 2), ("PROTOCOL_TLS_CLIENT", 16),
+                            ("PROTOCOL_SSLv23", 2), ("HAS_SNI", True),
+                            ("OPENSSL_VERSION", "OpenSSL 3.0.2 15 Mar 2022")):
+            setattr(ssl, name, value)
+        modules["ssl"] = ssl
+    if not hasattr(http.client, "HTTPSConnection"):
+        class HTTPSConnection(http.client.HTTPConnection):
+            default_port = 443
+
+            def __init__(self, host, port=None, *args, context=None, **kwargs):
+                super().__init__(host, port, *args, **kwargs)
+
+        http.client.HTTPSConnection = HTTPSConnection
+    if not hasattr(urllib.request, "HTTPSHandler"):
+        class HTTPSHandler(urllib.request.AbstractHTTPHandler):
+            def __init__(self, debuglevel=None, context=None, check_hostname=None):
+                super().__init__(debuglevel or 0)
+
+            def https_open(self, req):
+                return self.do_open(http.client.HTTPSConnection, req)
+
+            https_request = urllib.request.AbstractHTTPHandler.do_request_
+
+        urllib.request.HTTPSHandler = HTTPSHandler
+
+
+def _sdistill_obs_bait_concurrency():
+    # Payloads often start themselves in a thread, or fork and go on in the child; WASI
+    # has neither, so they would fail before doing anything. Here a thread runs its target
+    # at once, and fork returns 0 (the child's path).
+    import os
+    import threading
+
+    def start(self):
+        self._started.set()
+        try:
+            self.run()
+        except BaseException:  # noqa: BLE001 - as an unhandled exception in a thread
+            pass
+        self._is_stopped = True
+
+    threading.Thread.start = start
+    if not hasattr(os, "fork"):
+        os.fork = lambda: 0
+    if not hasattr(os, "setsid"):
+        os.setsid = lambda: None

@@ -343,6 +343,7 @@ pub const SECRET_ENV_PREFIXES: &[&str] = &["AWS_", "AZURE_", "GOOGLE_APPLICATION
 /// worth a notice (their use, if it gets that far, is recorded on its own).
 pub const NETWORK_MODULES: &[&str] = &[
     "requests",
+    "ssl",
     "urllib3",
     "httpx",
     "aiohttp",
@@ -365,7 +366,7 @@ pub const NETWORK_MODULES: &[&str] = &[
 
 /// Network client modules the observer can stand in for in a run that is never an answer
 /// (`python-wasm/observe.py`, `_sdistill_obs_bait_http`).
-pub const BAITED_MODULES: &[&str] = &["requests"];
+pub const BAITED_MODULES: &[&str] = &["requests", "ssl"];
 
 /// Modules that load or call native code, or only exist as Windows native modules.
 pub const NATIVE_MODULES: &[&str] = &[

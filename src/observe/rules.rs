@@ -253,6 +253,8 @@ pub static RULES: &[Rule] = &[
     rule(C::Tamper, &[], W::Always, C::Tamper, Suspicious,
         "goes after the observer or the report (gc, tracing, patching the hook, forged records, the event channel); refused where refusing changes nothing for honest builds"),
     // --- network: there is none in the sandbox, so any use is intent
+    rule(C::Network, &["import"], W::ByRequirement, C::Network, Ignore,
+        "a build requirement importing a network client (any use is recorded on its own)"),
     rule(C::Network, &["import"], W::Always, C::Network, Notice,
         "imports a network client; builds sometimes do, and any use is recorded on its own"),
     rule(C::Network, &["http"], W::SetuptoolsBootstrap, C::Network, Notice,

@@ -1,14 +1,15 @@
-//! `--observe`: the build itself (`bdist_wheel`, or a PEP 517 backend's `build_wheel`),
-//! run in the sandbox only to be observed.
+//! `--observe`: the build itself (`bdist_wheel` then `install` into a private root for
+//! setup.py, a PEP 517 backend's `build_wheel` otherwise), run in the sandbox only to be
+//! observed.
 //!
 //! A malicious `setup.py` usually keeps its payload where metadata does not reach it: in
 //! `cmdclass={"install": ...}`, in `build_ext`, in a backend's `build_wheel`. This runs
 //! that code with the same WASI world, limits and deadline as the metadata step. Its
 //! result is never an answer; how it ended (built, a compiler the sandbox lacks, a
 //! failure, the deadline, a limit) becomes a `build` event, because what the build would
-//! have done after that point was not observed. The guest may add bait here that the
-//! metadata step never has (Windows' environment and a registry on a Windows target):
-//! nothing of this run reaches an answer.
+//! have done after that point was not observed. The guest adds bait here that the metadata
+//! step never has (an HTTP client and TLS, threads and fork, and on a Windows target its
+//! environment and a registry): nothing of this run reaches an answer.
 //!
 //! Without `--observe`, one such run also follows a metadata step whose code reached for
 //! an HTTP client library the guest does not have (`import requests` in `setup.py`): the

