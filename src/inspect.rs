@@ -298,7 +298,21 @@ impl Inspector {
         let root = unpacked.root_dir()?;
         let mut findings = static_meta::read_sdist(&root, limits)?;
         warnings.extend(findings.warnings.iter().cloned());
-        if let Some((core, method)) = findings.metadata.take() {
+        let static_answer = findings.metadata.take();
+        // What runs after the metadata step only to be observed (see `Sandbox::observe_further`).
+        let observe_further = |sandbox: &Sandbox, seen: &mut Observation| {
+            sandbox.observe_further(
+                &unpacked.root_path(),
+                &findings,
+                limits,
+                &work_dir,
+                self.options.target,
+                deadline,
+                self.options.observe,
+                seen,
+            )
+        };
+        if let Some((core, method)) = static_answer {
             let file = if method == Method::PkgInfo {
                 "PKG-INFO"
             } else {
@@ -308,15 +322,7 @@ impl Inspector {
             if self.options.observe && self.options.sandbox == SandboxMode::Auto {
                 // The answer stays the static one; the build runs only to be observed.
                 let mut seen = Observation::new(Scope::Build);
-                self.sandbox()?.observe_build(
-                    &unpacked.root_path(),
-                    &findings,
-                    limits,
-                    &work_dir,
-                    self.options.target,
-                    deadline,
-                    &mut seen,
-                );
+                observe_further(&*self.sandbox()?, &mut seen);
                 *behaviour = seen.finish();
             }
             let meta = Metadata::from_core(core, method, findings.build, source);
@@ -350,27 +356,7 @@ impl Inspector {
             deadline,
             &mut seen,
         );
-        if self.options.observe {
-            sandbox.observe_build(
-                &unpacked.root_path(),
-                &findings,
-                limits,
-                &work_dir,
-                self.options.target,
-                deadline,
-                &mut seen,
-            );
-        } else if seen.wants_bait() {
-            sandbox.observe_with_bait(
-                &unpacked.root_path(),
-                &findings,
-                limits,
-                &work_dir,
-                self.options.target,
-                deadline,
-                &mut seen,
-            );
-        }
+        observe_further(&sandbox, &mut seen);
         *behaviour = seen.finish();
         let out = out?;
         warnings.extend(out.warnings);

@@ -391,6 +391,38 @@ mod tests {
     }
 
     #[test]
+    fn every_event_the_observer_sends_has_a_meaning() {
+        // The guest's lists (python-wasm/observe.py) and `classify` must agree, or the
+        // observer's own records would read as forged.
+        let source = include_str!("../../python-wasm/observe.py");
+        let start = source.find("files_read = frozenset").unwrap();
+        let end = source.find("# Where code files live").unwrap();
+        let region = &source[start..end];
+        let at = region.find("imports = frozenset((").unwrap();
+        let until = at + region[at..].find("))").unwrap();
+        let strings = |text: &str| -> Vec<String> {
+            text.split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        };
+        let mut events = strings(&region[..at]);
+        events.extend(strings(&region[until..]));
+        assert!(events.len() > 40, "{events:?}");
+        for e in &events {
+            if e != READY && e != "import" {
+                assert!(classify(e, "x", false).is_some(), "{e}");
+            }
+        }
+        let modules = strings(&region[at..until]);
+        assert!(modules.len() > 20, "{modules:?}");
+        for m in &modules {
+            assert!(classify("import", m, false).is_some(), "{m}");
+        }
+    }
+
+    #[test]
     fn code_digest_is_kept_for_provenance() {
         let f = one(r#"{"e":"compile","x":"import os\nos.system('x')","h":"ab","n":24,"b":"s"}"#);
         assert_eq!(f.target, "import os os.system('x')");

@@ -158,14 +158,14 @@ impl GuardedWasi {
         Ok(total)
     }
 
-    /// Whether `fd` is the event channel; any call on it but `fd_write` is recorded as
-    /// tampering (`call` names it) and refused.
-    fn event_channel(&mut self, fd: types::Fd, call: &str) -> bool {
+    /// Refuses `call` (`EBADF`) when `fd` is the event channel, recording the attempt:
+    /// nothing may end, move or rewind it.
+    fn keep_channel(&mut self, fd: types::Fd, call: &str) -> Result<(), types::Error> {
         if u32::from(fd) != EVENT_FD {
-            return false;
+            return Ok(());
         }
         self.report.observed.channel_tamper(call);
-        true
+        Err(Errno::Badf.into())
     }
 
     /// A `path_open` of the event channel's name: the observer's one open, or tampering.
@@ -291,9 +291,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         offset: types::Filesize,
         len: types::Filesize,
     ) -> Result<(), types::Error> {
-        if self.event_channel(fd, "fd_allocate") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(fd, "fd_allocate")?;
         self.inner.fd_allocate(memory, fd, offset, len)
     }
 
@@ -302,9 +300,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         memory: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<(), types::Error> {
-        if self.event_channel(fd, "fd_close") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(fd, "fd_close")?;
         let r = self.inner.fd_close(memory, fd).await;
         if r.is_ok() {
             self.open = self.open.saturating_sub(1);
@@ -382,9 +378,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         fd: types::Fd,
         size: types::Filesize,
     ) -> Result<(), types::Error> {
-        if self.event_channel(fd, "fd_filestat_set_size") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(fd, "fd_filestat_set_size")?;
         // Growing a file is charged like writing the bytes it grows by.
         let current = self.inner.fd_filestat_get(memory, fd).await?.size;
         if size > current {
@@ -456,9 +450,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         ciovs: types::CiovecArray,
         offset: types::Filesize,
     ) -> Result<types::Size, types::Error> {
-        if self.event_channel(fd, "fd_pwrite") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(fd, "fd_pwrite")?;
         self.charge_write(memory, fd, ciovs)?;
         let r = self.inner.fd_pwrite(memory, fd, ciovs, offset).await;
         self.note("fd_pwrite", &r);
@@ -491,9 +483,8 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         to: types::Fd,
     ) -> Result<(), types::Error> {
         // Either way round: nothing may be moved onto the channel, nor the channel moved.
-        if self.event_channel(from, "fd_renumber") || self.event_channel(to, "fd_renumber") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(from, "fd_renumber")?;
+        self.keep_channel(to, "fd_renumber")?;
         let r = self.inner.fd_renumber(memory, from, to).await;
         if r.is_ok() && u32::from(from) != u32::from(to) {
             // `to` was closed and `from` moved onto it.
@@ -515,9 +506,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         offset: types::Filedelta,
         whence: types::Whence,
     ) -> Result<types::Filesize, types::Error> {
-        if self.event_channel(fd, "fd_seek") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(fd, "fd_seek")?;
         let r = self.inner.fd_seek(memory, fd, offset, whence).await;
         self.note("fd_seek", &r);
         r
@@ -538,9 +527,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         memory: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Filesize, types::Error> {
-        if self.event_channel(fd, "fd_tell") {
-            return Err(Errno::Badf.into());
-        }
+        self.keep_channel(fd, "fd_tell")?;
         self.inner.fd_tell(memory, fd)
     }
 

@@ -28,11 +28,13 @@ use crate::observe::Observation;
 use crate::static_meta::StaticFindings;
 
 impl Sandbox {
-    /// Runs the build of the unpacked sdist at `root` and records in `seen` what its code
-    /// tried and how the build ended. Never fails the input: whatever stops the build is
-    /// itself a `build` event.
+    /// After the metadata step (or in its place, when the metadata is static): with
+    /// `build`, the build itself (`--observe`); otherwise, when the metadata step's code
+    /// reached for a network module the guest lacks, that step again with bait. Records in
+    /// `seen` what the code tried and, for the build, how it ended. Never fails the input:
+    /// whatever stops the build is itself a `build` event.
     #[allow(clippy::too_many_arguments)]
-    pub fn observe_build(
+    pub fn observe_further(
         &self,
         root: &Path,
         findings: &StaticFindings,
@@ -40,37 +42,50 @@ impl Sandbox {
         work_dir: &Path,
         target: Target,
         deadline: Instant,
+        build: bool,
         seen: &mut Observation,
     ) {
-        if let Some(backend) = findings.build.backend.as_deref() {
-            if let Some(why) = native_backend(backend) {
+        let phase = match (build, seen.wants_bait()) {
+            (true, _) => Phase::Build,
+            (false, true) => Phase::Bait,
+            (false, false) => return,
+        };
+        if let Some(why) = findings.build.backend.as_deref().and_then(native_backend) {
+            if build {
                 seen.build_outcome("failed", why);
-                return;
             }
+            return;
         }
         if Instant::now() >= deadline {
-            seen.build_outcome(
-                "timeout",
-                "no time was left for the build after the metadata step",
-            );
+            if build {
+                seen.build_outcome(
+                    "timeout",
+                    "no time was left for the build after the metadata step",
+                );
+            }
             return;
         }
         let mut deadline = Deadline { at: deadline };
-        let end = match self.run_phase(
+        let end = self.run_phase(
             root,
             findings,
             limits,
             work_dir,
-            (target, Phase::Build),
+            (target, phase),
             &mut deadline,
             seen,
-        ) {
-            Ok(end) => end,
-            Err(e) => {
-                seen.build_outcome("failed", &format!("the build could not run: {e}"));
-                return;
+        );
+        match end {
+            Ok(end) if build => Self::build_ended(end, limits, seen),
+            Err(e) if build => {
+                seen.build_outcome("failed", &format!("the build could not run: {e}"))
             }
-        };
+            _ => {} // the bait run's result is never an answer, nor news
+        }
+    }
+
+    /// How the `--observe` build ended, as a `build` event when it did not succeed.
+    fn build_ended(end: PhaseEnd, limits: &Limits, seen: &mut Observation) {
         let PhaseEnd {
             result, outcome, ..
         } = end;
@@ -116,33 +131,5 @@ impl Sandbox {
                 seen.build_outcome("failed", &format!("the guest trapped: {trap}{}", stderr()))
             }
         }
-    }
-
-    /// Runs the metadata step once more with bait, only to record what the build code
-    /// then tries (see the module documentation); its result is discarded.
-    #[allow(clippy::too_many_arguments)]
-    pub fn observe_with_bait(
-        &self,
-        root: &Path,
-        findings: &StaticFindings,
-        limits: &Limits,
-        work_dir: &Path,
-        target: Target,
-        deadline: Instant,
-        seen: &mut Observation,
-    ) {
-        if Instant::now() >= deadline {
-            return;
-        }
-        let mut deadline = Deadline { at: deadline };
-        let _ = self.run_phase(
-            root,
-            findings,
-            limits,
-            work_dir,
-            (target, Phase::Bait),
-            &mut deadline,
-            seen,
-        );
     }
 }
