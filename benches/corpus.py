@@ -7,6 +7,7 @@ Usage:
   python3 benches/corpus.py [--corpus DIR] [--categories abc] [--jobs 2] [--per-sdist]
                             [--cold] [--binary target/release/sdistill] [--limit N]
                             [--json-out FILE] [--reuse FILE]
+                            [--behaviour] [--observe] [--compare BASE_BINARY] [--reps N]
 
 --corpus DIR is a directory with manifest.json and truth.json in ../shared/corpus's
 formats: ../shared/corpus (the default; cached under target/corpus/) or benches/sample
@@ -19,6 +20,13 @@ failures by error kind and by cause, the three biggest causes of not agreeing, b
 throughput and peak memory; with --per-sdist also the median/p90 wall time of one
 `inspect` process per sdist; with --cold the first-run cost (module compile) on an empty
 compiled-module cache.
+
+--behaviour prints the behaviour report over the corpus: verdict counts, every `notice`
+kind seen (category/action and the rule's reason), and every `suspicious` event with its
+sdist. --observe adds `--observe` to the batch. --compare BASE_BINARY times, in the same
+run, one `inspect` process per sandboxed sdist with BASE_BINARY (a build without the
+observer) and with --binary, interleaved, --reps times each; it prints the median of the
+per-sdist ratios (the observer's cost) and, separately, what `--observe` costs.
 """
 import argparse
 import hashlib
@@ -332,6 +340,10 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json-out", help="write sdistill's answers (JSON array) here")
     ap.add_argument("--reuse", help="compare the answers of an earlier --json-out instead of running sdistill")
+    ap.add_argument("--behaviour", action="store_true")
+    ap.add_argument("--observe", action="store_true")
+    ap.add_argument("--compare", metavar="BASE_BINARY")
+    ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
 
     manifest = json.load(open(os.path.join(args.corpus, "manifest.json")))
@@ -354,13 +366,20 @@ def main():
     else:
         # Not --offline: build requirements are fetched (hash-checked) and cached on first use.
         out, wall, rss = run_measured([args.binary, "inspect", "--no-cache", "--format", "json",
-                                       "-j", str(args.jobs)] + paths)
+                                       "-j", str(args.jobs)]
+                                      + (["--observe"] if args.observe else []) + paths)
         results = json.loads(out)
         print(f"batch: {wall:.1f} s wall, {len(paths) / wall:.2f} sdists/s, peak RSS {rss:.0f} MiB")
     if args.json_out and not args.reuse:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=1)
     print_report(classify(entries, results, truth), results)
+
+    if args.behaviour:
+        report_behaviour(entries, results)
+
+    if args.compare:
+        compare(args, entries, paths, results)
 
     if args.per_sdist:
         times = []
@@ -381,6 +400,63 @@ def main():
             _, t_cold, _ = run_measured([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", paths[0]], env)
             _, t_warm, _ = run_measured([args.binary, "inspect", "--no-cache", "--format", "json", "--offline", paths[0]], env)
         print(f"cold first run (compiles the runtime): {t_cold:.2f} s; next run: {t_warm:.2f} s ({os.path.basename(paths[0])})")
+
+
+def report_behaviour(entries, results):
+    verdicts, notices, suspicious = {}, {}, []
+    for entry, res in zip(entries, results):
+        b = res.get("behaviour")
+        verdict = b["verdict"] if b else "null (no build code ran)"
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        for e in (b or {}).get("events", []):
+            key = (e["category"], e["action"], e["reason"])
+            if e["severity"] == "notice":
+                notices.setdefault(key, set()).add(entry["name"])
+            elif e["severity"] == "suspicious":
+                suspicious.append((entry["name"], entry["version"], e))
+    total = len(results)
+    print("behaviour verdicts:", ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
+    n_susp = verdicts.get("suspicious", 0)
+    print(f"suspicious: {n_susp}/{total} = {100.0 * n_susp / max(total, 1):.1f} %")
+    print("notice kinds (category/action: reason -- sdists):")
+    for (cat, action, reason), names in sorted(notices.items()):
+        print(f"  {cat}/{action}: {reason} -- {len(names)}: {', '.join(sorted(names)[:6])}"
+              + (" ..." if len(names) > 6 else ""))
+    for name, version, e in suspicious:
+        print(f"  SUSPICIOUS {name} {version}: {e['category']}/{e['action']} {e['target'][:100]!r}"
+              f" at {e['location']} ({e['reason']})")
+
+
+def compare(args, entries, paths, results):
+    # Only sdists whose answer comes from the sandbox: the static path runs no build code.
+    sandboxed = [p for p, r in zip(paths, results) if (r.get("method") or "").startswith("sandbox")]
+    base_cmd = lambda p: [args.compare, "inspect", "--no-cache", "--format", "json", "--offline", p]
+    ours_cmd = lambda p, extra=(): [args.binary, "inspect", "--no-cache", "--format", "json",
+                                   "--offline", *extra, p]
+    for p in sandboxed[:2]:  # warm both binaries' snapshots and the page cache
+        run_measured(base_cmd(p))
+        run_measured(ours_cmd(p))
+    base_t, ours_t, obs_t, ratios, obs_ratios = [], [], [], [], []
+    for p in sandboxed:
+        b, o, ob = [], [], []
+        for _ in range(args.reps):
+            b.append(run_measured(base_cmd(p))[1])
+            o.append(run_measured(ours_cmd(p))[1])
+            ob.append(run_measured(ours_cmd(p, ("--observe",)))[1])
+        mb, mo, mob = statistics.median(b), statistics.median(o), statistics.median(ob)
+        base_t.append(mb)
+        ours_t.append(mo)
+        obs_t.append(mob)
+        ratios.append(mo / mb)
+        obs_ratios.append(mob / mo)
+    print(f"observer cost over {len(sandboxed)} sandboxed sdists, one process each, "
+          f"median of {args.reps} interleaved runs per sdist:")
+    print(f"  without observer (base): median {statistics.median(base_t):.3f} s, p90 {pct(base_t, 0.9):.3f} s")
+    print(f"  with observer:           median {statistics.median(ours_t):.3f} s, p90 {pct(ours_t, 0.9):.3f} s")
+    print(f"  median per-sdist ratio with/without: {statistics.median(ratios):.3f} "
+          f"(p10 {pct(ratios, 0.1):.3f}, p90 {pct(ratios, 0.9):.3f})")
+    print(f"  with --observe:          median {statistics.median(obs_t):.3f} s, p90 {pct(obs_t, 0.9):.3f} s; "
+          f"median per-sdist ratio to the default path {statistics.median(obs_ratios):.2f}")
 
 
 if __name__ == "__main__":

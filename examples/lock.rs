@@ -70,6 +70,7 @@ impl MetadataProvider for InMemory {
                 .unwrap_or_default(),
             method: "memory".into(),
             warnings: vec![],
+            behaviour: None,
         })
     }
 }

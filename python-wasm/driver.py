@@ -1,6 +1,8 @@
 # sdistill guest driver. Runs ONLY inside the WASI sandbox (CPython 3.12 under wasmtime),
 # never on the host. The host passes one JSON argument and reads one JSON file back from
 # /out/result.json; nothing the sdist prints on stdout/stderr is part of the answer.
+# observe.py comes first in the same program: its audit hook is installed below, before
+# anything else, and reports what the build code tries on the host's event channel.
 #
 # Guest filesystem (all the guest can see):
 #   /sdist    private, writable copy of the unpacked sdist (cwd)
@@ -13,9 +15,15 @@
 # ("mode": "snapshot", once per runtime, no sdist) imports everything, then freezes
 # itself with os._exit(SNAPSHOT_EXIT); every later run resumes a fresh copy of that state
 # through _Resume.__repr__, which reads its request from /out/request.json.
+#
+# Phases: "metadata" (egg_info / prepare_metadata_for_build_wheel: the answer); with
+# --observe, "build" (bdist_wheel / build_wheel, run only to be observed; its result says
+# how the build went and is never an answer); "bait" (the metadata step again with
+# stand-ins for what a payload waits for, run only to be observed).
 import sys
 
 sys.dont_write_bytecode = True
+_sdistill_obs_install(sys._getframe(0).f_code)
 
 import errno
 import io
@@ -73,6 +81,18 @@ def _install_stand_ins():
     def not_installed(*args, **kwargs):
         raise FileNotFoundError(errno.ENOENT, "No such file or directory (no processes in the sdistill sandbox)")
 
+    # Every stand-in raises the audit event CPython's real call would (the observer
+    # records the command line), then behaves as a machine without the program. The last
+    # program refused names what an --observe build failed on (a compiler, usually).
+    audit = sys.audit
+
+    def refused(event, shape):
+        def stand_in(*args, _audit=audit, **kwargs):
+            _audit(event, *shape(args))
+            _refused_program(shape(args)[1])
+            not_installed()
+        return stand_in
+
     import subprocess
 
     class _NoProcess(subprocess.Popen):
@@ -80,7 +100,10 @@ def _install_stand_ins():
         # that printed "not found" and exited 127. Code written for a machine without the
         # tool (pkg-config, xslt-config, git) expects exactly that.
         def __init__(self, args, *a, shell=False, stdout=None, stderr=None, text=None,
-                     universal_newlines=None, encoding=None, errors=None, **kw):
+                     universal_newlines=None, encoding=None, errors=None, executable=None,
+                     cwd=None, env=None, _audit=audit, **kw):
+            _audit("subprocess.Popen", executable, args, cwd, env)
+            _refused_program(args)
             self.args = args
             self.pid = 0
             self.returncode = None
@@ -126,13 +149,47 @@ def _install_stand_ins():
             pass
 
     subprocess.Popen = _NoProcess
-    os.system = lambda cmd: 127 << 8
-    os.popen = not_installed
+
+    def system(command, _audit=audit):
+        _audit("os.system", command)
+        _refused_program(command)
+        return 127 << 8
+
+    os.system = system
+    os.popen = refused("subprocess.Popen", lambda a: (None, a[0] if a else None, None, None))
     # Replace only what exists: adding os.fork would make the stdlib think it can fork.
+    shapes = {
+        "exec": lambda a: (a[0] if a else None, a[1] if len(a) > 1 else None, None),
+        "spawn": lambda a: (a[0] if a else None, a[1] if len(a) > 1 else None,
+                            a[2] if len(a) > 2 else None, None),
+        "posix_spawn": lambda a: (a[0] if a else None, a[1] if len(a) > 1 else None, None),
+    }
     for name in ("execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "spawnvp",
                  "spawnvpe", "posix_spawn", "posix_spawnp"):
-        if hasattr(os, name):
-            setattr(os, name, not_installed)
+        # os.execl*/execvp* (Python, always there) end in execv/execve, which WASI lacks:
+        # those two are added so that an exec is seen, not an AttributeError.
+        if hasattr(os, name) or name in ("execv", "execve"):
+            kind = "posix_spawn" if name.startswith("posix_spawn") else name[:5].rstrip("v")
+            setattr(os, name, refused("os." + kind, shapes[kind]))
+
+
+LAST_REFUSED = [""]
+
+
+def _refused_program(args):
+    # The base name of the program a stand-in refused (for the build outcome only).
+    try:
+        words = args.split() if isinstance(args, (str, bytes)) else [str(a) for a in args]
+        first = words[0] if words else ""
+        if isinstance(first, bytes):
+            first = first.decode("utf-8", "replace")
+        LAST_REFUSED[0] = os.path.basename(first)
+    except Exception:
+        LAST_REFUSED[0] = ""
+
+
+_COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "clang++", "cl", "cl.exe", "link.exe",
+              "icc", "nvcc", "gfortran")
 
 
 # --- Names removed from the stdlib that old setup.py files still use -------------------
@@ -531,7 +588,7 @@ def _fast_egg_info():
     ei.egg_info.find_sources = find_sources
 
 
-def run_setup_py(project):
+def run_setup_py(project, command=None):
     egg_base = "/scratch/egg-info"
     os.makedirs(egg_base, exist_ok=True)
     os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
@@ -551,10 +608,13 @@ def run_setup_py(project):
     else:
         source = b"from setuptools import setup; setup()\n"
         WARNINGS.append("no setup.py; ran setuptools with setup.cfg/pyproject only")
-    sys.argv = ["setup.py", "-q", "egg_info", "--egg-base", egg_base]
+    sys.argv = ["setup.py", "-q"] + (command or ["egg_info", "--egg-base", egg_base])
     sys.path.insert(0, project)
     code = compile(source, setup_py, "exec")
     globs = {"__name__": "__main__", "__file__": setup_py, "__builtins__": __builtins__}
+    if command is not None:
+        exec(code, globs)  # the build phase: run_build reports how it ended
+        return
     try:
         exec(code, globs)
     except SystemExit as e:
@@ -634,15 +694,78 @@ def run_pep517(project, backend_name, backend_path):
         finish({"ok": True, "method": "sandbox-pep517", "metadata": f.read(), "warnings": WARNINGS})
 
 
+# --- The --observe build: run what an install runs, to be observed -----------------------
+
+# Failures that mean "no C compiler": the sandbox has none, so a build with extensions
+# stops there (the observer records the compiler it looked for).
+_NO_COMPILER = ("command '", "unable to find vcvarsall", "microsoft visual c++",
+                "compileerror", "linkerror", "ccompilererror", "distutilsexecerror",
+                "no such file or directory: 'cc'", "c compiler")
+
+
+def _build_outcome(what, message):
+    text = (what + " " + message).lower()
+    program = LAST_REFUSED[0]
+    compiler = program in _COMPILERS or program.endswith(("-gcc", "-g++", "-cc", "-clang"))
+    outcome = "no-compiler" if compiler or any(m in text for m in _NO_COMPILER) else "failed"
+    finish({"ok": True, "method": "build", "outcome": outcome, "message": message[-2000:],
+            "warnings": WARNINGS})
+
+
+def run_build(project, backend_name, backend_path):
+    # The build itself (what `pip install` runs after the metadata): bdist_wheel through
+    # setup.py, or the backend's build_wheel. A payload hidden in cmdclass={"install": ...}
+    # or build_ext runs here.
+    _sdistill_obs_bait((CONFIG.get("target") or {}).get("platform"))
+    dist = "/scratch/dist"
+    os.makedirs(dist, exist_ok=True)
+    try:
+        if backend_name and not backend_name.startswith("setuptools.build_meta"):
+            for p in reversed(backend_path or []):
+                sys.path.insert(0, os.path.join(project, p))
+            module_name, _, obj_path = backend_name.partition(":")
+            backend = __import__(module_name, fromlist=["_"])
+            for attr in filter(None, obj_path.split(".")):
+                backend = getattr(backend, attr)
+            _fake_target()
+            backend.build_wheel(dist, {})
+        else:
+            # bdist_wheel (what pip runs), then install into a private root (what pip ran
+            # for years, and what payloads that check `"install" in sys.argv` wait for).
+            run_setup_py(project, command=[
+                "build", "--executable", "/usr/bin/python3",
+                "bdist_wheel", "-d", dist,
+                "install", "--single-version-externally-managed", "--root", dist + "/root",
+                "--record", dist + "/record.txt", "--install-headers",
+                dist + "/root/include"])
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            code = e.code
+            _build_outcome("SystemExit", code if isinstance(code, str)
+                           else "the build exited with status %r" % (code,))
+    except BaseException as e:  # noqa: BLE001 - how the build failed is the result
+        _build_outcome(type(e).__name__, "".join(
+            traceback.format_exception_only(type(e), e)).strip())
+    finish({"ok": True, "method": "build", "outcome": "built", "message": "",
+            "warnings": WARNINGS})
+
+
 def main(prepared=False):
+    # Said before any sdist code runs: the host knows the observer is alive in this run.
+    sys.audit("sdistill.ready")
     project = CONFIG.get("project", "/sdist")
     os.chdir(project)
     if not prepared:
         _install_stand_ins()
         _install_compat()
     backend = CONFIG.get("backend")
+    if CONFIG.get("phase") == "bait":
+        # The metadata step again, only to be observed (its result is never an answer).
+        _sdistill_obs_bait((CONFIG.get("target") or {}).get("platform"))
     try:
-        if backend and not backend.startswith("setuptools.build_meta"):
+        if CONFIG.get("phase") == "build":
+            run_build(project, backend, CONFIG.get("backend_path"))
+        elif backend and not backend.startswith("setuptools.build_meta"):
             run_pep517(project, backend, CONFIG.get("backend_path"))
         else:
             run_setup_py(project)

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::archive::InputKind;
 use crate::error::Result;
 use crate::metadata::CoreMetadata;
+use crate::observe::Behaviour;
 use crate::sandbox::Target;
 use crate::static_meta::{BuildSystem, Method};
 
@@ -131,4 +132,7 @@ pub struct Report {
     /// answer (a build requirement or helper missing, a host failure) is not, and neither
     /// is an error: computing it again may give another result.
     pub reusable: bool,
+    /// What the build code tried to do, and the verdict; `None` when no build code ran.
+    /// Present on failures too: a build that tried something and then crashed still did.
+    pub behaviour: Option<Behaviour>,
 }

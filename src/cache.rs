@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::answer::Metadata;
 use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
+use crate::observe::Behaviour;
 
 /// Largest cache entry read back.
 const MAX_ENTRY: u64 = 64 * 1024 * 1024;
@@ -53,6 +54,9 @@ struct Entry {
 struct Payload {
     metadata: Metadata,
     warnings: Vec<String>,
+    /// The behaviour report of the run that computed the answer.
+    #[serde(default)]
+    behaviour: Option<Behaviour>,
 }
 
 impl CacheKey<'_> {
@@ -91,8 +95,9 @@ impl MetadataCache {
         Some((dir, format!("{digest}.json")))
     }
 
-    /// The stored answer for `key`, if there is one and it verifies.
-    pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>)> {
+    /// The stored answer for `key` (metadata, warnings, behaviour report), if there is
+    /// one and it verifies.
+    pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>, Option<Behaviour>)> {
         let digest = key.digest();
         let (dir, name) = self.entry(&digest, false)?;
         let text = dir.read(&name, MAX_ENTRY).ok()?;
@@ -103,15 +108,28 @@ impl MetadataCache {
         if checksum(&entry.payload)? != entry.checksum {
             return None;
         }
-        Some((entry.payload.metadata, entry.payload.warnings))
+        let Payload {
+            metadata,
+            warnings,
+            behaviour,
+        } = entry.payload;
+        Some((metadata, warnings, behaviour))
     }
 
-    /// Stores an answer. Failures to write are ignored: the cache is an optimisation.
-    pub fn store(&self, key: &CacheKey, metadata: &Metadata, warnings: &[String]) {
+    /// Stores an answer with its warnings and behaviour report. Failures to write are
+    /// ignored: the cache is an optimisation.
+    pub fn store(
+        &self,
+        key: &CacheKey,
+        metadata: &Metadata,
+        warnings: &[String],
+        behaviour: Option<&Behaviour>,
+    ) {
         let digest = key.digest();
         let payload = Payload {
             metadata: metadata.clone(),
             warnings: warnings.to_vec(),
+            behaviour: behaviour.cloned(),
         };
         let Some(sum) = checksum(&payload) else {
             return;
@@ -166,10 +184,16 @@ mod tests {
             context: "ctx",
         };
         assert!(cache.load(&key).is_none());
-        cache.store(&key, &sample(), &["w".into()]);
-        let (meta, warnings) = cache.load(&key).unwrap();
+        let seen = Behaviour {
+            verdict: crate::observe::Severity::Notice,
+            scope: crate::observe::Scope::Metadata,
+            events: Vec::new(),
+        };
+        cache.store(&key, &sample(), &["w".into()], Some(&seen));
+        let (meta, warnings, behaviour) = cache.load(&key).unwrap();
         assert_eq!(meta.requires_dist, vec!["six"]);
         assert_eq!(warnings, vec!["w"]);
+        assert_eq!(behaviour, Some(seen));
         // Another context is another entry.
         let other = CacheKey {
             file_sha256: "ab12",

@@ -491,6 +491,7 @@ fn failed(input: &Input, error: Error, elapsed: Duration) -> Report {
         elapsed,
         cached: false,
         reusable: false,
+        behaviour: None,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::cache::{CacheKey, MetadataCache};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::metadata::CoreMetadata;
+use crate::observe::{Behaviour, Observation, Scope};
 use crate::sandbox::{guest, runtime, Sandbox, SandboxConfig, Target};
 use crate::static_meta::{self, BuildSystem, Method};
 
@@ -51,6 +52,10 @@ pub struct Options {
     /// Reuse and store answers in the metadata cache ([`MetadataCache`]) under the cache
     /// root. On by default; `--no-cache` turns it off.
     pub cache: bool,
+    /// `--observe`: run the build code in the sandbox even when the metadata is static,
+    /// and run the build itself after the metadata step, to report everything it tries
+    /// (the answer still comes from the static metadata when there is one).
+    pub observe: bool,
 }
 
 impl Default for Options {
@@ -62,6 +67,7 @@ impl Default for Options {
             target: Target::default(),
             work_dir: None,
             cache: true,
+            observe: false,
         }
     }
 }
@@ -100,9 +106,17 @@ impl Inspector {
         let mut source = None;
         let mut cached = false;
         let mut reusable = false;
+        let mut behaviour = None;
         // A panic is a bug, but it must cost only this input, never the batch.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run(path, &mut source, &mut warnings, &mut cached, &mut reusable)
+            self.run(
+                path,
+                &mut source,
+                &mut warnings,
+                &mut cached,
+                &mut reusable,
+                &mut behaviour,
+            )
         }))
         .unwrap_or_else(|panic| {
             let detail = panic
@@ -121,6 +135,7 @@ impl Inspector {
             elapsed: started.elapsed(),
             cached,
             reusable,
+            behaviour,
         }
     }
 
@@ -153,6 +168,7 @@ impl Inspector {
         warnings: &mut Vec<String>,
         cached: &mut bool,
         reusable: &mut bool,
+        behaviour: &mut Option<Behaviour>,
     ) -> Result<Metadata> {
         // One deadline for the whole input: every sandbox run and retry of it together.
         let deadline = Instant::now() + self.options.limits.timeout;
@@ -184,31 +200,33 @@ impl Inspector {
             _ => None,
         };
         let (Some(cache), Some(sha)) = (cache, source.sha256.as_deref()) else {
-            return self.compute(path, kind, &source, warnings, deadline).map(
-                |(meta, degraded)| {
+            return self
+                .compute(path, kind, &source, warnings, deadline, behaviour)
+                .map(|(meta, degraded)| {
                     *reusable = degraded.is_empty() && source.sha256.is_some();
                     meta
-                },
-            );
+                });
         };
         let key = CacheKey {
             file_sha256: sha,
             context: self.cache_context(),
         };
         let lookup = Instant::now();
-        if let Some((meta, stored)) = cache.load(&key) {
+        if let Some((meta, stored, seen)) = cache.load(&key) {
             warnings.extend(stored);
+            *behaviour = seen;
             *cached = true;
             self.trace(path, "answered from the metadata cache", lookup);
             *reusable = true;
             return Ok(meta);
         }
         let before = warnings.len();
-        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline)?;
+        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline, behaviour)?;
         // Only an answer that depends on nothing but the input's bytes and sdistill is
-        // kept: a missing build requirement or helper today may be there tomorrow.
+        // kept: a missing build requirement or helper today may be there tomorrow. Its
+        // behaviour report is kept with it, so a cached answer is never cleaner.
         if degraded.is_empty() {
-            cache.store(&key, &meta, &warnings[before..]);
+            cache.store(&key, &meta, &warnings[before..], behaviour.as_ref());
             *reusable = true;
         }
         Ok(meta)
@@ -219,13 +237,14 @@ impl Inspector {
     fn cache_context(&self) -> &str {
         self.context.get_or_init(|| {
             format!(
-                "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?}",
+                "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?} observe={}",
                 env!("CARGO_PKG_VERSION"),
                 runtime::Lock::key(),
                 guest::driver_sha256(),
                 self.options.target,
                 self.options.limits,
                 self.options.sandbox,
+                self.options.observe,
             )
         })
     }
@@ -235,7 +254,7 @@ impl Inspector {
     /// the file only to hash it. Sound because an answer is stored only under the sha256
     /// of the bytes it was computed from (the file itself is checked against the same
     /// hash before anyone gets it). `None` with the cache off or on a miss.
-    pub fn cached(&self, sha256: &str) -> Option<(Metadata, Vec<String>)> {
+    pub fn cached(&self, sha256: &str) -> Option<(Metadata, Vec<String>, Option<Behaviour>)> {
         if !self.options.cache {
             return None;
         }
@@ -251,7 +270,8 @@ impl Inspector {
     }
 
     /// The answer for one input, and why it is degraded (empty when it is clean), checked
-    /// against what the input claims to be ([`crate::identity`]).
+    /// against what the input claims to be ([`crate::identity`]); what the build code
+    /// tried goes into `behaviour`, whether or not there is an answer.
     fn compute(
         &self,
         path: &Path,
@@ -259,10 +279,18 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
         deadline: Instant,
+        behaviour: &mut Option<Behaviour>,
     ) -> Result<(Metadata, Vec<String>)> {
         let mut claims = Vec::new();
-        let (meta, degraded) =
-            self.compute_unchecked(path, kind, source, warnings, deadline, &mut claims)?;
+        let (meta, degraded) = self.compute_unchecked(
+            path,
+            kind,
+            source,
+            warnings,
+            deadline,
+            &mut claims,
+            behaviour,
+        )?;
         let filename = (kind != InputKind::Directory).then_some(source.filename.as_str());
         warnings.extend(crate::identity::check(
             filename,
@@ -274,6 +302,7 @@ impl Inspector {
         Ok((meta, degraded))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn compute_unchecked(
         &self,
         path: &Path,
@@ -282,6 +311,7 @@ impl Inspector {
         warnings: &mut Vec<String>,
         deadline: Instant,
         claims: &mut Vec<crate::identity::Claim>,
+        behaviour: &mut Option<Behaviour>,
     ) -> Result<(Metadata, Vec<String>)> {
         let limits = &self.options.limits;
         let started = Instant::now();
@@ -310,7 +340,7 @@ impl Inspector {
         self.trace(path, &format!("unpacked into {root_name}"), started);
         let started = Instant::now();
         let root = unpacked.root_dir()?;
-        let findings = static_meta::read_sdist(&root, limits)?;
+        let mut findings = static_meta::read_sdist(&root, limits)?;
         self.trace(path, "read static metadata", started);
         warnings.extend(findings.warnings.iter().cloned());
         if let Some((name, version)) = &findings.pkg_info_identity {
@@ -320,7 +350,21 @@ impl Inspector {
                 version: version.clone(),
             });
         }
-        if let Some((mut core, method)) = findings.metadata {
+        let static_answer = findings.metadata.take();
+        // What runs after the metadata step only to be observed (see `Sandbox::observe_further`).
+        let observe_further = |sandbox: &Sandbox, seen: &mut Observation| {
+            sandbox.observe_further(
+                &unpacked.root_path(),
+                &findings,
+                limits,
+                &work_dir,
+                self.options.target,
+                deadline,
+                self.options.observe,
+                seen,
+            )
+        };
+        if let Some((mut core, method)) = static_answer {
             let file = if method == Method::PkgInfo {
                 "PKG-INFO"
             } else {
@@ -328,6 +372,12 @@ impl Inspector {
             };
             warnings.extend(core.validate(file)?);
             static_meta::normalize_extras(&mut core);
+            if self.options.observe && self.options.sandbox == SandboxMode::Auto {
+                // The answer stays the static one; the build runs only to be observed.
+                let mut seen = Observation::new(Scope::Build);
+                observe_further(&*self.sandbox()?, &mut seen);
+                *behaviour = seen.finish();
+            }
             let meta = Metadata::from_core(core, method, findings.build, source, warnings);
             return Ok((meta, Vec::new()));
         }
@@ -347,6 +397,12 @@ impl Inspector {
         let sandbox = self.sandbox()?;
         self.trace(path, "sandbox ready", started);
         let started = Instant::now();
+        let scope = if self.options.observe {
+            Scope::Build
+        } else {
+            Scope::Metadata
+        };
+        let mut seen = Observation::new(scope);
         let out = sandbox.run(
             &unpacked.root_path(),
             &findings,
@@ -354,7 +410,11 @@ impl Inspector {
             &work_dir,
             self.options.target,
             deadline,
-        )?;
+            &mut seen,
+        );
+        observe_further(&sandbox, &mut seen);
+        *behaviour = seen.finish();
+        let out = out?;
         self.trace(
             path,
             &format!("ran the build in the sandbox ({})", out.method.as_str()),
@@ -443,6 +503,7 @@ pub(crate) fn run_batch<T: Sync + AsRef<Path>>(
                 elapsed: Duration::ZERO,
                 cached: false,
                 reusable: false,
+                behaviour: None,
             })
         })
         .collect()

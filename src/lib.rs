@@ -8,6 +8,7 @@
 //! | 1 | [`archive`] | unpack an sdist safely into a private directory (limits, no escapes) |
 //! | 2 | [`static_meta`] | answer from PKG-INFO (PEP 643) or `[project]` (PEP 621) when trustworthy |
 //! | 3 | [`sandbox`] | otherwise run the build code in WASI CPython under wasmtime |
+//! | 3' | [`observe`] | what that build code tried to do, and a verdict (the behaviour report) |
 //! | 4 | [`metadata`] | the core-metadata model, RFC 822 parsing, PEP 508/440 validation |
 //! | 5 | [`report`] | JSON (`sdistill/1`) and text output |
 //!
@@ -48,6 +49,7 @@ pub mod inspect;
 pub mod limits;
 pub mod metadata;
 pub mod notify;
+pub mod observe;
 #[cfg(feature = "python")]
 mod python;
 pub mod report;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{
-    check_dirs, sandbox_config, target, LimitArgs, MachineArg, PlatformArg, RuntimeArgs,
-    EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK,
+    check_dirs, sandbox_config, target, FailOn, LimitArgs, MachineArg, PlatformArg, RuntimeArgs,
+    EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_FLAGGED, EXIT_OK,
 };
 use crate::fetch::{Fetcher, Input, Prefer};
 use crate::inspect::{Inspector, Options, SandboxMode};
@@ -44,6 +44,16 @@ pub(super) struct InspectArgs {
     /// Never run build code: dynamic sdists fail with `needs-sandbox`.
     #[arg(long)]
     no_sandbox: bool,
+    /// Run the build code in the sandbox even when the metadata is static, and run the
+    /// build itself (bdist_wheel / build_wheel, then install into a private root), to
+    /// report everything it tries. The answer still comes from the static metadata when
+    /// there is one.
+    #[arg(long, conflicts_with = "no_sandbox")]
+    observe: bool,
+    /// Exit with status 4 when any input's behaviour reaches this level (after printing
+    /// every result).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<FailOn>,
     /// Do not download the runtime if it is missing.
     #[arg(long)]
     offline: bool,
@@ -95,6 +105,7 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
         sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
+        observe: args.observe,
         target: target(args.target_platform, args.target_machine),
     };
     let fetcher = Fetcher::new(
@@ -118,6 +129,8 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
     // Streamed output goes to stdout as inputs finish; with --output everything is written
     // at the end in one atomic rename, so a reader never sees a partial file.
     let stream = args.output.is_none() && !matches!(format, Format::Json);
+    // Suspicious behaviour is highlighted only where a person reads it.
+    let color = args.output.is_none() && std::io::stdout().is_terminal();
     let mut stdout = std::io::stdout().lock();
     let mut write_failed = false;
     let total = args.inputs.len();
@@ -135,7 +148,7 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
         if stream && !write_failed {
             let text = match format {
                 Format::Jsonl => report::to_json_line(report) + "\n",
-                _ => report::to_text(report),
+                _ => report::to_text_with(report, color),
             };
             write_failed = stdout
                 .write_all(text.as_bytes())
@@ -150,7 +163,10 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
                 .iter()
                 .map(|r| report::to_json_line(r) + "\n")
                 .collect(),
-            Format::Text => reports.iter().map(report::to_text).collect(),
+            Format::Text => reports
+                .iter()
+                .map(|r| report::to_text_with(r, color))
+                .collect(),
         };
         let result = match &args.output {
             Some(path) => crate::atomic_file::write(path, text.as_bytes(), true),
@@ -165,6 +181,24 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
     }
     if write_failed {
         return EXIT_ENVIRONMENT;
+    }
+    if let Some(fail_on) = args.fail_on {
+        let flagged: Vec<_> = reports
+            .iter()
+            .filter_map(|r| r.behaviour.as_ref().map(|b| (r, b)))
+            .filter(|(_, b)| b.reaches(fail_on.level()))
+            .collect();
+        for (r, b) in &flagged {
+            eprintln!(
+                "sdistill: {}: behaviour {} (--fail-on {})",
+                report::sanitize(&r.input.display().to_string()),
+                b.verdict.as_str(),
+                fail_on.level().as_str()
+            );
+        }
+        if !flagged.is_empty() {
+            return EXIT_FLAGGED;
+        }
     }
     if reports.iter().all(|r| r.outcome.is_ok()) {
         EXIT_OK

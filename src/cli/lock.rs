@@ -110,6 +110,10 @@ pub(super) struct LockArgs {
     /// No header (the command and target) in the output.
     #[arg(long)]
     no_header: bool,
+    /// Refuse the lock (exit 4, nothing written) when the build code of any sdist it
+    /// evaluated reached this behaviour level.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<super::FailOn>,
     /// No per-pin annotations (`# via`, build help) in the output.
     #[arg(long)]
     no_annotate: bool,
@@ -355,6 +359,7 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         target: env.target,
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
+        observe: false,
     };
     let provider = IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
 
@@ -419,6 +424,24 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
     let outcome = crate::resolve::resolve(&request, &provider, &notify);
     if overwrite {
         eprint!("\r\x1b[K");
+    }
+    if let Some(fail_on) = args.fail_on {
+        // Whatever the resolution says: a lock computed by such code is not written.
+        let flagged = provider.flagged(fail_on.level());
+        for (file, b) in &flagged {
+            eprintln!(
+                "sdistill: {}: behaviour {} (--fail-on {}); no lock written",
+                shown(file),
+                b.verdict.as_str(),
+                fail_on.level().as_str()
+            );
+            for line in crate::observe::text::lines(b, false, crate::report::sanitize) {
+                eprintln!("sdistill: {line}");
+            }
+        }
+        if !flagged.is_empty() {
+            return Ok(super::EXIT_FLAGGED);
+        }
     }
     let mut resolution = outcome?;
     if !quiet {

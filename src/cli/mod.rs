@@ -49,6 +49,26 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status when the command could not run at all.
 pub const EXIT_ENVIRONMENT: u8 = 3;
+/// Exit status when an input's behaviour reached the `--fail-on` level (after every
+/// result was printed); it wins over [`EXIT_FAILED`]. (`lock --check` uses 4 for a stale
+/// lock: both mean "CI should stop here".)
+pub const EXIT_FLAGGED: u8 = 4;
+
+/// The behaviour level that fails the command (`--fail-on`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    Notice,
+    Suspicious,
+}
+
+impl FailOn {
+    fn level(self) -> crate::observe::Severity {
+        match self {
+            Self::Notice => crate::observe::Severity::Notice,
+            Self::Suspicious => crate::observe::Severity::Suspicious,
+        }
+    }
+}
 
 /// Read the dependency metadata of Python sdists without running their code on the host.
 #[derive(Debug, Parser)]

@@ -107,6 +107,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
         target: target(args.target_platform, args.target_machine),
         work_dir: args.work_dir.clone(),
         cache: true,
+        observe: false,
     };
     let mut config = ServeConfig::new(upstreams, options);
     config.listen = args.listen;

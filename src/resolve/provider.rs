@@ -36,6 +36,7 @@ use crate::index::{
 };
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
+use crate::observe::{Behaviour, Severity};
 use crate::sandbox::{runtime, Notify};
 
 /// One distribution file of a version, as the index lists it.
@@ -110,6 +111,8 @@ pub struct DistMetadata {
     pub method: String,
     /// Anything worth a reader's attention.
     pub warnings: Vec<String>,
+    /// What the file's build code tried, when build code ran for this answer.
+    pub behaviour: Option<Behaviour>,
 }
 
 /// The two questions a resolver asks. Implement it to feed sdistill's resolver from
@@ -163,6 +166,8 @@ pub struct IndexProvider {
     pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
     refused: Mutex<BTreeSet<String>>,
     counters: [AtomicUsize; 5],
+    /// The behaviour report of every sdist whose build code ran, answer or not.
+    behaviours: Mutex<Vec<(String, Behaviour)>>,
 }
 
 /// Largest file a direct reference without a stated hash may download.
@@ -196,7 +201,23 @@ impl IndexProvider {
             pages: Mutex::new(BTreeMap::new()),
             refused: Mutex::new(BTreeSet::new()),
             counters: Default::default(),
+            behaviours: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Every sdist evaluated so far whose build code's behaviour reached `level` (file
+    /// name and report), including ones that were not picked or failed to build: a lock
+    /// gated with `--fail-on` must not have been computed by such code at all.
+    pub fn flagged(&self, level: Severity) -> Vec<(String, Behaviour)> {
+        self.behaviours
+            .lock()
+            .map(|b| {
+                b.iter()
+                    .filter(|(_, seen)| seen.reaches(level))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What the provider has done so far.
@@ -351,6 +372,7 @@ impl IndexProvider {
             filename: file.filename.to_string(),
             method: method.to_string(),
             warnings,
+            behaviour: None,
         }
     }
 
@@ -377,6 +399,9 @@ impl IndexProvider {
                 .say(&format!("reading metadata of {}", file.filename));
         }
         let report = self.inspector.inspect_report(&path);
+        if let (Some(seen), Ok(mut all)) = (&report.behaviour, self.behaviours.lock()) {
+            all.push((file.filename.to_string(), seen.clone()));
+        }
         let meta = report.outcome?;
         if meta.method.as_str().starts_with("sandbox") {
             self.count(if report.cached { 4 } else { 3 });
@@ -388,6 +413,7 @@ impl IndexProvider {
             filename: file.filename.to_string(),
             method: meta.method.as_str().to_string(),
             warnings: report.warnings,
+            behaviour: report.behaviour,
         })
     }
 }
@@ -543,6 +569,9 @@ impl MetadataProvider for IndexProvider {
         self.notify
             .say(&format!("reading metadata of {}", reference.filename));
         let report = self.inspector.inspect_report(&path);
+        if let (Some(seen), Ok(mut all)) = (&report.behaviour, self.behaviours.lock()) {
+            all.push((reference.filename.to_string(), seen.clone()));
+        }
         let context = |e: Error| match e {
             Error::Runtime { .. }
             | Error::Index { .. }
@@ -590,6 +619,7 @@ impl MetadataProvider for IndexProvider {
                 filename: reference.filename.to_string(),
                 method: meta.method.as_str().to_string(),
                 warnings: report.warnings,
+                behaviour: report.behaviour,
             },
         })
     }

@@ -6,6 +6,10 @@
 //! files import (run again on the setuptools that does). One-time work that is not the
 //! input's — building a missing interpreter snapshot, waiting for descriptors while other
 //! guests hold them — does not count against it.
+//!
+//! Every run's observer capture goes into the input's [`Observation`] as soon as the run
+//! ends, before its result is even read, so a build that fails, times out or writes a
+//! broken result still has its behaviour reported.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use wasmtime_wasi::FsPerms;
 
-use super::guest::{self, GuestRequest, GuestResult, Target};
+use super::guest::{self, GuestRequest, GuestResult, Phase, Target};
 use super::instance::{self, Ending, Entry, Preopen, RunOutcome};
 use super::{native_backend, snapshot, Sandbox};
 use crate::build_deps::BuildEnv;
@@ -22,6 +26,7 @@ use crate::dirs::TempTree;
 use crate::error::{Error, Result};
 use crate::limits::{LimitKind, Limits};
 use crate::metadata::CoreMetadata;
+use crate::observe::Observation;
 use crate::static_meta::{Method, StaticFindings};
 
 /// What a sandbox run produced.
@@ -46,11 +51,22 @@ struct Attempt<'a> {
     allow_build_retry: bool,
     setuptools: usize,
     target: Target,
+    phase: Phase,
+}
+
+/// What the runs of one phase ended with: the last run's result and outcome, the build
+/// requirements it had, compatibility notes, and the first host failure of any run.
+pub(super) struct PhaseEnd {
+    pub result: Option<GuestResult>,
+    pub outcome: RunOutcome,
+    pub env: BuildEnv,
+    pub notes: Vec<String>,
+    pub host_failure: Option<String>,
 }
 
 /// The deadline of one input, pushed back by time that is not the input's.
-struct Deadline {
-    at: Instant,
+pub(super) struct Deadline {
+    pub at: Instant,
 }
 
 impl Deadline {
@@ -66,7 +82,8 @@ impl Deadline {
 impl Sandbox {
     /// Runs the build code of one unpacked sdist (`root` is its private copy) and returns
     /// the metadata it produces. Every guest run for this input ends by `deadline`; temp
-    /// trees go in `work_dir`.
+    /// trees go in `work_dir`; what the build code tried goes into `seen`.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
         root: &Path,
@@ -75,6 +92,7 @@ impl Sandbox {
         work_dir: &Path,
         target: Target,
         deadline: Instant,
+        seen: &mut Observation,
     ) -> Result<SandboxOutput> {
         if let Some(backend) = findings.build.backend.as_deref() {
             if let Some(why) = native_backend(backend) {
@@ -85,43 +103,21 @@ impl Sandbox {
             }
         }
         let mut deadline = Deadline { at: deadline };
-        let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
-            findings.build.requires.clone()
-        } else {
-            Vec::new()
-        };
-        let mut env = self.provide(&requirements, &deadline);
-        let mut setuptools = 0;
-        let mut build_retry_left = true;
-        let mut notes = Vec::new();
-        let mut host_failure = None;
-        let (mut result, mut outcome);
-        loop {
-            let plan = Attempt {
-                env: &env,
-                allow_build_retry: build_retry_left,
-                setuptools,
-                target,
-            };
-            (result, outcome) =
-                self.attempt(root, findings, limits, work_dir, plan, &mut deadline)?;
-            host_failure = host_failure.or(outcome.guard.host_failure.clone());
-            match &result {
-                Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
-                    build_retry_left = false;
-                    requirements.extend(more.iter().cloned());
-                    env = self.provide(&requirements, &deadline);
-                }
-                _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
-                    setuptools += 1;
-                    notes.push(format!(
-                        "compatibility: retried with {} because the build imports pkg_resources",
-                        self.setuptools[setuptools].trim_start_matches("/site/")
-                    ));
-                }
-                _ => break,
-            }
-        }
+        let PhaseEnd {
+            result,
+            outcome,
+            mut env,
+            notes,
+            host_failure,
+        } = self.run_phase(
+            root,
+            findings,
+            limits,
+            work_dir,
+            (target, Phase::Metadata),
+            &mut deadline,
+            seen,
+        )?;
         if let Some(failure) = host_failure {
             // Whatever the build then reported was computed by code that saw a read or
             // write fail for reasons that are not the sdist's: not an answer.
@@ -209,6 +205,9 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
+            (Some(GuestResult::Built(_)), _) => Err(Error::Sandbox {
+                detail: "guest protocol: a build result from the metadata step".to_string(),
+            }),
             (Some(GuestResult::NeedsBuildRequires(reqs)), _) => Err(Error::SetupFailed {
                 message: format!("setup_requires could not be provided: {}", reqs.join(", ")),
                 traceback: env.warnings.join("\n"),
@@ -226,6 +225,66 @@ impl Sandbox {
                 ),
             }),
         }
+    }
+
+    /// The runs of one phase: the first, then once more with `setup_requires` provided,
+    /// or on the setuptools that ships `pkg_resources`, as the build asks.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_phase(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        (target, phase): (Target, Phase),
+        deadline: &mut Deadline,
+        seen: &mut Observation,
+    ) -> Result<PhaseEnd> {
+        let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
+            findings.build.requires.clone()
+        } else {
+            Vec::new()
+        };
+        let mut env = self.provide(&requirements, deadline);
+        let mut setuptools = 0;
+        let mut build_retry_left = true;
+        let mut notes = Vec::new();
+        let mut host_failure = None;
+        let (mut result, mut outcome);
+        loop {
+            let plan = Attempt {
+                env: &env,
+                allow_build_retry: build_retry_left,
+                setuptools,
+                target,
+                phase,
+            };
+            (result, outcome) =
+                self.attempt(root, findings, limits, work_dir, plan, deadline, seen)?;
+            host_failure = host_failure.or(outcome.guard.host_failure.clone());
+            match &result {
+                Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
+                    build_retry_left = false;
+                    requirements.extend(more.iter().cloned());
+                    env = self.provide(&requirements, deadline);
+                }
+                _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
+                    setuptools += 1;
+                    notes.push(format!(
+                        "compatibility: retried with {} because the build imports pkg_resources",
+                        self.setuptools[setuptools].trim_start_matches("/site/")
+                    ));
+                }
+                _ => break,
+            }
+        }
+        Ok(PhaseEnd {
+            result,
+            outcome,
+            env,
+            notes,
+            host_failure,
+        })
     }
 
     /// The build requirements as directories for the guest, with their bytecode compiled.
@@ -308,7 +367,9 @@ impl Sandbox {
         )
     }
 
-    /// One guest run with `env`'s build requirements preopened read-only.
+    /// One guest run with `env`'s build requirements preopened read-only; what the
+    /// observer captured goes into `seen` before the result is read.
+    #[allow(clippy::too_many_arguments)]
     fn attempt(
         &self,
         root: &Path,
@@ -317,6 +378,7 @@ impl Sandbox {
         work_dir: &Path,
         plan: Attempt<'_>,
         deadline: &mut Deadline,
+        seen: &mut Observation,
     ) -> Result<(Option<GuestResult>, RunOutcome)> {
         let Attempt {
             env,
@@ -359,11 +421,12 @@ impl Sandbox {
                 .unwrap_or_else(|| "/site".to_string()),
             target: plan.target,
             snapshot: false,
+            phase: plan.phase,
         };
         let preopens = self.preopens(root, scratch.path(), out.path(), &dirs);
         let started = Instant::now();
         let resumed = snapshot.is_some();
-        let outcome = match snapshot {
+        let mut outcome = match snapshot {
             Some(snap) => {
                 let request_path = out.path().join("request.json");
                 std::fs::write(&request_path, guest::config_json(&request))
@@ -389,6 +452,7 @@ impl Sandbox {
         };
         deadline.extend(outcome.waited);
         self.trace_run(root, &request, resumed, started, &outcome);
+        seen.absorb(std::mem::take(&mut outcome.guard.observed), root);
         let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
             .map_err(|e| Error::io(out.path(), e))?;
         let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
@@ -442,6 +506,12 @@ impl Sandbox {
 
 /// Whether a run failed only because `pkg_resources` is missing.
 fn needs_pkg_resources(result: &Option<GuestResult>) -> bool {
-    matches!(result, Some(GuestResult::Failure(Error::SetupFailed { traceback, .. }))
-        if traceback.contains("No module named 'pkg_resources'"))
+    const MISSING: &str = "No module named 'pkg_resources'";
+    match result {
+        Some(GuestResult::Failure(Error::SetupFailed { traceback, .. })) => {
+            traceback.contains(MISSING)
+        }
+        Some(GuestResult::Built(b)) => b.outcome != "built" && b.message.contains(MISSING),
+        _ => false,
+    }
 }

@@ -16,8 +16,14 @@ use crate::error::{Error, Result};
 use crate::metadata::CoreMetadata;
 use crate::static_meta::{normalize_extra, with_extra_marker, Method};
 
-/// The driver source, embedded so that the binary and its driver always match.
-pub const DRIVER: &str = include_str!("../../python-wasm/driver.py");
+/// The guest program, embedded so that the binary and its driver always match: the
+/// observer (`python-wasm/observe.py`, whose audit hook the driver installs before anything
+/// else) followed by the driver itself, as one module.
+pub const DRIVER: &str = concat!(
+    include_str!("../../python-wasm/observe.py"),
+    "\n",
+    include_str!("../../python-wasm/driver.py")
+);
 
 /// Name of the result file inside the guest's `/out`.
 pub const RESULT_FILE: &str = "result.json";
@@ -45,6 +51,21 @@ pub struct GuestRequest {
     pub target: Target,
     /// Run the driver in snapshot mode: import, freeze, no sdist (see `snapshot`).
     pub snapshot: bool,
+    /// Which phase to run: the metadata (the answer) or, with `--observe`, the build.
+    pub phase: Phase,
+}
+
+/// What a guest run is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// `egg_info` or `prepare_metadata_for_build_wheel`: the answer.
+    #[default]
+    Metadata,
+    /// `bdist_wheel` or `build_wheel`, run only to be observed (`--observe`).
+    Build,
+    /// The metadata step again with bait (stand-ins for what a payload waits for, such as
+    /// an HTTP client library), run only to be observed.
+    Bait,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -117,6 +138,11 @@ pub fn config_json(request: &GuestRequest) -> String {
         "paths": request.paths,
         "allow_build_retry": request.allow_build_retry,
         "setuptools_path": request.setuptools_path,
+        "phase": match request.phase {
+            Phase::Metadata => "metadata",
+            Phase::Build => "build",
+            Phase::Bait => "bait",
+        },
         "target": {
             "platform": match request.target.platform {
                 TargetPlatform::Linux => "linux",
@@ -161,6 +187,7 @@ struct RawResult {
     warnings: Vec<String>,
     #[serde(default)]
     requires: Vec<String>,
+    outcome: Option<String>,
 }
 
 /// What the driver reported.
@@ -179,6 +206,17 @@ pub enum GuestResult {
     NeedsBuildRequires(Vec<String>),
     /// The driver reported a failure of the sdist's code.
     Failure(Error),
+    /// How an `--observe` build ended (never an answer).
+    Built(BuildOutcome),
+}
+
+/// How an `--observe` build ended, as the driver saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOutcome {
+    /// `built`, `no-compiler` or `failed`.
+    pub outcome: String,
+    /// The failure's message, if any.
+    pub message: String,
 }
 
 /// Reads and validates `/out/result.json`. `Ok(None)` when the driver wrote none.
@@ -218,6 +256,12 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
             },
         };
         return Ok(Some(GuestResult::Failure(err)));
+    }
+    if raw.method.as_deref() == Some("build") {
+        return Ok(Some(GuestResult::Built(BuildOutcome {
+            outcome: raw.outcome.unwrap_or_default(),
+            message: raw.message.unwrap_or_default(),
+        })));
     }
     let method = match raw.method.as_deref() {
         Some("sandbox-egg-info") => Method::SandboxEggInfo,

@@ -274,7 +274,7 @@ impl Answers {
         // The metadata cache, by the listed sha256: no download.
         let inspector = self.inspector.clone();
         let sha = file.sha256.clone();
-        if let Ok(Some((meta, warnings))) =
+        if let Ok(Some((meta, warnings, _behaviour))) =
             tokio::task::spawn_blocking(move || inspector.cached(sha.as_str())).await
         {
             return self.serve_answer(&name, &meta, &warnings, true, true);
