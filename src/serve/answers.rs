@@ -274,10 +274,10 @@ impl Answers {
         // The metadata cache, by the listed sha256: no download.
         let inspector = self.inspector.clone();
         let sha = file.sha256.clone();
-        if let Ok(Some((meta, warnings, _behaviour))) =
+        if let Ok(Some((meta, warnings, behaviour))) =
             tokio::task::spawn_blocking(move || inspector.cached(sha.as_str())).await
         {
-            return self.serve_answer(&name, &meta, &warnings, true, true);
+            return self.serve_answer(&name, &meta, &warnings, behaviour.as_ref(), true, true);
         }
         if let (true, Some(listed)) = (file.file.filename.is_wheel(), &file.file.core_metadata) {
             match self.upstream_metadata(&file, listed, &client).await {
@@ -320,6 +320,7 @@ impl Answers {
                 &name,
                 meta,
                 &report.warnings,
+                report.behaviour.as_ref(),
                 report.cached,
                 report.reusable,
             ),
@@ -394,10 +395,11 @@ impl Answers {
         name: &str,
         meta: &Metadata,
         warnings: &[String],
+        behaviour: Option<&crate::observe::Behaviour>,
         cached: bool,
         stable: bool,
     ) -> Outcome {
-        if let Err(held) = self.gate.check(meta, warnings) {
+        if let Err(held) = self.gate.check(meta, warnings, behaviour) {
             return refused(Refusal::new(
                 name,
                 &format!("gate:{}", held.kind),
