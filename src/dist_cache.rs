@@ -20,6 +20,19 @@ use crate::inspect::hash_file;
 /// Largest PEP 658 metadata file accepted.
 pub const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
 
+/// One kept distribution file (`files/<sha256>/<name>`).
+#[derive(Debug, Clone)]
+pub struct FileCopy {
+    /// The directory it is kept in: the sha256 its bytes had when kept.
+    pub sha256: Sha256Hex,
+    /// Its file name there.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last used (kept or served).
+    pub used: std::time::SystemTime,
+}
+
 /// The cache root's distribution and metadata files.
 #[derive(Debug, Clone)]
 pub struct DistCache {
@@ -88,6 +101,56 @@ impl DistCache {
         let name = filename.as_str();
         client.download_limited(url, sha256, None, max, &dir, name, deadline)?;
         Ok(dir.path().join(name))
+    }
+
+    /// Every kept distribution file, with its size and when it was last used (its
+    /// modification time, see [`Self::touch`]); temporary files of transfers in progress
+    /// and anything not laid out as this module lays files out are left out.
+    pub fn file_copies(&self) -> Result<Vec<FileCopy>> {
+        let files = self.sub(&["files"])?;
+        let mut out = Vec::new();
+        let hashes = files.entries().map_err(|e| Error::io(files.path(), e))?;
+        for hash in hashes {
+            let Ok(sha256) = Sha256Hex::parse(&hash) else {
+                continue;
+            };
+            let Ok(dir) = files.subdir(&hash) else {
+                continue;
+            };
+            for name in dir.entries().unwrap_or_default() {
+                if name.starts_with('.') {
+                    continue;
+                }
+                if let Ok((size, used)) = dir.file_size_and_time(&name) {
+                    out.push(FileCopy {
+                        sha256: sha256.clone(),
+                        name,
+                        size,
+                        used,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a kept copy (and its directory once empty).
+    pub fn remove_copy(&self, copy: &FileCopy) -> Result<()> {
+        let dir = self.file_dir(&copy.sha256)?;
+        dir.remove_file(&copy.name)
+            .map_err(|e| Error::io(dir.path().join(&copy.name), e))?;
+        if let Ok(files) = self.sub(&["files"]) {
+            files.remove_empty_dir(copy.sha256.as_str());
+        }
+        Ok(())
+    }
+
+    /// Marks a kept copy as used now (best effort), for a caller keeping the cache in a
+    /// budget by removing the least recently used copies first.
+    pub fn touch(&self, sha256: &Sha256Hex, filename: &str) {
+        if let Ok(dir) = self.file_dir(sha256) {
+            let _ = dir.touch(filename);
+        }
     }
 
     /// A metadata file cached under the sha256 an index stated for it, if its bytes still

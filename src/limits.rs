@@ -123,6 +123,8 @@ pub enum LimitKind {
     Scratch,
     /// [`Limits::max_open_files`].
     OpenFiles,
+    /// The disk `serve` keeps copies of distribution files in (its `--max-cache-size`).
+    FileCache,
 }
 
 impl LimitKind {
@@ -138,6 +140,7 @@ impl LimitKind {
             Self::Output => "--max-output",
             Self::Scratch => "--max-scratch",
             Self::OpenFiles => "--max-open-files",
+            Self::FileCache => "--max-cache-size",
         }
     }
 
@@ -153,6 +156,7 @@ impl LimitKind {
             Self::Output => "output",
             Self::Scratch => "scratch",
             Self::OpenFiles => "open-files",
+            Self::FileCache => "file-cache",
         }
     }
 }
@@ -163,25 +167,16 @@ impl fmt::Display for LimitKind {
     }
 }
 
-/// Parses a human size such as `1GiB`, `512M`, `300k` or `1048576` into bytes.
+/// Parses a human size such as `1GiB`, `512M`, `1.5G`, `300k` or `1048576` into bytes.
 ///
-/// Used by the CLI so that every size flag accepts the same spelling.
+/// Used by the CLI so that every size flag accepts the same spelling. Units are binary
+/// whichever way they are written (`M`, `MB` and `MiB` all mean 2^20), as they always
+/// were here: a limit that silently shrank by 5 % on an upgrade would be a surprise.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (examples: 1GiB, 512MiB, 300k)"))?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => MIB,
-        "g" | "gb" | "gib" => 1024 * MIB,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(text.trim())
+        .map_err(|e| format!("`{text}` is not a size ({e}; examples: 1GiB, 512MiB, 300k)"))
 }
 
 #[cfg(test)]

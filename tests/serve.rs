@@ -621,6 +621,62 @@ fn range_requests_come_from_a_verified_copy() {
     assert_eq!(head.header("accept-ranges"), Some("bytes"));
 }
 
+/// The names of the copies kept in the file cache.
+fn kept_copies(cache: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(cache.join("files")).into_iter().flatten() {
+        for file in std::fs::read_dir(dir.unwrap().path()).into_iter().flatten() {
+            let name = file.unwrap().file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn kept_copies_stay_within_max_cache_size() {
+    // An upstream that lists sizes (PEP 700), as PyPI does.
+    let entries = vec![
+        entry("big", "big-1.0-py3-none-any.whl", big_bytes(1)),
+        entry("big", "big-2.0-py3-none-any.whl", big_bytes(3)),
+    ];
+    let upstream = IndexServer::start_json(entries.clone());
+    let (cache, runtime) = private_cache();
+    let serve =
+        |extra: &[&str]| ServeProcess::in_front_of(&[&upstream.url], &runtime, cache.path(), extra);
+    let path = |e: &IndexEntry| format!("/files/big/{}/{}", e.sha256(), e.filename);
+    let (one, two) = (&entries[0], &entries[1]);
+
+    // Room for one big file, not two.
+    let srv = serve(&["--max-cache-size", "400KiB"]);
+    assert_eq!(get(&srv.addr, &path(one)).body, one.bytes);
+    srv.wait_for_log("big-1.0-py3-none-any.whl\" 200");
+    assert_eq!(kept_copies(cache.path()), ["big-1.0-py3-none-any.whl"]);
+    // The second takes the first one's place: the least recently used goes.
+    assert_eq!(get(&srv.addr, &path(two)).body, two.bytes);
+    srv.wait_for_log("big-2.0-py3-none-any.whl\" 200");
+    srv.wait_for_log("removed the 1 least recently used copies");
+    assert_eq!(kept_copies(cache.path()), ["big-2.0-py3-none-any.whl"]);
+    // A range request needs a copy: made in the same budget.
+    let part = http(&srv.addr, "GET", &path(one), &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, one.bytes[..10]);
+    assert_eq!(kept_copies(cache.path()), ["big-1.0-py3-none-any.whl"]);
+    drop(srv);
+
+    // A budget smaller than a file: it is still served, never kept; a range request,
+    // which needs a copy, is refused as a full cache (503: it may pass).
+    let small = serve(&["--max-cache-size", "100KiB"]);
+    assert_eq!(get(&small.addr, &path(two)).body, two.bytes);
+    let part = http(&small.addr, "GET", &path(two), &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 503, "{}", part.text());
+    assert!(part.text().contains("--max-cache-size"), "{}", part.text());
+    assert_eq!(kept_copies(cache.path()), ["big-1.0-py3-none-any.whl"]);
+}
+
 #[test]
 fn only_files_an_upstream_lists_are_reachable() {
     let fx = fixture();

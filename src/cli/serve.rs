@@ -45,6 +45,10 @@ pub(super) struct ServeArgs {
     /// Largest distribution file proxied.
     #[arg(long, value_parser = parse_size, default_value = "4GiB")]
     max_file_size: u64,
+    /// Disk the server's copies of distribution files may take; the least recently used
+    /// are removed to make room, and a transfer that cannot have room is not kept.
+    #[arg(long, value_parser = parse_size, default_value = "16GiB")]
+    max_cache_size: u64,
     /// Seconds an upstream project page is reused.
     #[arg(long, default_value_t = ServeLimits::default().page_ttl.as_secs())]
     page_ttl: u64,
@@ -126,6 +130,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
     config.limits = ServeLimits {
         max_connections: args.max_connections.max(1),
         max_file_size: args.max_file_size,
+        max_cache_size: args.max_cache_size,
         page_ttl: Duration::from_secs(args.page_ttl),
         failure_ttl: Duration::from_secs(args.failure_ttl),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),

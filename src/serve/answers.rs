@@ -32,6 +32,7 @@ use crate::metadata::CoreMetadata;
 use super::access_log::Log;
 use super::config::ServeLimits;
 use super::core_metadata::ServedMetadata;
+use super::disk_budget::{DiskBudget, Pin};
 use super::gate::Gate;
 use super::refusal::Refusal;
 use super::upstream::PageFile;
@@ -84,6 +85,7 @@ struct Remembered {
 pub struct Answers {
     inspector: Arc<Inspector>,
     files: DistCache,
+    budget: Arc<DiskBudget>,
     jobs: Arc<Semaphore>,
     gate: Gate,
     limits: ServeLimits,
@@ -131,9 +133,11 @@ impl Answers {
         log: Log,
     ) -> Self {
         let cap = limits.max_answers.max(1);
+        let files = DistCache::new(cache_root);
         Self {
             inspector,
-            files: DistCache::new(cache_root),
+            budget: DiskBudget::new(files.clone(), limits.max_cache_size, log.clone()),
+            files,
             jobs: Arc::new(Semaphore::new(jobs.max(1))),
             gate,
             limits,
@@ -152,25 +156,41 @@ impl Answers {
         &self.files
     }
 
+    /// The budget the kept copies of distribution files stay within.
+    pub fn budget(&self) -> &Arc<DiskBudget> {
+        &self.budget
+    }
+
     /// A local copy of `file` checked against its sha256: the cached one, or a download
-    /// (refused past `--max-file-size`).
+    /// checked before it is kept (room made for it in the budget first). The copy is not
+    /// removed while the returned pin lives.
     pub async fn local_copy(
         &self,
         file: &PageFile,
         client: Arc<IndexClient>,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<(PathBuf, Pin), Error> {
         let files = self.files.clone();
+        let budget = self.budget.clone();
         let max = self.limits.max_file_size;
         let file = file.clone();
         tokio::task::spawn_blocking(move || {
-            files.fetch_file(
+            let name = &file.file.filename;
+            let pin = budget.pin(&file.sha256, name.as_str());
+            if let Some(path) = files.verified_file(&file.sha256, name)? {
+                files.touch(&file.sha256, name.as_str());
+                return Ok((path, pin));
+            }
+            // The download is cut off at the room reserved for it.
+            let room = budget.reserve_or_refuse(budget.room_for(file.file.size, max))?;
+            let path = files.fetch_file(
                 &client,
                 &file.file.url,
                 &file.sha256,
-                &file.file.filename,
-                max,
+                name,
+                room.bytes(),
                 None,
-            )
+            )?;
+            Ok((path, pin))
         })
         .await
         .map_err(|e| Error::Internal {
@@ -299,8 +319,8 @@ impl Answers {
                 false,
             ));
         }
-        let path = match self.local_copy(&file, client).await {
-            Ok(path) => path,
+        let (path, _in_use) = match self.local_copy(&file, client).await {
+            Ok(copy) => copy,
             Err(e) => return refused(Refusal::from_error(&name, &e)),
         };
         // Only sdists may run a guest; a wheel's METADATA is read at once.

@@ -36,6 +36,8 @@ pub struct ServeLimits {
     pub header_timeout: Duration,
     /// Largest distribution file proxied (as stated by the upstream and as counted).
     pub max_file_size: u64,
+    /// Disk the kept copies of distribution files may take ([`super::disk_budget`]).
+    pub max_cache_size: u64,
     /// Deadline for one upstream page request.
     pub upstream_timeout: Duration,
     /// How long an upstream project page is reused before it is fetched again.
@@ -62,6 +64,7 @@ impl Default for ServeLimits {
             max_request_head: 16 * 1024,
             header_timeout: Duration::from_secs(15),
             max_file_size: crate::index::MAX_DOWNLOAD,
+            max_cache_size: 16 * 1024 * 1024 * 1024,
             upstream_timeout: Duration::from_secs(60),
             page_ttl: Duration::from_secs(60),
             project_list_ttl: Duration::from_secs(600),

@@ -85,33 +85,28 @@ pub async fn serve(
     let (head_tx, head_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     let url = file.file.url.clone();
-    let from_cache = dir.is_file(&name);
-    let note = if from_cache {
+    let budget = state.answers.budget().clone();
+    // Opened once, here: a copy removed to make room after this still streams whole.
+    let cached = dir.open(&name).ok();
+    let note = if cached.is_some() {
         "file from cache"
     } else {
         "file from upstream"
     };
     tokio::task::spawn_blocking(move || {
-        if from_cache {
-            match dir.open(&name) {
-                Ok(source) => {
-                    // The copy's own size: its sha256 is what was checked when it was
-                    // kept, and is checked again as it streams.
-                    let size = source.metadata().ok().map(|m| m.len());
-                    let expected = Expected {
-                        size: size.or(expected.size),
-                        ..expected
-                    };
-                    if let verify::Ending::Failed(_) =
-                        verify::pump(source, &expected, None, head_tx, tx)
-                    {
-                        // A damaged copy is never served twice.
-                        let _ = dir.remove_file(&name);
-                    }
-                }
-                Err(e) => {
-                    let _ = head_tx.send(Head::Failed(format!("cache: {e}")));
-                }
+        if let Some(source) = cached {
+            // Most recently used now: the last the budget would remove.
+            let _ = source.set_modified(std::time::SystemTime::now());
+            // The copy's own size: its sha256 is what was checked when it was kept, and
+            // is checked again as it streams.
+            let size = source.metadata().ok().map(|m| m.len());
+            let expected = Expected {
+                size: size.or(expected.size),
+                ..expected
+            };
+            if let verify::Ending::Failed(_) = verify::pump(source, &expected, None, head_tx, tx) {
+                // A damaged copy is never served twice.
+                let _ = dir.remove_file(&name);
             }
             return;
         }
@@ -129,7 +124,10 @@ pub async fn serve(
                     size: expected.size.or(download.length),
                     ..expected
                 };
-                let tee = Tee::new(dir, &name);
+                // Kept only if the budget has room for it; the client is served anyway.
+                let tee = budget
+                    .reserve(budget.room_for(expected.size, expected.max))
+                    .and_then(|room| Tee::new(dir, &name, room));
                 verify::pump(download, &expected, tee, head_tx, tx);
             }
             Err(e) => {
@@ -187,16 +185,22 @@ async fn ranged(
     client: Arc<crate::index::IndexClient>,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let path = match state.answers.local_copy(&file, client).await {
-        Ok(path) => path,
+    let (path, in_use) = match state.answers.local_copy(&file, client).await {
+        Ok(copy) => copy,
         Err(e) => {
+            // A full file cache is the server's own state, and passes; anything else
+            // is the upstream's.
+            let status = match e {
+                crate::error::Error::Limit { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            };
             return with_note(
                 plain(
-                    StatusCode::BAD_GATEWAY,
+                    status,
                     &format!("{}: {}\n", file.file.filename, hide_urls(&e.to_string())),
                 ),
                 format!("file {}: {e}", file.file.filename),
-            )
+            );
         }
     };
     let len = match std::fs::metadata(&path) {
@@ -218,7 +222,10 @@ async fn ranged(
     let partial = !(start == 0 && end + 1 == len);
     let count = if len == 0 { 0 } else { end - start + 1 };
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(IN_FLIGHT);
-    tokio::task::spawn_blocking(move || send_slice(&path, start, count, tx));
+    tokio::task::spawn_blocking(move || {
+        let _in_use = in_use;
+        send_slice(&path, start, count, tx)
+    });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });

@@ -12,6 +12,7 @@
 //! | `.metadata`: an sdist through the normal pipeline, a wheel from its metadata file | [`answers`], [`core_metadata`] |
 //! | refusing to answer, in a way every client stops on | [`refusal`], [`gate`] |
 //! | files: streamed from the upstream, hash-checked before the last byte leaves | [`files`], [`verify`], [`range`] |
+//! | the disk kept copies of files may take, least recently used removed first | [`disk_budget`] |
 //! | routes, the access log, the accept loop and graceful shutdown | [`routes`], [`access_log`], [`server`] |
 //!
 //! Two rules hold everywhere. **Only configured upstreams are proxied**: a file URL the
@@ -24,6 +25,7 @@ pub mod access_log;
 pub mod answers;
 pub mod config;
 pub mod core_metadata;
+pub mod disk_budget;
 pub mod files;
 pub mod gate;
 pub mod negotiate;

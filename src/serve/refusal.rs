@@ -55,6 +55,10 @@ impl Refusal {
                 | Error::Sandbox { .. }
                 | Error::Internal { .. }
                 | Error::UnsafeDirectory { .. }
+                | Error::Limit {
+                    limit: crate::limits::LimitKind::FileCache,
+                    ..
+                }
         );
         Self {
             filename: filename.to_string(),

@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::dirs::CacheDir;
 use crate::index::Sha256Hex;
 
+use super::disk_budget::Reservation;
+
 /// Bytes read and handed on at a time.
 pub const CHUNK: usize = 64 * 1024;
 
@@ -53,12 +55,16 @@ pub struct Tee {
     tmp: String,
     file: std::fs::File,
     name: String,
+    /// Room held in the file cache's budget while the copy is written: a copy that
+    /// would grow past it is given up (the client is served anyway).
+    room: Reservation,
+    written: u64,
 }
 
 impl Tee {
     /// A temporary file in `dir` for the file `name`; `None` when it cannot be made (the
     /// cache is best effort: the client is served anyway).
-    pub fn new(dir: CacheDir, name: &str) -> Option<Self> {
+    pub fn new(dir: CacheDir, name: &str, room: Reservation) -> Option<Self> {
         dir.sweep_stale();
         let (tmp, file) = dir.create_temp(name).ok()?;
         Some(Self {
@@ -66,6 +72,8 @@ impl Tee {
             tmp,
             file,
             name: name.to_string(),
+            room,
+            written: 0,
         })
     }
 
@@ -255,7 +263,8 @@ impl Check<'_> {
         }
         self.hasher.update(&buf);
         if let Some(t) = tee.as_mut() {
-            if t.file.write_all(&buf).is_err() {
+            t.written += buf.len() as u64;
+            if t.written > t.room.bytes() || t.file.write_all(&buf).is_err() {
                 if let Some(t) = tee.take() {
                     t.discard();
                 }
