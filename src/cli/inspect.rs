@@ -97,6 +97,11 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
     if let Some(manifest) = &args.manifest {
         return inspect_manifest(&args, manifest);
     }
+    if !args.skip_done.is_empty() {
+        // clap's `requires` does not hold when positional inputs are given.
+        eprintln!("sdistill: --skip-done goes with --manifest");
+        return super::EXIT_USAGE;
+    }
     let inputs: Vec<Input> = args.inputs.iter().map(|p| Input::parse(p)).collect();
     let remote = inputs.iter().any(|i| matches!(i, Input::Remote(_)));
     if let Err(code) = check_dirs(
