@@ -203,7 +203,8 @@ fn a_manifest_streams_the_answers_inspect_gives_for_the_files() {
     // No newline after the last line: still an entry.
 
     let (code, results, stderr) = env.run(&manifest, &["-j", "2"], false);
-    assert_eq!(code, 1, "{stderr}");
+    // Every entry has its line: the run succeeded, whatever the entries' outcomes.
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(results.len(), entries.len() + 6, "{results:#?}");
     assert!(
         stderr.contains("results in"),

@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{level, Level, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_FLAGGED, EXIT_OK};
+use super::{level, Level, EXIT_ENVIRONMENT, EXIT_FLAGGED, EXIT_OK};
 use crate::bulk::{self, DoneSet, Summary};
 use crate::inspect::{Inspector, Options};
 use crate::report::sanitize;
@@ -19,8 +19,10 @@ pub(super) struct ManifestRun {
     pub config: bulk::Config,
 }
 
-/// Runs the manifest; the exit status: 0 every entry answered, 1 some failed, 4 some
-/// reached `--fail-on`, 3 the manifest, a results file or the output was unusable.
+/// Runs the manifest; the exit status: 0 every entry has its result line (failed entries
+/// included: a failure is a value, and an engine would retry a whole shard on a
+/// non-zero status), 4 some reached `--fail-on`, 3 the run could not finish (the
+/// manifest, a results file or the output was unusable). Never 1.
 pub(super) fn run(run: ManifestRun) -> u8 {
     let shown = |p: &Path| sanitize(&p.display().to_string());
     // The output first: with `-o R --skip-done R`, the done set must be read from the
@@ -104,11 +106,7 @@ pub(super) fn run(run: ManifestRun) -> u8 {
         );
         return EXIT_FLAGGED;
     }
-    if summary.failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+    EXIT_OK
 }
 
 /// The summary: what was read, skipped and written, how the answers were obtained, and
