@@ -990,6 +990,12 @@ fn open_zip_capped(
     if zip.has_duplicate_names() {
         return Err(ArchiveProblem::DuplicateZipName.into());
     }
+    if zip.offset() != 0 {
+        return Err(ArchiveProblem::ZipPrefix {
+            bytes: zip.offset(),
+        }
+        .into());
+    }
     if zip.len() as u64 > limits.max_entries {
         return Err(Error::limit_exceeded(
             LimitKind::Entries,

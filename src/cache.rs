@@ -38,6 +38,11 @@ pub struct MetadataCache {
 pub struct CacheKey<'a> {
     /// sha256 of the input file.
     pub file_sha256: &'a str,
+    /// The input's file name, exactly as given. The same bytes can be read as different
+    /// things (a file that is both a valid `.tar.gz` and a valid wheel; an sdist renamed
+    /// to another project's name), and the answer, its identity check and its behaviour
+    /// report depend on which: an answer is only ever reused for the same name.
+    pub file_name: &'a str,
     /// Everything else that shapes the answer (versions, target, limits), as text.
     pub context: &'a str,
 }
@@ -81,8 +86,10 @@ pub struct Stored {
 impl CacheKey<'_> {
     fn digest(&self) -> String {
         let mut h = Sha256::new();
-        h.update(b"sdistill-metadata-cache/1\0");
+        h.update(b"sdistill-metadata-cache/2\0");
         h.update(self.file_sha256.as_bytes());
+        h.update(b"\0");
+        h.update(self.file_name.as_bytes());
         h.update(b"\0");
         h.update(self.context.as_bytes());
         hex::encode(h.finalize())
@@ -214,6 +221,7 @@ mod tests {
         let cache = MetadataCache::open(dir.path()).unwrap();
         let key = CacheKey {
             file_sha256: "ab12",
+            file_name: "a-1.0.tar.gz",
             context: "ctx",
         };
         assert!(cache.load(&key).is_none());
@@ -231,9 +239,16 @@ mod tests {
         // Another context is another entry.
         let other = CacheKey {
             file_sha256: "ab12",
+            file_name: "a-1.0.tar.gz",
             context: "other",
         };
         assert!(cache.load(&other).is_none());
+        // The same bytes under another name are another entry.
+        let renamed = CacheKey {
+            file_name: "a-1.0-py3-none-any.whl",
+            ..key.clone()
+        };
+        assert!(cache.load(&renamed).is_none());
         // A tampered payload no longer verifies.
         let digest = key.digest();
         let path = cache
@@ -252,6 +267,7 @@ mod tests {
         let cache = MetadataCache::open(dir.path()).unwrap();
         let key = CacheKey {
             file_sha256: "cd34",
+            file_name: "a-1.0.tar.gz",
             context: "ctx",
         };
         cache.store(&key, &sample(), &[], None, None);

@@ -96,6 +96,15 @@ pub enum ArchiveProblem {
     /// records, other tools may take the other.
     #[error("the zip central directory lists a member name twice")]
     DuplicateZipName,
+    /// A zip with other data before its first member. Zip readers tolerate a prefix (they
+    /// find the archive from its end), so such a file can be another archive as well —
+    /// a `.tar.gz` followed by a zip reads as an sdist under one name and as a wheel
+    /// under another. No build tool writes one.
+    #[error("the zip archive has {bytes} bytes of other data before it (a file that is two archives at once?)")]
+    ZipPrefix {
+        /// How many bytes precede the archive.
+        bytes: u64,
+    },
     /// The archive cannot be decoded: truncated, corrupt, or not the format its name says.
     #[error("corrupt or truncated archive: {detail}")]
     Corrupt {

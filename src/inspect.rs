@@ -209,6 +209,7 @@ impl Inspector {
         };
         let key = CacheKey {
             file_sha256: sha,
+            file_name: &source.filename,
             context: self.cache_context(),
         };
         let lookup = Instant::now();
@@ -255,30 +256,31 @@ impl Inspector {
         })
     }
 
-    /// The cached answer for an archive whose sha256 is `sha256`, without the archive:
-    /// for a caller that knows the hash from an index listing and would otherwise download
-    /// the file only to hash it. Sound because an answer is stored only under the sha256
-    /// of the bytes it was computed from (the file itself is checked against the same
-    /// hash before anyone gets it). `None` with the cache off or on a miss.
-    pub fn cached(&self, sha256: &str) -> Option<(Metadata, Vec<String>, Option<Behaviour>)> {
-        if !self.options.cache {
-            return None;
-        }
-        self.cache().ok()?.load(&CacheKey {
-            file_sha256: sha256,
-            context: self.cache_context(),
-        })
+    /// The cached answer for the archive named `file_name` whose sha256 is `sha256`,
+    /// without the archive: for a caller that knows both from an index listing (or a
+    /// manifest) and would otherwise download the file only to hash it. Sound because an
+    /// answer is stored only under the sha256 of the bytes it was computed from and the
+    /// name they were read under (the file itself is checked against the same hash before
+    /// anyone gets it). `None` with the cache off or on a miss.
+    pub fn cached(
+        &self,
+        sha256: &str,
+        file_name: &str,
+    ) -> Option<(Metadata, Vec<String>, Option<Behaviour>)> {
+        self.cached_entry(sha256, file_name)
+            .map(|s| (s.metadata, s.warnings, s.behaviour))
     }
 
     /// [`Self::cached`] with the input's size as recorded when the answer was stored
     /// (`size` is `None` for entries older than that): what a caller needs to report the
     /// same `source` as an inspection of the file would.
-    pub fn cached_entry(&self, sha256: &str) -> Option<crate::cache::Stored> {
+    pub fn cached_entry(&self, sha256: &str, file_name: &str) -> Option<crate::cache::Stored> {
         if !self.options.cache {
             return None;
         }
         self.cache().ok()?.load_entry(&CacheKey {
             file_sha256: sha256,
+            file_name,
             context: self.cache_context(),
         })
     }

@@ -463,7 +463,7 @@ impl<'a> Worker<'a> {
         // report the same `source` as a fresh one: then the file is fetched after all.
         if let Some(stored) = self
             .inspector
-            .cached_entry(remote.sha256.as_str())
+            .cached_entry(remote.sha256.as_str(), remote.filename.as_str())
             .filter(|s| s.size.is_some())
         {
             let report = Report {

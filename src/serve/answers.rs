@@ -81,6 +81,29 @@ struct Remembered {
     at: Instant,
 }
 
+/// What an answer is about: a file's bytes *and* the name they are served under. The same
+/// bytes can be listed under two names (a file that is both a valid `.tar.gz` and a valid
+/// wheel; an sdist listed under another project's name), and each name is read, checked
+/// and gated as what it says it is, so one name's answer is never another's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AnswerKey {
+    sha256: Sha256Hex,
+    filename: String,
+}
+
+impl AnswerKey {
+    fn new(sha256: &Sha256Hex, filename: &str) -> Self {
+        Self {
+            sha256: sha256.clone(),
+            filename: filename.to_string(),
+        }
+    }
+
+    fn of(file: &PageFile) -> Self {
+        Self::new(&file.sha256, file.file.filename.as_str())
+    }
+}
+
 /// Answers, in memory and in the making.
 pub struct Answers {
     inspector: Arc<Inspector>,
@@ -90,19 +113,19 @@ pub struct Answers {
     gate: Gate,
     limits: ServeLimits,
     memory: Mutex<Memory>,
-    in_flight: Mutex<HashMap<Sha256Hex, watch::Receiver<Option<Outcome>>>>,
+    in_flight: Mutex<HashMap<AnswerKey, watch::Receiver<Option<Outcome>>>>,
     log: Log,
 }
 
 /// Remembered outcomes, at most `cap`, the oldest forgotten first.
 struct Memory {
-    entries: HashMap<Sha256Hex, Remembered>,
-    order: VecDeque<Sha256Hex>,
+    entries: HashMap<AnswerKey, Remembered>,
+    order: VecDeque<AnswerKey>,
     cap: usize,
 }
 
 impl Memory {
-    fn insert(&mut self, key: Sha256Hex, outcome: Outcome) {
+    fn insert(&mut self, key: AnswerKey, outcome: Outcome) {
         let entry = Remembered {
             outcome,
             at: Instant::now(),
@@ -200,9 +223,9 @@ impl Answers {
 
     /// The sha256 of the metadata file of the distribution with sha256 `dist`, when this
     /// process has served a stable one: what pages declare.
-    pub fn metadata_sha256(&self, dist: &Sha256Hex) -> Option<Sha256Hex> {
+    pub fn metadata_sha256(&self, dist: &Sha256Hex, filename: &str) -> Option<Sha256Hex> {
         let memory = self.memory.lock().ok()?;
-        match &memory.entries.get(dist)?.outcome {
+        match &memory.entries.get(&AnswerKey::new(dist, filename))?.outcome {
             Outcome::Served(s) if s.stable => Some(s.sha256.clone()),
             _ => None,
         }
@@ -210,7 +233,7 @@ impl Answers {
 
     /// The outcome in memory, if any and still valid (refusals and degraded answers
     /// expire).
-    fn remembered(&self, dist: &Sha256Hex) -> Option<Outcome> {
+    fn remembered(&self, dist: &AnswerKey) -> Option<Outcome> {
         let mut memory = self
             .memory
             .lock()
@@ -238,7 +261,8 @@ impl Answers {
         file: &PageFile,
         client: Arc<IndexClient>,
     ) -> (Outcome, Via) {
-        if let Some(known) = self.remembered(&file.sha256) {
+        let key = AnswerKey::of(file);
+        if let Some(known) = self.remembered(&key) {
             return (known, Via::Memory);
         }
         let (mut waiting, via) = {
@@ -246,11 +270,11 @@ impl Answers {
                 .in_flight
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            match in_flight.get(&file.sha256) {
+            match in_flight.get(&key) {
                 Some(rx) => (rx.clone(), Via::Joined),
                 None => {
                     let (tx, rx) = watch::channel(None);
-                    in_flight.insert(file.sha256.clone(), rx.clone());
+                    in_flight.insert(key.clone(), rx.clone());
                     let this = self.clone();
                     let file = file.clone();
                     // Its own task: a client that hangs up does not cancel the work others
@@ -266,7 +290,7 @@ impl Answers {
                                     true,
                                 ))),
                             };
-                        this.finish(&file.sha256, outcome, tx);
+                        this.finish(&key, outcome, tx);
                     });
                     (rx, Via::Computed)
                 }
@@ -279,7 +303,7 @@ impl Answers {
         (outcome.unwrap_or_else(|| unreachable_refusal(file)), via)
     }
 
-    fn finish(&self, dist: &Sha256Hex, outcome: Outcome, tx: watch::Sender<Option<Outcome>>) {
+    fn finish(&self, dist: &AnswerKey, outcome: Outcome, tx: watch::Sender<Option<Outcome>>) {
         if let Ok(mut memory) = self.memory.lock() {
             memory.insert(dist.clone(), outcome.clone());
         }
@@ -294,8 +318,9 @@ impl Answers {
         // The metadata cache, by the listed sha256: no download.
         let inspector = self.inspector.clone();
         let sha = file.sha256.clone();
+        let listed_name = name.clone();
         if let Ok(Some((meta, warnings, behaviour))) =
-            tokio::task::spawn_blocking(move || inspector.cached(sha.as_str())).await
+            tokio::task::spawn_blocking(move || inspector.cached(sha.as_str(), &listed_name)).await
         {
             return self.serve_answer(&name, &meta, &warnings, behaviour.as_ref(), true, true);
         }

@@ -79,7 +79,7 @@ fn requires_python(file: &PageFile) -> Option<String> {
 pub fn project_page(
     page: &Page,
     format: Format,
-    metadata_sha256: impl Fn(&Sha256Hex) -> Option<Sha256Hex>,
+    metadata_sha256: impl Fn(&PageFile) -> Option<Sha256Hex>,
 ) -> String {
     if format.is_json() {
         project_json(page, &metadata_sha256)
@@ -88,7 +88,7 @@ pub fn project_page(
     }
 }
 
-fn project_json(page: &Page, metadata_sha256: &dyn Fn(&Sha256Hex) -> Option<Sha256Hex>) -> String {
+fn project_json(page: &Page, metadata_sha256: &dyn Fn(&PageFile) -> Option<Sha256Hex>) -> String {
     let version = api_version(page);
     let files: Vec<Value> = page
         .files
@@ -101,7 +101,7 @@ fn project_json(page: &Page, metadata_sha256: &dyn Fn(&Sha256Hex) -> Option<Sha2
             if let Some(rp) = requires_python(f) {
                 o.insert("requires-python".into(), json!(rp));
             }
-            let metadata = match metadata_sha256(&f.sha256) {
+            let metadata = match metadata_sha256(f) {
                 Some(h) => json!({ "sha256": h.as_str() }),
                 None => json!(true),
             };
@@ -142,7 +142,7 @@ fn project_json(page: &Page, metadata_sha256: &dyn Fn(&Sha256Hex) -> Option<Sha2
     doc.to_string()
 }
 
-fn project_html(page: &Page, metadata_sha256: &dyn Fn(&Sha256Hex) -> Option<Sha256Hex>) -> String {
+fn project_html(page: &Page, metadata_sha256: &dyn Fn(&PageFile) -> Option<Sha256Hex>) -> String {
     let name = escape(page.project.as_ref());
     let mut out = format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{}\">\n    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n",
@@ -161,7 +161,7 @@ fn project_html(page: &Page, metadata_sha256: &dyn Fn(&Sha256Hex) -> Option<Sha2
             let reason = f.file.yanked_reason.as_deref().unwrap_or("");
             attrs.push_str(&format!(" data-yanked=\"{}\"", escape(reason)));
         }
-        let metadata = match metadata_sha256(&f.sha256) {
+        let metadata = match metadata_sha256(f) {
             Some(h) => format!("sha256={h}"),
             None => "true".to_string(),
         };
@@ -249,8 +249,8 @@ mod tests {
     fn html_escapes_and_declares_metadata() {
         let p = page();
         let known = Sha256Hex::of(b"meta");
-        let html = project_page(&p, Format::TextHtml, |sha| {
-            (*sha == p.files[1].sha256).then(|| known.clone())
+        let html = project_page(&p, Format::TextHtml, |f| {
+            (f.sha256 == p.files[1].sha256).then(|| known.clone())
         });
         assert!(
             !html.contains("<script>") && !html.contains("onmouseover=\""),

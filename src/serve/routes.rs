@@ -176,7 +176,11 @@ async fn project_page(
             &format!("no upstream lists a usable file of {name}\n"),
         );
     }
-    let body = pages::project_page(&page, format, |sha| state.answers.metadata_sha256(sha));
+    let body = pages::project_page(&page, format, |f| {
+        state
+            .answers
+            .metadata_sha256(&f.sha256, f.file.filename.as_str())
+    });
     page_response(format, body, state.config.limits.page_ttl.as_secs())
 }
 
