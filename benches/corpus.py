@@ -379,7 +379,7 @@ def main():
         report_behaviour(entries, results)
 
     if args.compare:
-        compare(args, entries, paths, results)
+        compare_speed(args, entries, paths, results)
 
     if args.per_sdist:
         times = []
@@ -427,7 +427,7 @@ def report_behaviour(entries, results):
               f" at {e['location']} ({e['reason']})")
 
 
-def compare(args, entries, paths, results):
+def compare_speed(args, entries, paths, results):
     # Only sdists whose answer comes from the sandbox: the static path runs no build code.
     sandboxed = [p for p, r in zip(paths, results) if (r.get("method") or "").startswith("sandbox")]
     base_cmd = lambda p: [args.compare, "inspect", "--no-cache", "--format", "json", "--offline", p]

@@ -19,7 +19,8 @@
 # Phases: "metadata" (egg_info / prepare_metadata_for_build_wheel: the answer); with
 # --observe, "build" (bdist_wheel / build_wheel, run only to be observed; its result says
 # how the build went and is never an answer); "bait" (the metadata step again with
-# stand-ins for what a payload waits for, run only to be observed).
+# stand-ins for what a payload waits for, run only to be observed); "wheel" (the wheel of
+# a build requirement published only as an sdist, for another sdist's build).
 import sys
 
 sys.dont_write_bytecode = True
@@ -750,6 +751,42 @@ def run_build(project, backend_name, backend_path):
             "warnings": WARNINGS})
 
 
+# --- A build requirement published only as an sdist: its wheel -------------------------
+
+def run_wheel(project, backend_name, backend_path):
+    # The wheel of a helper another sdist needs at build time (vcversioner, ...): what pip
+    # would build for it. No bait and no install: only the wheel, copied to /out for the
+    # host, which checks its name and unpacks it like any wheel.
+    import shutil
+
+    dist = "/scratch/dist"
+    os.makedirs(dist, exist_ok=True)
+    if backend_name and not backend_name.startswith("setuptools.build_meta"):
+        for p in reversed(backend_path or []):
+            sys.path.insert(0, os.path.join(project, p))
+        module_name, _, obj_path = backend_name.partition(":")
+        try:
+            backend = __import__(module_name, fromlist=["_"])
+        except ImportError as e:
+            fail("unsupported-backend", e,
+                 message="build backend %s is not available in the sandbox (%s)" % (backend_name, e))
+        for attr in filter(None, obj_path.split(".")):
+            backend = getattr(backend, attr)
+        _fake_target()
+        backend.build_wheel(dist, {})
+    else:
+        try:
+            run_setup_py(project, command=["bdist_wheel", "-d", dist])
+        except SystemExit as e:
+            if e.code not in (None, 0):
+                fail("setup-failed", e, message="setup.py exited with status %r" % (e.code,))
+    wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
+    if len(wheels) != 1:
+        fail("setup-failed", message="the build made %d wheels, not one" % len(wheels))
+    shutil.copyfile(os.path.join(dist, wheels[0]), "/out/helper.whl")
+    finish({"ok": True, "method": "wheel", "filename": wheels[0], "warnings": WARNINGS})
+
+
 def main(prepared=False):
     # Said before any sdist code runs: the host knows the observer is alive in this run.
     sys.audit("sdistill.ready")
@@ -765,6 +802,8 @@ def main(prepared=False):
     try:
         if CONFIG.get("phase") == "build":
             run_build(project, backend, CONFIG.get("backend_path"))
+        elif CONFIG.get("phase") == "wheel":
+            run_wheel(project, backend, CONFIG.get("backend_path"))
         elif backend and not backend.startswith("setuptools.build_meta"):
             run_pep517(project, backend, CONFIG.get("backend_path"))
         else:

@@ -64,12 +64,28 @@ pub(super) struct PhaseEnd {
     pub host_failure: Option<String>,
 }
 
-/// The deadline of one input, pushed back by time that is not the input's.
-pub(super) struct Deadline {
+/// What one input may still spend: its deadline (pushed back by time that is not the
+/// input's), and helper builds (build requirements built from sdists, see
+/// [`super::helpers`]): how deep the current build is in that chain, and how many the
+/// input has had built so far.
+pub(super) struct Budget {
     pub at: Instant,
+    /// 0 for the input itself, 1 for a helper it needs, 2 for a helper's helper...
+    pub helper_depth: u32,
+    /// Helper sdists built for this input so far, all depths together.
+    pub helpers_built: u32,
 }
 
-impl Deadline {
+impl Budget {
+    /// A fresh budget for one input ending at `at`.
+    pub fn new(at: Instant) -> Self {
+        Self {
+            at,
+            helper_depth: 0,
+            helpers_built: 0,
+        }
+    }
+
     fn extend(&mut self, by: Duration) {
         self.at += by;
     }
@@ -102,7 +118,7 @@ impl Sandbox {
                 });
             }
         }
-        let mut deadline = Deadline { at: deadline };
+        let mut deadline = Budget::new(deadline);
         let PhaseEnd {
             result,
             outcome,
@@ -205,7 +221,7 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
-            (Some(GuestResult::Built(_)), _) => Err(Error::Sandbox {
+            (Some(GuestResult::Built(_) | GuestResult::Wheel { .. }), _) => Err(Error::Sandbox {
                 detail: "guest protocol: a build result from the metadata step".to_string(),
             }),
             (Some(GuestResult::NeedsBuildRequires(reqs)), _) => Err(Error::SetupFailed {
@@ -237,7 +253,7 @@ impl Sandbox {
         limits: &Limits,
         work_dir: &Path,
         (target, phase): (Target, Phase),
-        deadline: &mut Deadline,
+        deadline: &mut Budget,
         seen: &mut Observation,
     ) -> Result<PhaseEnd> {
         let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
@@ -245,7 +261,7 @@ impl Sandbox {
         } else {
             Vec::new()
         };
-        let mut env = self.provide(&requirements, deadline);
+        let mut env = self.provide(&requirements, limits, work_dir, deadline, seen);
         let mut setuptools = 0;
         let mut build_retry_left = true;
         let mut notes = Vec::new();
@@ -266,7 +282,7 @@ impl Sandbox {
                 Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
                     build_retry_left = false;
                     requirements.extend(more.iter().cloned());
-                    env = self.provide(&requirements, deadline);
+                    env = self.provide(&requirements, limits, work_dir, deadline, seen);
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -287,10 +303,27 @@ impl Sandbox {
         })
     }
 
-    /// The build requirements as directories for the guest, with their bytecode compiled.
-    fn provide(&self, requirements: &[String], deadline: &Deadline) -> BuildEnv {
-        let env = self.deps.resolve(requirements, Some(deadline.at));
-        self.precompile_deps(&env, deadline);
+    /// The build requirements as directories for the guest, with their bytecode compiled;
+    /// those published only as sdists are built into wheels in the sandbox first (their
+    /// runs spend this input's budget, and what they try goes into `seen`).
+    fn provide(
+        &self,
+        requirements: &[String],
+        limits: &Limits,
+        work_dir: &Path,
+        budget: &mut Budget,
+        seen: &mut Observation,
+    ) -> BuildEnv {
+        let at = budget.at;
+        let mut helpers = super::helpers::Helpers {
+            sandbox: self,
+            limits,
+            work_dir,
+            budget,
+            seen,
+        };
+        let env = self.deps.resolve(requirements, Some(at), &mut helpers);
+        self.precompile_deps(&env, budget);
         env
     }
 
@@ -299,7 +332,7 @@ impl Sandbox {
     /// such as setuptools_scm imports ~70 modules, and compiling them from source on
     /// every run costs more than the rest of the run. Only those trees are preopened (no
     /// sdist); a failure just leaves the tree as it was.
-    fn precompile_deps(&self, env: &BuildEnv, deadline: &Deadline) {
+    fn precompile_deps(&self, env: &BuildEnv, deadline: &Budget) {
         const MARK: &str = ".sdistill-bytecode";
         let todo: Vec<PathBuf> = env
             .dirs
@@ -377,7 +410,7 @@ impl Sandbox {
         limits: &Limits,
         work_dir: &Path,
         plan: Attempt<'_>,
-        deadline: &mut Deadline,
+        deadline: &mut Budget,
         seen: &mut Observation,
     ) -> Result<(Option<GuestResult>, RunOutcome)> {
         let Attempt {

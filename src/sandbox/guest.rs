@@ -66,6 +66,9 @@ pub enum Phase {
     /// The metadata step again with bait (stand-ins for what a payload waits for, such as
     /// an HTTP client library), run only to be observed.
     Bait,
+    /// `bdist_wheel` or `build_wheel` of a build requirement published only as an sdist:
+    /// the wheel (`/out/helper.whl`) becomes a build requirement of another sdist.
+    Wheel,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -142,6 +145,7 @@ pub fn config_json(request: &GuestRequest) -> String {
             Phase::Metadata => "metadata",
             Phase::Build => "build",
             Phase::Bait => "bait",
+            Phase::Wheel => "wheel",
         },
         "target": {
             "platform": match request.target.platform {
@@ -188,6 +192,7 @@ struct RawResult {
     #[serde(default)]
     requires: Vec<String>,
     outcome: Option<String>,
+    filename: Option<String>,
 }
 
 /// What the driver reported.
@@ -208,7 +213,23 @@ pub enum GuestResult {
     Failure(Error),
     /// How an `--observe` build ended (never an answer).
     Built(BuildOutcome),
+    /// A helper's wheel: the name the guest gave it (validated by the caller) and its
+    /// bytes (unpacked by the caller with the rules for any wheel).
+    Wheel {
+        /// The file name, as the guest reported it: untrusted.
+        filename: String,
+        /// The wheel, at most [`MAX_HELPER_WHEEL`] bytes.
+        bytes: Vec<u8>,
+    },
 }
+
+/// The guest's file name for a helper's wheel inside `/out`.
+pub const HELPER_WHEEL: &str = "helper.whl";
+
+/// Largest helper wheel read back from the guest. Helpers are small pure-Python
+/// packages (vcversioner's wheel is 6 KiB); the cap keeps a hostile build from handing
+/// the host an arbitrary amount to hold in memory.
+pub const MAX_HELPER_WHEEL: u64 = 64 * 1024 * 1024;
 
 /// How an `--observe` build ended, as the driver saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +278,12 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
         };
         return Ok(Some(GuestResult::Failure(err)));
     }
+    if raw.method.as_deref() == Some("wheel") {
+        return Ok(Some(GuestResult::Wheel {
+            filename: raw.filename.unwrap_or_default(),
+            bytes: read_helper_wheel(out)?,
+        }));
+    }
     if raw.method.as_deref() == Some("build") {
         return Ok(Some(GuestResult::Built(BuildOutcome {
             outcome: raw.outcome.unwrap_or_default(),
@@ -279,6 +306,33 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
         method,
         warnings: raw.warnings,
     }))
+}
+
+/// Reads `/out/helper.whl`: a regular file of at most [`MAX_HELPER_WHEEL`] bytes.
+fn read_helper_wheel(out: &Dir) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = out
+        .symlink_metadata(HELPER_WHEEL)
+        .map_err(|e| Error::io(HELPER_WHEEL, e))?;
+    if !meta.is_file() {
+        return Err(protocol("the helper wheel is not a regular file"));
+    }
+    if meta.len() > MAX_HELPER_WHEEL {
+        return Err(protocol(&format!(
+            "the helper wheel is larger than {MAX_HELPER_WHEEL} bytes"
+        )));
+    }
+    let file = out
+        .open(HELPER_WHEEL)
+        .map_err(|e| Error::io(HELPER_WHEEL, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_HELPER_WHEEL + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(HELPER_WHEEL, e))?;
+    if bytes.len() as u64 > MAX_HELPER_WHEEL {
+        return Err(protocol("the helper wheel grew while it was read"));
+    }
+    Ok(bytes)
 }
 
 fn protocol(detail: &str) -> Error {
