@@ -63,6 +63,13 @@ def fail(kind, exc=None, message=None):
     tb = traceback.format_exc() if exc is not None else ""
     if message is None:
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip() if exc else kind
+    if (kind == "setup-failed" and PROBES_FAILED and CONFIG.get("phase") == "metadata"
+            and CONFIG.get("compiler_probes") != "succeed"):
+        # The build stopped after a compiler probe failed: on the machine with a compiler
+        # where pip built it, that probe succeeds. The host may run it again that way.
+        finish({"ok": False, "kind": "needs-compiler-probes", "message": message,
+                "traceback": tb[-8000:], "probes": sorted(set(PROBES_FAILED)),
+                "warnings": WARNINGS})
     finish({"ok": False, "kind": kind, "message": message, "traceback": tb[-8000:],
             "warnings": WARNINGS})
 
@@ -569,6 +576,119 @@ def _fake_target():
         pass
 
 
+# --- 2to3 and compiler probes ------------------------------------------------------------
+
+def _provide_2to3_names():
+    # distutils' 2to3 helpers (build_py_2to3, run_2to3, copydir_run_2to3, Mixin2to3) went
+    # with distutils; old setup.py files import them at module level and use them only in
+    # build_py, which the metadata step never runs. They are provided lazily, each use
+    # reported. The guest's stdlib has no lib2to3, so actually converting sources is an
+    # error that says so (a build, never the metadata, reaches it).
+    import distutils.command.build_py as build_py_mod
+    import distutils.errors
+    import distutils.util as util_mod
+
+    def run_2to3(files, fixer_names=None, options=None, explicit=None):
+        if not files:
+            return
+        raise distutils.errors.DistutilsModuleError(
+            "2to3 cannot run: lib2to3 is not in the sandbox's Python runtime")
+
+    def copydir_run_2to3(src, dest, template=None, fixer_names=None, options=None,
+                         explicit=None):
+        run_2to3([src], fixer_names, options, explicit)
+        return []
+
+    class Mixin2to3:
+        fixer_names = None
+        options = None
+        explicit = None
+
+        def run_2to3(self, files):
+            return run_2to3(files, self.fixer_names, self.options, self.explicit)
+
+    class build_py_2to3(build_py_mod.build_py, Mixin2to3):
+        def run(self):
+            self.updated_files = []
+            build_py_mod.build_py.run(self)
+            self.run_2to3(self.updated_files)
+
+        def build_module(self, module, module_file, package):
+            res = build_py_mod.build_py.build_module(self, module, module_file, package)
+            if res[1]:
+                self.updated_files.append(res[0])
+            return res
+
+    provided = {
+        build_py_mod: {"build_py_2to3": build_py_2to3},
+        util_mod: {"run_2to3": run_2to3, "copydir_run_2to3": copydir_run_2to3,
+                   "Mixin2to3": Mixin2to3},
+    }
+    for module, names in provided.items():
+        previous = getattr(module, "__getattr__", None)
+
+        def module_getattr(name, _names=names, _module=module, _previous=previous):
+            if name in _names:
+                _note("%s.%s" % (_module.__name__, name),
+                      "compatibility: provided removed distutils name %s (2to3 itself is "
+                      "not run: the metadata does not depend on it)")
+                return _names[name]
+            if _previous is not None:
+                return _previous(name)
+            raise AttributeError("module %r has no attribute %r" % (_module.__name__, name))
+
+        module.__getattr__ = module_getattr
+
+
+PROBES_FAILED = []
+
+
+def _compiler_probes():
+    # distutils' `config` command (try_compile, try_link, try_cpp, try_run, check_*) and
+    # CCompiler.has_function compile a test program to probe for a feature or library
+    # (cffi, lxml-style setup.py). The sandbox has no compiler, so by default each probe
+    # fails exactly as on a machine without one (CompileError / DistutilsExecError inside,
+    # False outside) and setup.py takes its fallback path; each failure is remembered.
+    # When the host asks ("compiler_probes": "succeed", after a build that stopped once
+    # a probe failed), every probe answers yes instead, as on the machine with a compiler
+    # where pip built it; the host reports that the answer assumed one.
+    import distutils.ccompiler
+    import distutils.command.config as config_mod
+
+    succeed = CONFIG.get("compiler_probes") == "succeed"
+    cls = config_mod.config
+    for name in ("try_cpp", "try_compile", "try_link", "try_run", "check_func",
+                 "check_lib", "check_header", "search_cpp"):
+        original = getattr(cls, name, None)
+        if original is None:
+            continue
+
+        def probe(self, *args, _original=original, _name=name, **kwargs):
+            if succeed:
+                return True
+            result = _original(self, *args, **kwargs)
+            if not result:
+                PROBES_FAILED.append(_name)
+            return result
+
+        setattr(cls, name, probe)
+    original_has_function = distutils.ccompiler.CCompiler.has_function
+
+    def has_function(self, *args, **kwargs):
+        if succeed:
+            return True
+        try:
+            result = original_has_function(self, *args, **kwargs)
+        except Exception:
+            PROBES_FAILED.append("has_function")
+            raise
+        if not result:
+            PROBES_FAILED.append("has_function")
+        return result
+
+    distutils.ccompiler.CCompiler.has_function = has_function
+
+
 def _find_pkg_info(base):
     for entry in sorted(os.listdir(base)):
         if entry.endswith(".egg-info"):
@@ -598,6 +718,8 @@ def run_setup_py(project, command=None):
 
     _wrap_setup(setuptools)
     _wrap_setup(distutils.core)
+    _provide_2to3_names()
+    _compiler_probes()
     _fast_egg_info()
     _patch_build_eggs()
     _accept_removed_keywords()

@@ -49,6 +49,7 @@ pub struct SandboxOutput {
 struct Attempt<'a> {
     env: &'a BuildEnv,
     allow_build_retry: bool,
+    probes_succeed: bool,
     setuptools: usize,
     target: Target,
     phase: Phase,
@@ -221,6 +222,7 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
+            (Some(GuestResult::NeedsCompilerProbes { failure, .. }), _) => Err(failure),
             (Some(GuestResult::Built(_) | GuestResult::Wheel { .. }), _) => Err(Error::Sandbox {
                 detail: "guest protocol: a build result from the metadata step".to_string(),
             }),
@@ -264,6 +266,7 @@ impl Sandbox {
         let mut env = self.provide(&requirements, limits, work_dir, deadline, seen);
         let mut setuptools = 0;
         let mut build_retry_left = true;
+        let mut probes_succeed = false;
         let mut notes = Vec::new();
         let mut host_failure = None;
         let (mut result, mut outcome);
@@ -271,6 +274,7 @@ impl Sandbox {
             let plan = Attempt {
                 env: &env,
                 allow_build_retry: build_retry_left,
+                probes_succeed,
                 setuptools,
                 target,
                 phase,
@@ -283,6 +287,13 @@ impl Sandbox {
                     build_retry_left = false;
                     requirements.extend(more.iter().cloned());
                     env = self.provide(&requirements, limits, work_dir, deadline, seen);
+                }
+                Some(GuestResult::NeedsCompilerProbes { probes, .. }) if !probes_succeed => {
+                    probes_succeed = true;
+                    notes.push(format!(
+                        "compatibility: the build stopped after compiler probes failed ({}), as they do on a machine without a C compiler; it was run again with every probe answering yes, so the answer assumes a machine with a working compiler",
+                        if probes.is_empty() { "unnamed".to_string() } else { probes.join(", ") }
+                    ));
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -416,6 +427,7 @@ impl Sandbox {
         let Attempt {
             env,
             allow_build_retry,
+            probes_succeed,
             setuptools,
             ..
         } = plan;
@@ -447,6 +459,7 @@ impl Sandbox {
             backend_path: findings.build.backend_path.clone(),
             paths: dep_paths,
             allow_build_retry,
+            probes_succeed,
             setuptools_path: self
                 .setuptools
                 .get(setuptools)

@@ -45,6 +45,9 @@ pub struct GuestRequest {
     pub paths: Vec<String>,
     /// Whether the driver may stop and ask for missing `setup_requires`.
     pub allow_build_retry: bool,
+    /// Compiler probes (`try_compile`, `has_function`...) answer yes instead of failing
+    /// as they do without a compiler: the run after a build stopped on a failed probe.
+    pub probes_succeed: bool,
     /// Guest path of the setuptools tree to use.
     pub setuptools_path: String,
     /// The platform the guest pretends to be.
@@ -140,6 +143,7 @@ pub fn config_json(request: &GuestRequest) -> String {
         "backend_path": request.backend_path,
         "paths": request.paths,
         "allow_build_retry": request.allow_build_retry,
+        "compiler_probes": if request.probes_succeed { "succeed" } else { "fail" },
         "setuptools_path": request.setuptools_path,
         "phase": match request.phase {
             Phase::Metadata => "metadata",
@@ -191,6 +195,8 @@ struct RawResult {
     warnings: Vec<String>,
     #[serde(default)]
     requires: Vec<String>,
+    #[serde(default)]
+    probes: Vec<String>,
     outcome: Option<String>,
     filename: Option<String>,
 }
@@ -209,6 +215,14 @@ pub enum GuestResult {
     },
     /// The build needs `setup_requires` that were not provided.
     NeedsBuildRequires(Vec<String>),
+    /// The build stopped after compiler probes failed (as they do without a compiler):
+    /// which probes, and the failure itself.
+    NeedsCompilerProbes {
+        /// The probe methods that failed (`try_compile`, ...), as the guest named them.
+        probes: Vec<String>,
+        /// How the build then failed.
+        failure: Error,
+    },
     /// The driver reported a failure of the sdist's code.
     Failure(Error),
     /// How an `--observe` build ended (never an answer).
@@ -258,6 +272,32 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
         serde_json::from_str(&text).map_err(|e| protocol(&format!("bad result JSON: {e}")))?;
     if !raw.ok && raw.kind.as_deref() == Some("needs-build-requires") {
         return Ok(Some(GuestResult::NeedsBuildRequires(raw.requires)));
+    }
+    if !raw.ok && raw.kind.as_deref() == Some("needs-compiler-probes") {
+        // Probe names are guest text: only the known ones are kept, for a message.
+        const KNOWN: &[&str] = &[
+            "try_cpp",
+            "try_compile",
+            "try_link",
+            "try_run",
+            "check_func",
+            "check_lib",
+            "check_header",
+            "search_cpp",
+            "has_function",
+        ];
+        let probes = raw
+            .probes
+            .into_iter()
+            .filter(|p| KNOWN.contains(&p.as_str()))
+            .collect();
+        return Ok(Some(GuestResult::NeedsCompilerProbes {
+            probes,
+            failure: Error::SetupFailed {
+                message: raw.message.unwrap_or_default(),
+                traceback: raw.traceback.unwrap_or_default(),
+            },
+        }));
     }
     if !raw.ok {
         let message = raw.message.unwrap_or_default();
