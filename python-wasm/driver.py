@@ -576,6 +576,350 @@ def _fake_target():
         pass
 
 
+# --- NumPy at setup time: a declared stand-in ---------------------------------------------
+# NumPy has no pure-Python wheel and no WASI build this runtime can import. Old scientific
+# setup.py files use it in three ways: a version check, numpy.get_include() for
+# Extension(include_dirs=...), and numpy.distutils' Configuration/setup, which only
+# collect packages, extensions and data files before handing the setup() keywords (where
+# the dependency metadata is) to setuptools. This stand-in serves exactly those, when no
+# real numpy is importable; anything else is an AttributeError, as a missing feature
+# should be. Every answer that used it carries a warning starting "numpy stand-in", which
+# the host treats as degraded (flagged, never cached).
+
+NUMPY_VERSION = "1.26.4"  # the last NumPy with numpy.distutils
+
+
+NUMPY_NOTE = ("numpy stand-in: setup.py imported numpy; no real NumPy runs in the sandbox "
+              "(numpy.distutils' configuration is emulated, numpy.get_include() is a "
+              "placeholder, __version__ says " + NUMPY_VERSION + "), so this answer is "
+              "flagged")
+
+
+def _numpy_note(what):
+    # One warning whatever was used (`what` is for reading the code).
+    if NUMPY_NOTE not in WARNINGS:
+        WARNINGS.append(NUMPY_NOTE)
+
+
+def _make_numpy(name):
+    import types
+
+    mod = types.ModuleType(name)
+    mod.__sdistill_stand_in__ = True
+    if name == "numpy":
+        mod.__path__ = []
+        mod.__version__ = NUMPY_VERSION
+
+        def get_include():
+            _numpy_note("numpy.get_include()")
+            return "/numpy-stand-in/include"
+
+        mod.get_include = get_include
+        mod.get_numpy_include = get_include
+    elif name == "numpy.version":
+        mod.version = mod.full_version = mod.short_version = NUMPY_VERSION
+        mod.release = True
+    elif name == "numpy.distutils":
+        mod.__path__ = []
+    elif name == "numpy.distutils.core":
+        _numpy_distutils_core(mod)
+    elif name == "numpy.distutils.misc_util":
+        _numpy_misc_util(mod)
+    elif name == "numpy.distutils.system_info":
+        _numpy_system_info(mod)
+    elif name in ("numpy.distutils.extension",):
+        mod.Extension = _numpy_extension_class()
+    elif name == "numpy.distutils.command":
+        mod.__path__ = []
+    elif name.startswith("numpy.distutils.command."):
+        import importlib
+        command = name.rsplit(".", 1)[1]
+        try:
+            real = importlib.import_module("setuptools.command." + command)
+        except ImportError:
+            real = importlib.import_module("distutils.command." + command)
+        setattr(mod, command, getattr(real, command))
+    elif name == "numpy.distutils.log":
+        import distutils.log as log
+        mod.__dict__.update({k: v for k, v in vars(log).items() if not k.startswith("__")})
+    return mod
+
+
+NUMPY_MODULES = ("numpy", "numpy.version", "numpy.distutils", "numpy.distutils.core",
+                 "numpy.distutils.misc_util", "numpy.distutils.system_info",
+                 "numpy.distutils.extension", "numpy.distutils.command",
+                 "numpy.distutils.command.build_ext", "numpy.distutils.command.build_py",
+                 "numpy.distutils.command.build_clib", "numpy.distutils.command.build",
+                 "numpy.distutils.command.sdist", "numpy.distutils.command.install",
+                 "numpy.distutils.command.develop", "numpy.distutils.command.egg_info",
+                 "numpy.distutils.log")
+
+
+def _numpy_extension_class():
+    import setuptools
+
+    class Extension(setuptools.Extension):
+        # numpy.distutils.extension.Extension: setuptools' plus the Fortran/f2py options.
+        def __init__(self, name, sources, *args, f2py_options=None, module_dirs=None,
+                     extra_f77_compile_args=None, extra_f90_compile_args=None, **kwargs):
+            setuptools.Extension.__init__(self, name, sources, *args, **kwargs)
+            self.f2py_options = f2py_options or []
+            self.module_dirs = module_dirs or []
+
+    return Extension
+
+
+def _dict_append(d, **kws):
+    # numpy.distutils.core._dict_append: lists and tuples extend, dicts merge, strings
+    # are replaced.
+    for k, v in kws.items():
+        if k not in d:
+            d[k] = v
+            continue
+        dv = d[k]
+        if isinstance(dv, tuple):
+            d[k] = dv + tuple(v)
+        elif isinstance(dv, list):
+            d[k] = dv + list(v)
+        elif isinstance(dv, dict):
+            _dict_append(dv, **v)
+        elif isinstance(dv, str):
+            d[k] = v
+        else:
+            raise TypeError(repr(type(dv)))
+
+
+def _numpy_distutils_core(mod):
+    import setuptools
+
+    def setup(**attr):
+        # numpy.distutils.core.setup: configuration() → todict() appended to the keywords,
+        # then setuptools' setup. Extensions and libraries are never built for metadata,
+        # so they are left out.
+        _numpy_note("numpy.distutils.core.setup")
+        new_attr = dict(attr)
+        configuration = new_attr.pop("configuration", None)
+        if configuration is not None:
+            config = configuration()
+            if hasattr(config, "todict"):
+                config = config.todict()
+            _dict_append(new_attr, **config)
+        for key in ("ext_modules", "libraries", "headers", "installed_libraries",
+                    "installed_pkg_config", "define_macros", "include_dirs"):
+            new_attr.pop(key, None)
+        return setuptools.setup(**new_attr)
+
+    mod.setup = setup
+    mod.Extension = _numpy_extension_class()
+    mod.numpy_cmdclass = {}
+
+
+def _numpy_misc_util(mod):
+    def dot_join(*args):
+        return ".".join([a for a in args if a])
+
+    class Configuration:
+        # numpy.distutils.misc_util.Configuration, the parts that decide setup() keywords:
+        # name, version, packages and package_dir, py_modules, data_files, scripts.
+        # add_subpackage records the package without running its setup.py (that file
+        # only adds extensions and data, which metadata does not depend on).
+        _list_keys = ["packages", "ext_modules", "data_files", "include_dirs", "libraries",
+                      "headers", "scripts", "py_modules", "installed_libraries",
+                      "define_macros"]
+        _dict_keys = ["package_dir", "installed_pkg_config"]
+        _extra_keys = ["name", "version"]
+
+        def __init__(self, package_name=None, parent_name=None, top_path=None,
+                     package_path=None, caller_level=1, setup_name="setup.py", **attrs):
+            _numpy_note("numpy.distutils.misc_util.Configuration")
+            self.name = dot_join(parent_name, package_name)
+            self.version = None
+            self.top_path = top_path or os.getcwd()
+            self.local_path = package_path or os.path.join(
+                self.top_path, *(package_name or "").split(".")) if package_name else self.top_path
+            for key in self._list_keys:
+                setattr(self, key, list(attrs.get(key, [])))
+            for key in self._dict_keys:
+                setattr(self, key, dict(attrs.get(key, {})))
+            for key in self._extra_keys:
+                if key in attrs and attrs[key]:
+                    setattr(self, key, attrs[key])
+            self.options = {}
+            if package_name is not None:
+                self.packages.append(self.name)
+                if package_path is not None:
+                    self.package_dir[self.name] = package_path
+
+        def set_options(self, **options):
+            self.options.update(options)
+
+        def add_subpackage(self, subpackage_name, subpackage_path=None, standalone=False):
+            name = dot_join(self.name, subpackage_name)
+            if name not in self.packages:
+                self.packages.append(name)
+            if subpackage_path is not None:
+                self.package_dir[name] = subpackage_path
+
+        def get_subpackage(self, subpackage_name, subpackage_path=None, parent_name=None,
+                           caller_level=1):
+            return [Configuration(subpackage_name, parent_name or self.name,
+                                  self.top_path, subpackage_path).todict()]
+
+        def add_data_files(self, *files):
+            self.data_files.extend(f for f in files)
+
+        def add_data_dir(self, data_path):
+            pass
+
+        def add_extension(self, name, sources, **kw):
+            return None
+
+        def add_library(self, name, sources, **build_info):
+            pass
+
+        def add_installed_library(self, *args, **kwargs):
+            pass
+
+        def add_npy_pkg_config(self, *args, **kwargs):
+            pass
+
+        def add_include_dirs(self, *paths):
+            pass
+
+        def add_headers(self, *files):
+            pass
+
+        def add_define_macros(self, macros):
+            pass
+
+        def add_scripts(self, *files):
+            self.scripts.extend(files)
+
+        def add_py_modules(self, *modules):
+            self.py_modules.extend(modules)
+
+        def paths(self, *paths, **kws):
+            return [os.path.join(self.local_path, p) for p in paths]
+
+        def make_config_py(self, name="__config__"):
+            pass
+
+        def make_svn_version_py(self, delete=True):
+            pass
+
+        make_hg_version_py = make_svn_version_py
+
+        def have_f77c(self):
+            return False
+
+        def have_f90c(self):
+            return False
+
+        def get_build_temp_dir(self):
+            return "/scratch/build-temp"
+
+        def get_distribution(self):
+            from distutils.core import _setup_distribution
+            return _setup_distribution
+
+        def get_info(self, *names):
+            return {}
+
+        def get_version(self, version_file=None, version_variable=None):
+            # As numpy.distutils does: run the version file and read a version variable.
+            if self.version:
+                return self.version
+            short = (self.name or "").split(".")[-1]
+            files = [version_file] if version_file else [
+                "__version__.py", short + "_version.py", "version.py",
+                "__svn_version__.py", "__hg_version__.py"]
+            names = [version_variable] if version_variable else [
+                "version", "__version__", short + "_version"]
+            for f in files:
+                path = os.path.join(self.local_path, f)
+                if not os.path.isfile(path):
+                    continue
+                scope = {"__name__": "version", "__file__": path}
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    exec(compile(fh.read(), path, "exec"), scope)
+                for n in names:
+                    if scope.get(n):
+                        self.version = str(scope[n])
+                        return self.version
+            return None
+
+        def todict(self):
+            d = {}
+            for key in self._list_keys + self._dict_keys + self._extra_keys:
+                value = getattr(self, key, None)
+                if value:
+                    d[key] = value
+            return d
+
+    mod.Configuration = Configuration
+    mod.dot_join = dot_join
+    mod.get_numpy_include_dirs = lambda: ["/numpy-stand-in/include"]
+    mod.get_info = lambda *a, **k: {}
+    mod.get_mathlibs = lambda *a, **k: []
+    mod.allpath = lambda name: os.path.join(*name.split("/"))
+    mod.is_sequence = lambda x: isinstance(x, (list, tuple))
+    mod.is_string = lambda x: isinstance(x, str)
+    mod.gpaths = lambda paths, local_path="", include_non_existing=True: list(
+        paths if isinstance(paths, (list, tuple)) else [paths])
+
+
+def _numpy_system_info(mod):
+    # As on a machine where none of the libraries it looks for (BLAS, LAPACK, FFTW...)
+    # is installed: empty information, or NotFoundError when asked to raise.
+    class NotFoundError(Exception):
+        pass
+
+    def get_info(name, notfound_action=0):
+        if notfound_action == 2:
+            raise NotFoundError("%s not found (numpy stand-in: no system libraries)" % name)
+        return {}
+
+    mod.NotFoundError = NotFoundError
+    for n in ("BlasNotFoundError", "LapackNotFoundError", "AtlasNotFoundError",
+              "FFTWNotFoundError", "DJBFFTNotFoundError", "NumericNotFoundError",
+              "X11NotFoundError", "UmfpackNotFoundError"):
+        setattr(mod, n, type(n, (NotFoundError,), {}))
+    mod.get_info = get_info
+    mod.dict_append = lambda d, **kws: _dict_append(d, **kws)
+
+    class system_info:
+        def __init__(self, *a, **k):
+            pass
+
+        def get_info(self, notfound_action=0):
+            return {}
+
+    mod.system_info = system_info
+
+
+def _install_numpy_stand_in():
+    # Served only when no real numpy is importable (a finder at the end of sys.meta_path).
+    import importlib.abc
+    import importlib.util
+
+    class NumpyStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name in NUMPY_MODULES:
+                return importlib.util.spec_from_loader(
+                    name, self, is_package=name in ("numpy", "numpy.distutils",
+                                                    "numpy.distutils.command"))
+            return None
+
+        def create_module(self, spec):
+            _numpy_note("import %s" % spec.name)
+            return _make_numpy(spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(NumpyStandIn())
+
+
 # --- 2to3 and compiler probes ------------------------------------------------------------
 
 def _provide_2to3_names():
@@ -720,6 +1064,7 @@ def run_setup_py(project, command=None):
     _wrap_setup(distutils.core)
     _provide_2to3_names()
     _compiler_probes()
+    _install_numpy_stand_in()
     _fast_egg_info()
     _patch_build_eggs()
     _accept_removed_keywords()

@@ -45,6 +45,10 @@ use crate::metadata::CoreMetadata;
 /// Most wheels one sdist's build environment may pull in.
 const MAX_WHEELS: usize = 64;
 
+/// The project the guest driver itself stands in for (`python-wasm/driver.py`'s NumPy
+/// stand-in), instead of an inert package.
+const GUEST_STAND_IN: &str = "numpy";
+
 /// Projects the guest already provides in `/site`.
 const PROVIDED: &[&str] = &["setuptools", "distribute"];
 
@@ -172,6 +176,17 @@ impl BuildDeps {
             }
             let name = normalize_name(req.name.as_ref());
             if PROVIDED.contains(&name.as_str()) || chosen.contains_key(&name) {
+                continue;
+            }
+            if name == GUEST_STAND_IN {
+                // The driver's NumPy stand-in serves it (numpy.distutils' configuration
+                // emulated, get_include() a placeholder); an inert package here would
+                // shadow it. The answer is flagged either way.
+                env.warnings.push(format!(
+                    "build requirement `{text}` has no pure-Python wheel; the sandbox's NumPy stand-in serves it, so the result is flagged"
+                ));
+                env.incomplete = true;
+                chosen.insert(name, Version::new([0]));
                 continue;
             }
             if chosen.len() >= MAX_WHEELS {

@@ -109,3 +109,55 @@ setup(name='needscc', version='1.0', install_requires=['pycparser'],
         "{w}"
     );
 }
+
+/// numpy.distutils' Configuration/setup, a "NumPy is not installed" check and
+/// numpy.get_include(): the driver's NumPy stand-in gives the answer pip gives, flagged
+/// as a stand-in naming numpy, and never kept in the metadata cache.
+#[test]
+fn numpy_at_setup_time_is_a_flagged_stand_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let top = "sci-2.5";
+    let setup = r#"
+try:
+    import numpy
+except ImportError:
+    raise ImportError('Numerical Python (NumPy) is not installed.')
+from numpy.distutils.core import setup, Extension
+from numpy.distutils.system_info import get_info
+
+def configuration(parent_package='', top_path=None):
+    from numpy.distutils.misc_util import Configuration
+    config = Configuration(None, parent_package, top_path)
+    config.set_options(ignore_setup_xxx_py=True, quiet=True)
+    config.add_subpackage('sci')
+    config.add_extension('sci._fast', sources=['sci/_fast.c'],
+                         include_dirs=[numpy.get_include()], extra_info=get_info('lapack_opt'))
+    config.add_data_files(('sci', 'LICENSE.txt'))
+    config.get_version('sci/version.py')
+    return config
+
+setup(name='sci', configuration=configuration,
+      install_requires=['numpy>=' + '1.8'], python_requires='>=3.5',
+      ext_modules=[Extension('sci._other', ['sci/_other.c'], include_dirs=[numpy.get_include()])])
+"#;
+    let path = write_sdist(
+        tmp.path(),
+        top,
+        Kind::TarGz,
+        &[
+            file(&format!("{top}/setup.py"), setup),
+            file(&format!("{top}/sci/__init__.py"), ""),
+            file(&format!("{top}/sci/version.py"), "version = '2.5'\n"),
+        ],
+    );
+    let (code, v) = inspect_one(&[], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["version"], "2.5", "{v}");
+    assert_eq!(v["requires_dist"], serde_json::json!(["numpy>=1.8"]), "{v}");
+    assert_eq!(v["requires_python"], ">=3.5", "{v}");
+    assert!(warnings(&v).contains("numpy stand-in"), "{v}");
+    // Flagged answers are not kept: the second run computes it again.
+    let (_, again) = inspect_one(&[], &path);
+    assert_eq!(again["cached"], false, "{again}");
+    assert_eq!(again["version"], "2.5", "{again}");
+}

@@ -195,6 +195,13 @@ impl Sandbox {
                 }),
                 _,
             ) => {
+                // The driver's NumPy stand-in answered part of the build: flagged (the
+                // warning says so) and never cached.
+                degraded.extend(
+                    w.iter()
+                        .filter(|w| w.starts_with("numpy stand-in"))
+                        .cloned(),
+                );
                 warnings.extend(w);
                 if metadata.version == "0.0.0" {
                     let note = "version 0.0.0 usually means a setup-time helper (setuptools_scm, pbr, versioneer) was unavailable; dependencies may be missing".to_string();
