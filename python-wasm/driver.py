@@ -1328,6 +1328,9 @@ def snapshot():
     except ImportError:
         pass
     import distutils.version  # noqa: F401
+    # What every setup.py run patches (2to3 names, compiler probes, the NumPy stand-in).
+    import distutils.command.build_py, distutils.command.config  # noqa: F401,E401
+    import distutils.ccompiler, distutils.errors, importlib.abc  # noqa: F401,E401
     global _RESUME
     _RESUME = _Resume()
     with open("/out/snapshot.json", "w", encoding="utf-8") as f:
