@@ -184,3 +184,57 @@ fn a_helper_that_cannot_be_built_is_named() {
         .unwrap()
         .any(|e| e.unwrap().path().join(".complete").exists()));
 }
+
+/// `[build-system].requires` takes the same path as `setup_requires`.
+#[test]
+fn a_build_system_requirement_without_a_wheel_is_built_too() {
+    let server = IndexServer::start(vec![helper("sdhelp", "2.16.0.0", &[])]);
+    let (cache, runtime) = private_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("pepuser-4.2.tar.gz");
+    let setup = "from setuptools import setup\nsetup(name='pepuser', sdhelp_version='VERSION.txt', install_requires=['y'])\n";
+    let pyproject = "[build-system]\nrequires = ['setuptools', 'sdhelp>=2']\nbuild-backend = 'setuptools.build_meta'\n";
+    std::fs::write(
+        &path,
+        sdist_bytes(
+            "pepuser",
+            "4.2",
+            setup,
+            &[("VERSION.txt", "4.2\n"), ("pyproject.toml", pyproject)],
+        ),
+    )
+    .unwrap();
+    let (code, v) = inspect(cache.path(), &runtime, &server.url, &[], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["version"], "4.2", "{v}");
+    assert_eq!(v["requires_dist"], serde_json::json!(["y"]), "{v}");
+}
+
+/// A project that publishes platform wheels has compiled code: its sdist is not built
+/// (it would need a compiler); it keeps the flagged stand-in.
+#[test]
+fn a_project_with_platform_wheels_is_not_built_from_its_sdist() {
+    let mut entry = helper("sdhelp", "2.16.0.0", &[]);
+    entry.bytes = sdist_bytes(
+        "sdhelp",
+        "2.16.0.0",
+        "raise RuntimeError('must not be built')\n",
+        &[],
+    );
+    let server = IndexServer::start(vec![
+        entry,
+        IndexEntry::new(
+            "sdhelp",
+            "sdhelp-2.16.0.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+            b"x".to_vec(),
+        ),
+    ]);
+    let (cache, runtime) = private_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = user(tmp.path(), "sdhelp");
+    let (code, v) = inspect(cache.path(), &runtime, &server.url, &[], &input);
+    assert_ne!(code, 0, "{v}");
+    let all = text(&v);
+    assert!(all.contains("no sdist the sandbox could build"), "{all}");
+    assert!(!all.contains("must not be built"), "{all}");
+}
