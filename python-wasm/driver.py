@@ -63,6 +63,13 @@ def fail(kind, exc=None, message=None):
     tb = traceback.format_exc() if exc is not None else ""
     if message is None:
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip() if exc else kind
+    if (kind == "setup-failed" and WANTED_2TO3 and CONFIG.get("phase") == "metadata"
+            and not CONFIG.get("provide_2to3")):
+        # The build failed after looking for distutils' 2to3 helpers: run it again with
+        # them (the host decides, and reports it).
+        finish({"ok": False, "kind": "needs-2to3", "message": message,
+                "traceback": tb[-8000:], "wanted": sorted(set(WANTED_2TO3)),
+                "warnings": WARNINGS})
     if (kind == "setup-failed" and PROBES_FAILED and CONFIG.get("phase") == "metadata"
             and CONFIG.get("compiler_probes") != "succeed"):
         # The build stopped after a compiler probe failed: on the machine with a compiler
@@ -922,12 +929,19 @@ def _install_numpy_stand_in():
 
 # --- 2to3 and compiler probes ------------------------------------------------------------
 
+WANTED_2TO3 = []
+
+
 def _provide_2to3_names():
     # distutils' 2to3 helpers (build_py_2to3, run_2to3, copydir_run_2to3, Mixin2to3) went
     # with distutils; old setup.py files import them at module level and use them only in
-    # build_py, which the metadata step never runs. They are provided lazily, each use
-    # reported. The guest's stdlib has no lib2to3, so actually converting sources is an
-    # error that says so (a build, never the metadata, reaches it).
+    # build_py, which the metadata step never runs. Many import them in `try: ... except
+    # ImportError:` and take a 2to3-free path without them (as under pip with setuptools'
+    # distutils, which lacks them too), so at first they are missing, as there, and each
+    # lookup is remembered. Only when the build then fails does the host run it again with
+    # them provided ("provide_2to3"), each use reported. The guest's stdlib has no lib2to3,
+    # so actually converting sources is an error that says so (a build, never the
+    # metadata, reaches it).
     import distutils.command.build_py as build_py_mod
     import distutils.errors
     import distutils.util as util_mod
@@ -972,7 +986,9 @@ def _provide_2to3_names():
         previous = getattr(module, "__getattr__", None)
 
         def module_getattr(name, _names=names, _module=module, _previous=previous):
-            if name in _names:
+            if name in _names and not CONFIG.get("provide_2to3"):
+                WANTED_2TO3.append(name)
+            elif name in _names:
                 _note("%s.%s" % (_module.__name__, name),
                       "compatibility: provided removed distutils name %s (2to3 itself is "
                       "not run: the metadata does not depend on it)")

@@ -61,6 +61,33 @@ setup(name='old2to3', version='1.0', packages=['old2to3'], use_2to3=True,
     );
 }
 
+/// psycopg2's pattern: `try: import build_py_2to3 ... except ImportError:` takes the
+/// 2to3-free path, as under pip (setuptools' distutils has no build_py_2to3 either).
+#[test]
+fn a_guarded_2to3_import_takes_the_2to3_free_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+from setuptools import setup
+try:
+    from distutils.command.build_py import build_py_2to3
+except ImportError:
+    from distutils.command.build_py import build_py
+    reqs = ['without-2to3']
+else:
+    from lib2to3.refactor import get_fixers_from_package
+    reqs = ['with-2to3']
+setup(name='guarded', version='1.0', install_requires=reqs)
+"#;
+    let (code, v) = inspect(&sdist(tmp.path(), "guarded", setup));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["requires_dist"],
+        serde_json::json!(["without-2to3"]),
+        "{v}"
+    );
+    assert!(v["warnings"].as_array().unwrap().is_empty(), "{v}");
+}
+
 #[test]
 fn a_failed_compiler_probe_takes_the_fallback_path() {
     let tmp = tempfile::tempdir().unwrap();

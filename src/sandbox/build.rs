@@ -1,9 +1,11 @@
 //! One sdist through the sandbox: the guest runs it needs, and what they mean.
 //!
-//! At most three runs per input, all within **one deadline** (`--timeout` bounds the
-//! input, not each attempt): `setup_requires` are only known once `setup()` runs (provide
-//! them, run again); setuptools no longer ships `pkg_resources`, which old `setup.py`
-//! files import (run again on the setuptools that does). One-time work that is not the
+//! A few runs per input at most, all within **one deadline** (`--timeout` bounds the
+//! input, not each attempt), each reason once: `setup_requires` are only known once
+//! `setup()` runs (provide them, run again); setuptools no longer ships `pkg_resources`,
+//! which old `setup.py` files import (run again on the setuptools that does); a build
+//! that failed after a compiler probe failed, or after looking for distutils' 2to3
+//! helpers, runs again with probes answering yes / the helpers provided (flagged). One-time work that is not the
 //! input's — building a missing interpreter snapshot, waiting for descriptors while other
 //! guests hold them — does not count against it.
 //!
@@ -18,7 +20,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use wasmtime_wasi::FsPerms;
 
-use super::guest::{self, GuestRequest, GuestResult, Phase, Target};
+use super::guest::{self, Fallback, GuestRequest, GuestResult, Phase, Target};
 use super::instance::{self, Ending, Entry, Preopen, RunOutcome};
 use super::{native_backend, snapshot, Sandbox};
 use crate::build_deps::BuildEnv;
@@ -50,6 +52,7 @@ struct Attempt<'a> {
     env: &'a BuildEnv,
     allow_build_retry: bool,
     probes_succeed: bool,
+    provide_2to3: bool,
     setuptools: usize,
     target: Target,
     phase: Phase,
@@ -229,7 +232,7 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
-            (Some(GuestResult::NeedsCompilerProbes { failure, .. }), _) => Err(failure),
+            (Some(GuestResult::NeedsFallback { failure, .. }), _) => Err(failure),
             (Some(GuestResult::Built(_) | GuestResult::Wheel { .. }), _) => Err(Error::Sandbox {
                 detail: "guest protocol: a build result from the metadata step".to_string(),
             }),
@@ -274,6 +277,7 @@ impl Sandbox {
         let mut setuptools = 0;
         let mut build_retry_left = true;
         let mut probes_succeed = false;
+        let mut provide_2to3 = false;
         let mut notes = Vec::new();
         let mut host_failure = None;
         let (mut result, mut outcome);
@@ -282,6 +286,7 @@ impl Sandbox {
                 env: &env,
                 allow_build_retry: build_retry_left,
                 probes_succeed,
+                provide_2to3,
                 setuptools,
                 target,
                 phase,
@@ -295,12 +300,23 @@ impl Sandbox {
                     requirements.extend(more.iter().cloned());
                     env = self.provide(&requirements, limits, work_dir, deadline, seen);
                 }
-                Some(GuestResult::NeedsCompilerProbes { probes, .. }) if !probes_succeed => {
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::CompilerProbes,
+                    names,
+                    ..
+                }) if !probes_succeed => {
                     probes_succeed = true;
                     notes.push(format!(
                         "compatibility: the build stopped after compiler probes failed ({}), as they do on a machine without a C compiler; it was run again with every probe answering yes, so the answer assumes a machine with a working compiler",
-                        if probes.is_empty() { "unnamed".to_string() } else { probes.join(", ") }
+                        if names.is_empty() { "unnamed".to_string() } else { names.join(", ") }
                     ));
+                }
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::TwoToThree,
+                    ..
+                }) if !provide_2to3 => {
+                    // The run that provides them reports each name it served.
+                    provide_2to3 = true;
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -435,6 +451,7 @@ impl Sandbox {
             env,
             allow_build_retry,
             probes_succeed,
+            provide_2to3,
             setuptools,
             ..
         } = plan;
@@ -467,6 +484,7 @@ impl Sandbox {
             paths: dep_paths,
             allow_build_retry,
             probes_succeed,
+            provide_2to3,
             setuptools_path: self
                 .setuptools
                 .get(setuptools)

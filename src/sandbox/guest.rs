@@ -48,6 +48,9 @@ pub struct GuestRequest {
     /// Compiler probes (`try_compile`, `has_function`...) answer yes instead of failing
     /// as they do without a compiler: the run after a build stopped on a failed probe.
     pub probes_succeed: bool,
+    /// distutils' 2to3 helpers are provided: the run after a build that looked for them
+    /// failed.
+    pub provide_2to3: bool,
     /// Guest path of the setuptools tree to use.
     pub setuptools_path: String,
     /// The platform the guest pretends to be.
@@ -72,6 +75,15 @@ pub enum Phase {
     /// `bdist_wheel` or `build_wheel` of a build requirement published only as an sdist:
     /// the wheel (`/out/helper.whl`) becomes a build requirement of another sdist.
     Wheel,
+}
+
+/// A second way to run a build that failed on the sandbox's default path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Compiler probes answer yes, as on a machine with a C compiler.
+    CompilerProbes,
+    /// distutils' 2to3 helpers (`build_py_2to3`, ...) are provided.
+    TwoToThree,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -144,6 +156,7 @@ pub fn config_json(request: &GuestRequest) -> String {
         "paths": request.paths,
         "allow_build_retry": request.allow_build_retry,
         "compiler_probes": if request.probes_succeed { "succeed" } else { "fail" },
+        "provide_2to3": request.provide_2to3,
         "setuptools_path": request.setuptools_path,
         "phase": match request.phase {
             Phase::Metadata => "metadata",
@@ -197,6 +210,8 @@ struct RawResult {
     requires: Vec<String>,
     #[serde(default)]
     probes: Vec<String>,
+    #[serde(default)]
+    wanted: Vec<String>,
     outcome: Option<String>,
     filename: Option<String>,
 }
@@ -215,11 +230,14 @@ pub enum GuestResult {
     },
     /// The build needs `setup_requires` that were not provided.
     NeedsBuildRequires(Vec<String>),
-    /// The build stopped after compiler probes failed (as they do without a compiler):
-    /// which probes, and the failure itself.
-    NeedsCompilerProbes {
-        /// The probe methods that failed (`try_compile`, ...), as the guest named them.
-        probes: Vec<String>,
+    /// The build failed after taking a path the sandbox takes by default but pip's
+    /// machine does not (a compiler probe failing, distutils' 2to3 helpers missing): the
+    /// host may run it once more the other way.
+    NeedsFallback {
+        /// Which.
+        fallback: Fallback,
+        /// What the build looked for (probe methods, helper names): known names only.
+        names: Vec<String>,
         /// How the build then failed.
         failure: Error,
     },
@@ -273,8 +291,13 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
     if !raw.ok && raw.kind.as_deref() == Some("needs-build-requires") {
         return Ok(Some(GuestResult::NeedsBuildRequires(raw.requires)));
     }
-    if !raw.ok && raw.kind.as_deref() == Some("needs-compiler-probes") {
-        // Probe names are guest text: only the known ones are kept, for a message.
+    let fallback = match raw.kind.as_deref() {
+        Some("needs-compiler-probes") if !raw.ok => Some((Fallback::CompilerProbes, raw.probes)),
+        Some("needs-2to3") if !raw.ok => Some((Fallback::TwoToThree, raw.wanted)),
+        _ => None,
+    };
+    if let Some((fallback, names)) = fallback {
+        // Names are guest text: only the known ones are kept, for a message.
         const KNOWN: &[&str] = &[
             "try_cpp",
             "try_compile",
@@ -285,14 +308,18 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
             "check_header",
             "search_cpp",
             "has_function",
+            "build_py_2to3",
+            "run_2to3",
+            "copydir_run_2to3",
+            "Mixin2to3",
         ];
-        let probes = raw
-            .probes
+        let names = names
             .into_iter()
             .filter(|p| KNOWN.contains(&p.as_str()))
             .collect();
-        return Ok(Some(GuestResult::NeedsCompilerProbes {
-            probes,
+        return Ok(Some(GuestResult::NeedsFallback {
+            fallback,
+            names,
             failure: Error::SetupFailed {
                 message: raw.message.unwrap_or_default(),
                 traceback: raw.traceback.unwrap_or_default(),

@@ -115,10 +115,9 @@ impl Sandbox {
                 }
                 _ => seen.build_outcome("failed", &b.message),
             },
-            (
-                Some(GuestResult::Failure(e) | GuestResult::NeedsCompilerProbes { failure: e, .. }),
-                _,
-            ) => seen.build_outcome("failed", &e.to_string()),
+            (Some(GuestResult::Failure(e) | GuestResult::NeedsFallback { failure: e, .. }), _) => {
+                seen.build_outcome("failed", &e.to_string())
+            }
             (Some(GuestResult::NeedsBuildRequires(reqs)), _) => seen.build_outcome(
                 "failed",
                 &format!("setup_requires could not be provided: {}", reqs.join(", ")),
