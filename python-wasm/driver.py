@@ -267,6 +267,18 @@ def _install_compat():
 
     re._compile = compile_moving_flags
 
+    # platform.linux_distribution() and platform.dist() (removed in 3.8): what they
+    # returned on Python 3.7 where no /etc/*-release file is readable, as in the sandbox.
+    import platform
+
+    def platform_getattr(name):
+        if name in ("linux_distribution", "dist"):
+            _note("platform.%s" % name)
+            return lambda *args, **kwargs: ("", "", "")
+        raise AttributeError("module 'platform' has no attribute %r" % name)
+
+    platform.__getattr__ = platform_getattr
+
     import importlib.abc
     import importlib.util
     import types
