@@ -535,6 +535,18 @@ def _accept_removed_keywords():
                 WARNINGS.append(msg)
 
     setuptools.dist.invalid_unless_false = invalid_unless_false
+    # setuptools.dist._get_unpatched (removed in setuptools 36; d2to1 imports it) is
+    # setuptools.monkey.get_unpatched.
+    if not hasattr(setuptools.dist, "_get_unpatched"):
+        def dist_getattr(name):
+            if name == "_get_unpatched":
+                import setuptools.monkey
+                _note("setuptools.dist._get_unpatched", "compatibility: provided removed "
+                      "setuptools name %s")
+                return setuptools.monkey.get_unpatched
+            raise AttributeError("module 'setuptools.dist' has no attribute %r" % name)
+
+        setuptools.dist.__getattr__ = dist_getattr
     if not hasattr(setuptools, "Feature"):
         class Feature:
             def __init__(self, *args, **kwargs):
