@@ -311,7 +311,12 @@ impl BuildDeps {
             let slot = if pure_for_guest(&f.filename) {
                 &mut best
             } else if f.filename.is_wheel() {
-                native_wheels = true;
+                // A pure wheel for another Python (vcversioner's `py2-none-any`) says
+                // nothing about compiled code; a platform or ABI tag does.
+                native_wheels |= f
+                    .filename
+                    .wheel_tags()
+                    .is_some_and(|t| t.platform != "any" || t.abi != "none");
                 continue;
             } else if f.sha256.is_some() {
                 &mut best_sdist

@@ -73,7 +73,13 @@ fn text(v: &Value) -> String {
 fn an_sdist_only_helper_is_built_in_the_sandbox_and_reused_from_the_cache() {
     let entry = helper("sdhelp", "2.16.0.0", &[]);
     let sha = entry.sha256();
-    let server = IndexServer::start(vec![entry]);
+    // Like vcversioner: besides the sdist, only a wheel for Python 2.
+    let py2 = IndexEntry::new(
+        "sdhelp",
+        "sdhelp-2.16.0.0-py2-none-any.whl",
+        wheel_bytes("sdhelp", "2.16.0.0", "", &[]),
+    );
+    let server = IndexServer::start(vec![entry, py2]);
     let (cache, runtime) = private_cache();
     let tmp = tempfile::tempdir().unwrap();
     let input = user(tmp.path(), "sdhelp");
