@@ -449,11 +449,11 @@ def compare_speed(args, entries, paths, results):
         obs_t.append(mob)
         ratios.append(mo / mb)
         obs_ratios.append(mob / mo)
-    print(f"observer cost over {len(sandboxed)} sandboxed sdists, one process each, "
+    print(f"BASE_BINARY vs --binary over {len(sandboxed)} sandboxed sdists, one process each, "
           f"median of {args.reps} interleaved runs per sdist:")
-    print(f"  without observer (base): median {statistics.median(base_t):.3f} s, p90 {pct(base_t, 0.9):.3f} s")
-    print(f"  with observer:           median {statistics.median(ours_t):.3f} s, p90 {pct(ours_t, 0.9):.3f} s")
-    print(f"  median per-sdist ratio with/without: {statistics.median(ratios):.3f} "
+    print(f"  base ({args.compare}): median {statistics.median(base_t):.3f} s, p90 {pct(base_t, 0.9):.3f} s")
+    print(f"  this ({args.binary}): median {statistics.median(ours_t):.3f} s, p90 {pct(ours_t, 0.9):.3f} s")
+    print(f"  median per-sdist ratio this/base: {statistics.median(ratios):.3f} "
           f"(p10 {pct(ratios, 0.1):.3f}, p90 {pct(ratios, 0.9):.3f})")
     print(f"  with --observe:          median {statistics.median(obs_t):.3f} s, p90 {pct(obs_t, 0.9):.3f} s; "
           f"median per-sdist ratio to the default path {statistics.median(obs_ratios):.2f}")
