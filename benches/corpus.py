@@ -24,9 +24,9 @@ compiled-module cache.
 --behaviour prints the behaviour report over the corpus: verdict counts, every `notice`
 kind seen (category/action and the rule's reason), and every `suspicious` event with its
 sdist. --observe adds `--observe` to the batch. --compare BASE_BINARY times, in the same
-run, one `inspect` process per sandboxed sdist with BASE_BINARY (a build without the
-observer) and with --binary, interleaved, --reps times each; it prints the median of the
-per-sdist ratios (the observer's cost) and, separately, what `--observe` costs.
+run, one `inspect` process per sandboxed sdist with BASE_BINARY (another build: main's,
+or one without the observer) and with --binary, interleaved, --reps times each; it prints
+the median of the per-sdist ratios and, separately, what `--observe` costs.
 """
 import argparse
 import hashlib
