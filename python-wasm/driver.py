@@ -1287,6 +1287,11 @@ def run_wheel(project, backend_name, backend_path):
         except SystemExit as e:
             if e.code not in (None, 0):
                 fail("setup-failed", e, message="setup.py exited with status %r" % (e.code,))
+    if NUMPY_NOTE in WARNINGS:
+        # A wheel built with the NumPy stand-in may be wrong, and the host keeps helper
+        # wheels as clean: refuse it, saying why.
+        fail("setup-failed", message="its build imported numpy, which the sandbox only "
+             "stands in for; the wheel is not used")
     wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
     if len(wheels) != 1:
         fail("setup-failed", message="the build made %d wheels, not one" % len(wheels))

@@ -244,3 +244,28 @@ fn a_project_with_platform_wheels_is_not_built_from_its_sdist() {
     assert!(all.contains("no sdist the sandbox could build"), "{all}");
     assert!(!all.contains("must not be built"), "{all}");
 }
+
+/// A helper whose build imports numpy would be built with the NumPy stand-in: not a
+/// wheel to keep as clean, so it is refused, saying why.
+#[test]
+fn a_helper_built_with_the_numpy_stand_in_is_refused() {
+    let mut entry = helper("sdhelp", "2.16.0.0", &[]);
+    let setup = "import numpy\nfrom setuptools import setup\nsetup(name='sdhelp', version='2.16.0.0', py_modules=['sdhelp'], entry_points={'distutils.setup_keywords': ['sdhelp_version = sdhelp:keyword']})\n";
+    entry.bytes = sdist_bytes(
+        "sdhelp",
+        "2.16.0.0",
+        setup,
+        &[("sdhelp.py", "def keyword(dist, attr, value):\n    dist.metadata.version = open(value).read().strip()\n")],
+    );
+    let server = IndexServer::start(vec![entry]);
+    let (cache, runtime) = private_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = user(tmp.path(), "sdhelp");
+    let (code, v) = inspect(cache.path(), &runtime, &server.url, &[], &input);
+    assert_ne!(code, 0, "{v}");
+    let all = text(&v);
+    assert!(
+        all.contains("sdhelp>=2") && all.contains("imported numpy"),
+        "{all}"
+    );
+}
