@@ -60,7 +60,13 @@ impl InputKind {
         if path.is_dir() {
             return Some(Self::Directory);
         }
-        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        Self::from_file_name(&path.file_name()?.to_string_lossy())
+    }
+
+    /// The kind a file of this name is, by its ending alone (nothing on disk is looked
+    /// at): for a file known only by name, such as a manifest URL's.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        let name = name.to_ascii_lowercase();
         [
             (".tar.gz", Self::SdistTarGz),
             (".tgz", Self::SdistTarGz),

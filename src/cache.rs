@@ -57,6 +57,25 @@ struct Payload {
     /// The behaviour report of the run that computed the answer.
     #[serde(default)]
     behaviour: Option<Behaviour>,
+    /// The input file's size: with it, a caller that looks an answer up by sha256 alone
+    /// (a manifest entry, never downloaded) reports the same `source` as one that read
+    /// the file. Absent in entries written before it existed (they serialize as they did,
+    /// so their checksums still verify), which such callers treat as a miss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+}
+
+/// A verified cache entry: the answer and what was stored with it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The answer.
+    pub metadata: Metadata,
+    /// Its warnings (the answer is not clean when there are any).
+    pub warnings: Vec<String>,
+    /// The behaviour report of the run that computed it.
+    pub behaviour: Option<Behaviour>,
+    /// The input file's size, when the entry recorded it.
+    pub size: Option<u64>,
 }
 
 impl CacheKey<'_> {
@@ -98,6 +117,12 @@ impl MetadataCache {
     /// The stored answer for `key` (metadata, warnings, behaviour report), if there is
     /// one and it verifies.
     pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>, Option<Behaviour>)> {
+        self.load_entry(key)
+            .map(|s| (s.metadata, s.warnings, s.behaviour))
+    }
+
+    /// [`Self::load`], with the input's size when the entry recorded it.
+    pub fn load_entry(&self, key: &CacheKey) -> Option<Stored> {
         let digest = key.digest();
         let (dir, name) = self.entry(&digest, false)?;
         let text = dir.read(&name, MAX_ENTRY).ok()?;
@@ -112,24 +137,32 @@ impl MetadataCache {
             metadata,
             warnings,
             behaviour,
+            size,
         } = entry.payload;
-        Some((metadata, warnings, behaviour))
+        Some(Stored {
+            metadata,
+            warnings,
+            behaviour,
+            size,
+        })
     }
 
-    /// Stores an answer with its warnings and behaviour report. Failures to write are
-    /// ignored: the cache is an optimisation.
+    /// Stores an answer with its warnings, behaviour report and the input's size.
+    /// Failures to write are ignored: the cache is an optimisation.
     pub fn store(
         &self,
         key: &CacheKey,
         metadata: &Metadata,
         warnings: &[String],
         behaviour: Option<&Behaviour>,
+        size: Option<u64>,
     ) {
         let digest = key.digest();
         let payload = Payload {
             metadata: metadata.clone(),
             warnings: warnings.to_vec(),
             behaviour: behaviour.cloned(),
+            size,
         };
         let Some(sum) = checksum(&payload) else {
             return;
@@ -189,11 +222,12 @@ mod tests {
             scope: crate::observe::Scope::Metadata,
             events: Vec::new(),
         };
-        cache.store(&key, &sample(), &["w".into()], Some(&seen));
+        cache.store(&key, &sample(), &["w".into()], Some(&seen), Some(1234));
         let (meta, warnings, behaviour) = cache.load(&key).unwrap();
         assert_eq!(meta.requires_dist, vec!["six"]);
         assert_eq!(warnings, vec!["w"]);
         assert_eq!(behaviour, Some(seen));
+        assert_eq!(cache.load_entry(&key).unwrap().size, Some(1234));
         // Another context is another entry.
         let other = CacheKey {
             file_sha256: "ab12",
@@ -209,5 +243,26 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("six", "evil")).unwrap();
         assert!(cache.load(&key).is_none());
+    }
+
+    /// An entry written before sizes were stored still verifies (and has no size).
+    #[test]
+    fn entries_without_a_size_still_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = MetadataCache::open(dir.path()).unwrap();
+        let key = CacheKey {
+            file_sha256: "cd34",
+            context: "ctx",
+        };
+        cache.store(&key, &sample(), &[], None, None);
+        let digest = key.digest();
+        let path = cache
+            .dir()
+            .join(&digest[..2])
+            .join(format!("{digest}.json"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\"size\""), "{text}");
+        let stored = cache.load_entry(&key).unwrap();
+        assert_eq!(stored.size, None);
     }
 }

@@ -83,6 +83,32 @@ impl DistCache {
         Ok(None)
     }
 
+    /// [`Self::verified_file`] for a caller that only looks: no directory is created
+    /// (a scan that asks about millions of files must not leave a directory per file)
+    /// and nothing is removed. `None` when there is no copy or it does not verify.
+    pub fn existing_verified_file(
+        &self,
+        sha256: &Sha256Hex,
+        filename: &DistFilename,
+    ) -> Option<PathBuf> {
+        let root = CacheDir::open_root(&self.root).ok()?;
+        let name = filename.as_str();
+        if !root.is_dir("files") {
+            return None;
+        }
+        let files = root.subdir("files").ok()?;
+        if !files.is_dir(sha256.as_str()) {
+            return None;
+        }
+        let dir = files.subdir(sha256.as_str()).ok()?;
+        if !dir.is_file(name) {
+            return None;
+        }
+        let path = dir.path().join(name);
+        let (got, _) = hash_file(&path).ok()?;
+        (got == sha256.as_str()).then_some(path)
+    }
+
     /// A verified local copy of the file at `url`: the cached one, or a download checked
     /// against `sha256` (and refused past `max` bytes) before it is moved into place.
     pub fn fetch_file(

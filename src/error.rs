@@ -238,6 +238,14 @@ pub enum Error {
         /// Setup-time helpers or build requirements that could not be provided, one per line.
         detail: String,
     },
+    /// A line of a `--manifest` that cannot be used: not a JSON object, no input, a
+    /// sha256 that is not 64 hex digits, a URL whose file name is not a distribution's...
+    /// It is that line's result; the lines after it are read as usual.
+    #[error("manifest entry refused: {detail}")]
+    Manifest {
+        /// What is wrong with the entry.
+        detail: String,
+    },
     /// A cache or work directory is not private to this user (or a runtime directory is
     /// writable by others): sdistill refuses to keep or load anything there.
     #[error("unsafe directory {}: {detail}", path.display())]
@@ -272,6 +280,7 @@ impl Error {
             Self::Usage { .. } => "usage",
             Self::NoSolution { .. } => "no-solution",
             Self::UnsafeOutput { .. } => "unsafe-output",
+            Self::Manifest { .. } => "manifest",
         }
     }
 

@@ -420,7 +420,7 @@ fn choose<'a>(
 /// The validated file name a URL ends with. A wheel names its project before the first
 /// `-`; an sdist's project may itself contain `-` (`python-dateutil-2.8.0.tar.gz`), so
 /// each split is tried from the right until one is a project name and a PEP 440 version.
-fn filename_from_url(last: &str) -> Option<DistFilename> {
+pub(crate) fn filename_from_url(last: &str) -> Option<DistFilename> {
     if last.ends_with(".whl") {
         let project = project_name(last.split('-').next()?)?;
         return DistFilename::parse(last, &project).ok();

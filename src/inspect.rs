@@ -226,7 +226,13 @@ impl Inspector {
         // kept: a missing build requirement or helper today may be there tomorrow. Its
         // behaviour report is kept with it, so a cached answer is never cleaner.
         if degraded.is_empty() {
-            cache.store(&key, &meta, &warnings[before..], behaviour.as_ref());
+            cache.store(
+                &key,
+                &meta,
+                &warnings[before..],
+                behaviour.as_ref(),
+                source.size,
+            );
             *reusable = true;
         }
         Ok(meta)
@@ -259,6 +265,19 @@ impl Inspector {
             return None;
         }
         self.cache().ok()?.load(&CacheKey {
+            file_sha256: sha256,
+            context: self.cache_context(),
+        })
+    }
+
+    /// [`Self::cached`] with the input's size as recorded when the answer was stored
+    /// (`size` is `None` for entries older than that): what a caller needs to report the
+    /// same `source` as an inspection of the file would.
+    pub fn cached_entry(&self, sha256: &str) -> Option<crate::cache::Stored> {
+        if !self.options.cache {
+            return None;
+        }
+        self.cache().ok()?.load_entry(&CacheKey {
             file_sha256: sha256,
             context: self.cache_context(),
         })

@@ -19,6 +19,8 @@
 //! lines), [`cache`] (verified answers by sha256), [`atomic_file`] (whole-file writes of
 //! outputs), [`index`] (the package-index client), [`fetch`] (inputs named by project or
 //! URL, downloaded into the cache) and [`build_deps`] (build requirements for the guest).
+//! [`bulk`] streams a manifest of many inputs through [`inspect`] with bounded memory
+//! (`inspect --manifest`: scans at scale, resumable and shardable).
 //! With the `python` feature, `python` is the `sdistill._native` extension module that the
 //! Python distribution (`pyproject.toml`, `python/sdistill/`) is built around.
 //!
@@ -36,6 +38,7 @@ pub mod answer;
 pub mod archive;
 pub mod atomic_file;
 pub mod build_deps;
+pub mod bulk;
 pub mod cache;
 pub mod cli;
 pub mod dirs;

@@ -26,8 +26,19 @@ pub(super) struct InspectArgs {
     /// directories; or a project on the index (`django`, `django==1.11.1`) or an
     /// `https://` URL of an sdist or wheel, downloaded into the cache and checked against
     /// the index's sha256 (a URL's `#sha256=` fragment) first.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "manifest")]
     inputs: Vec<PathBuf>,
+    /// Read the inputs from a manifest of JSON lines instead (`-` for stdin):
+    /// `{"url": URL, "sha256": HEX}` (downloaded, verified, inspected, deleted) or
+    /// `{"path": FILE}`; other fields are copied into the result's `manifest.extra`.
+    /// Writes one JSON line per entry as each finishes, and a summary on stderr.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["inputs", "wheel"])]
+    manifest: Option<PathBuf>,
+    /// With --manifest: skip entries that already have a result line in this file (by
+    /// sha256, or the path of a local entry), to resume a killed run or skip finished
+    /// shards. Repeatable; a missing file counts as empty.
+    #[arg(long, value_name = "RESULTS.jsonl", requires = "manifest")]
+    skip_done: Vec<PathBuf>,
     /// For a project name: take a wheel (pure-Python first) instead of the sdist when
     /// the version has both.
     #[arg(long)]
@@ -35,7 +46,9 @@ pub(super) struct InspectArgs {
     /// Output format [default: text on a terminal, json otherwise].
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// Write the output to this file (atomically) instead of stdout.
+    /// Write the output to this file (atomically) instead of stdout. With --manifest:
+    /// append each result as it finishes (a partial last line a killed run left is cut
+    /// off first), so `-o R --skip-done R` resumes.
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Inputs processed in parallel [default: number of cores].
@@ -81,6 +94,14 @@ pub(super) struct InspectArgs {
 }
 
 pub(super) fn inspect(args: InspectArgs) -> u8 {
+    if let Some(manifest) = &args.manifest {
+        return inspect_manifest(&args, manifest);
+    }
+    if !args.skip_done.is_empty() {
+        // clap's `requires` does not hold when positional inputs are given.
+        eprintln!("sdistill: --skip-done goes with --manifest");
+        return super::EXIT_USAGE;
+    }
     let inputs: Vec<Input> = args.inputs.iter().map(|p| Input::parse(p)).collect();
     let remote = inputs.iter().any(|i| matches!(i, Input::Remote(_)));
     if let Err(code) = check_dirs(
@@ -95,19 +116,7 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
     } else {
         Format::Json
     });
-    let options = Options {
-        limits: args.limits.to_limits(),
-        sandbox: if args.no_sandbox {
-            SandboxMode::Off
-        } else {
-            SandboxMode::Auto
-        },
-        sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
-        work_dir: args.work_dir.clone(),
-        cache: !args.no_cache,
-        observe: args.observe,
-        target: target(args.target_platform, args.target_machine),
-    };
+    let options = options(&args);
     let fetcher = Fetcher::new(
         &args.runtime_args.index_url,
         args.runtime_args.cache_dir.as_deref(),
@@ -120,11 +129,7 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
         options.sandbox_config.notify.clone(),
     );
     let inspector = Inspector::new(options);
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let jobs = jobs(&args);
     crate::sandbox::descriptors::set_max_guests(jobs);
     // Streamed output goes to stdout as inputs finish; with --output everything is written
     // at the end in one atomic rename, so a reader never sees a partial file.
@@ -205,4 +210,63 @@ pub(super) fn inspect(args: InspectArgs) -> u8 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// What every input is inspected with.
+fn options(args: &InspectArgs) -> Options {
+    Options {
+        limits: args.limits.to_limits(),
+        sandbox: if args.no_sandbox {
+            SandboxMode::Off
+        } else {
+            SandboxMode::Auto
+        },
+        sandbox_config: sandbox_config(&args.runtime_args, args.runtime.clone(), args.offline),
+        work_dir: args.work_dir.clone(),
+        cache: !args.no_cache,
+        observe: args.observe,
+        target: target(args.target_platform, args.target_machine),
+    }
+}
+
+/// `--jobs`, else the number of cores.
+fn jobs(args: &InspectArgs) -> usize {
+    args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// `--manifest`: the streaming bulk mode ([`crate::bulk`], [`super::manifest`]).
+fn inspect_manifest(args: &InspectArgs, manifest: &std::path::Path) -> u8 {
+    if matches!(args.format, Some(Format::Text | Format::Json)) {
+        eprintln!("sdistill: --manifest writes JSON lines (--format jsonl)");
+        return super::EXIT_USAGE;
+    }
+    if let Err(code) = check_dirs(
+        args.runtime_args.cache_dir.as_deref(),
+        args.work_dir.as_deref(),
+        true,
+    ) {
+        return code;
+    }
+    let options = options(args);
+    let jobs = jobs(args);
+    let config = crate::bulk::Config {
+        jobs,
+        work_dir: args.work_dir.clone(),
+        cache_dir: args.runtime_args.cache_dir.clone(),
+        index_url: args.runtime_args.index_url.clone(),
+        max_download: options.limits.max_unpacked_size,
+        fail_on: args.fail_on.map(FailOn::level),
+        offline: args.offline,
+    };
+    super::manifest::run(super::manifest::ManifestRun {
+        manifest: manifest.to_path_buf(),
+        skip_done: args.skip_done.clone(),
+        output: args.output.clone(),
+        options,
+        config,
+    })
 }

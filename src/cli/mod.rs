@@ -6,7 +6,7 @@
 //! not installable, output not writable, a cache or work dir not private to the user);
 //! `lock --check` adds `4`: the lock file is stale.
 //!
-//! One file per subcommand: [`inspect`], [`lock`], [`serve`], [`runtime`],
+//! One file per subcommand: [`inspect`] (its `--manifest` bulk mode in [`manifest`]), [`lock`], [`serve`], [`runtime`],
 //! [`completions`] (also `man`); `--version` in [`version`]. What they share (limits,
 //! the runtime and cache flags, the target, `-q`/`-v`, signals, directory checks) is here.
 //!
@@ -18,6 +18,7 @@ mod completions;
 mod inspect;
 mod lock;
 mod lock_inputs;
+mod manifest;
 mod runtime;
 mod serve;
 mod version;
