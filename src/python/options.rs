@@ -127,6 +127,8 @@ impl PyOptions {
             // Unset: the library reads SDISTILL_WORK_DIR, then picks a tmpfs or the temp dir.
             work_dir: self.work_dir.clone(),
             cache: !self.no_cache,
+            // The Python API has no --observe (yet): metadata only.
+            observe: false,
         })
     }
 
