@@ -24,9 +24,9 @@ compiled-module cache.
 --behaviour prints the behaviour report over the corpus: verdict counts, every `notice`
 kind seen (category/action and the rule's reason), and every `suspicious` event with its
 sdist. --observe adds `--observe` to the batch. --compare BASE_BINARY times, in the same
-run, one `inspect` process per sandboxed sdist with BASE_BINARY (a build without the
-observer) and with --binary, interleaved, --reps times each; it prints the median of the
-per-sdist ratios (the observer's cost) and, separately, what `--observe` costs.
+run, one `inspect` process per sandboxed sdist with BASE_BINARY (another build: main's,
+or one without the observer) and with --binary, interleaved, --reps times each; it prints
+the median of the per-sdist ratios and, separately, what `--observe` costs.
 """
 import argparse
 import hashlib
@@ -379,7 +379,7 @@ def main():
         report_behaviour(entries, results)
 
     if args.compare:
-        compare(args, entries, paths, results)
+        compare_speed(args, entries, paths, results)
 
     if args.per_sdist:
         times = []
@@ -427,7 +427,7 @@ def report_behaviour(entries, results):
               f" at {e['location']} ({e['reason']})")
 
 
-def compare(args, entries, paths, results):
+def compare_speed(args, entries, paths, results):
     # Only sdists whose answer comes from the sandbox: the static path runs no build code.
     sandboxed = [p for p, r in zip(paths, results) if (r.get("method") or "").startswith("sandbox")]
     base_cmd = lambda p: [args.compare, "inspect", "--no-cache", "--format", "json", "--offline", p]
@@ -449,11 +449,11 @@ def compare(args, entries, paths, results):
         obs_t.append(mob)
         ratios.append(mo / mb)
         obs_ratios.append(mob / mo)
-    print(f"observer cost over {len(sandboxed)} sandboxed sdists, one process each, "
+    print(f"BASE_BINARY vs --binary over {len(sandboxed)} sandboxed sdists, one process each, "
           f"median of {args.reps} interleaved runs per sdist:")
-    print(f"  without observer (base): median {statistics.median(base_t):.3f} s, p90 {pct(base_t, 0.9):.3f} s")
-    print(f"  with observer:           median {statistics.median(ours_t):.3f} s, p90 {pct(ours_t, 0.9):.3f} s")
-    print(f"  median per-sdist ratio with/without: {statistics.median(ratios):.3f} "
+    print(f"  base ({args.compare}): median {statistics.median(base_t):.3f} s, p90 {pct(base_t, 0.9):.3f} s")
+    print(f"  this ({args.binary}): median {statistics.median(ours_t):.3f} s, p90 {pct(ours_t, 0.9):.3f} s")
+    print(f"  median per-sdist ratio this/base: {statistics.median(ratios):.3f} "
           f"(p10 {pct(ratios, 0.1):.3f}, p90 {pct(ratios, 0.9):.3f})")
     print(f"  with --observe:          median {statistics.median(obs_t):.3f} s, p90 {pct(obs_t, 0.9):.3f} s; "
           f"median per-sdist ratio to the default path {statistics.median(obs_ratios):.2f}")

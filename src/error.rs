@@ -174,6 +174,16 @@ pub enum Error {
         /// The URL and the failure.
         detail: String,
     },
+    /// A build requirement the index offers only as an sdist could not be built into a
+    /// wheel in the sandbox (its build failed, or hit a helper bound). Reported as a
+    /// warning of the sdist that needed it, which is then flagged.
+    #[error("it exists only as an sdist ({sdist}), which could not be built into a wheel in the sandbox: {detail}")]
+    HelperBuild {
+        /// The helper's sdist file name, as the index listed it (validated).
+        sdist: String,
+        /// Why: the failure or the bound reached.
+        detail: String,
+    },
     /// The sdist's own build code raised an exception inside the sandbox.
     #[error("setup failed inside the sandbox: {message}")]
     SetupFailed {
@@ -269,6 +279,7 @@ impl Error {
             Self::NeedsSandbox { .. } => "needs-sandbox",
             Self::Runtime { .. } => "runtime",
             Self::Index { .. } => "index",
+            Self::HelperBuild { .. } => "helper-build",
             Self::SetupFailed { .. } => "setup-failed",
             Self::UnsupportedBackend { .. } => "unsupported-backend",
             Self::Sandbox { .. } => "sandbox",

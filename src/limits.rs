@@ -38,6 +38,15 @@ pub struct Limits {
     /// Files and directories the guest may hold open at once (`--max-open-files`); the
     /// process's descriptors are shared by every guest, so one must not take them all.
     pub max_open_files: u64,
+    /// How deep build requirements that exist only as sdists may be built in the sandbox
+    /// (`--max-helper-depth`): 1 builds the sdist's own helpers, 2 also theirs. A helper's
+    /// build is untrusted code that may ask for further helpers, so the chain is bounded;
+    /// 0 builds none (every sdist-only helper gets a flagged stand-in).
+    pub max_helper_depth: u32,
+    /// How many helper sdists one input may have built in the sandbox, all depths
+    /// together (`--max-helper-builds`); wheels already built from the same sdist bytes
+    /// come from the cache and do not count.
+    pub max_helper_builds: u32,
 }
 
 impl Limits {
@@ -97,6 +106,8 @@ impl Default for Limits {
             max_output: MIB,
             max_scratch: 256 * MIB,
             max_open_files: 256,
+            max_helper_depth: 2,
+            max_helper_builds: 8,
         }
     }
 }
@@ -125,6 +136,10 @@ pub enum LimitKind {
     OpenFiles,
     /// The disk `serve` keeps copies of distribution files in (its `--max-cache-size`).
     FileCache,
+    /// [`Limits::max_helper_depth`].
+    HelperDepth,
+    /// [`Limits::max_helper_builds`].
+    HelperBuilds,
 }
 
 impl LimitKind {
@@ -141,6 +156,8 @@ impl LimitKind {
             Self::Scratch => "--max-scratch",
             Self::OpenFiles => "--max-open-files",
             Self::FileCache => "--max-cache-size",
+            Self::HelperDepth => "--max-helper-depth",
+            Self::HelperBuilds => "--max-helper-builds",
         }
     }
 
@@ -157,6 +174,8 @@ impl LimitKind {
             Self::Scratch => "scratch",
             Self::OpenFiles => "open-files",
             Self::FileCache => "file-cache",
+            Self::HelperDepth => "helper-depth",
+            Self::HelperBuilds => "helper-builds",
         }
     }
 }

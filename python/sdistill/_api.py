@@ -87,6 +87,8 @@ def inspect(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
     max_output: Optional[Size] = ...,
     max_scratch: Optional[Size] = ...,
     max_open_files: Optional[int] = ...,
+    max_helper_depth: Optional[int] = ...,
+    max_helper_builds: Optional[int] = ...,
     cache_dir: Optional[StrPath] = ...,
     runtime: Optional[StrPath] = ...,
     work_dir: Optional[StrPath] = ...,
@@ -113,6 +115,8 @@ def inspect(
     max_output: Optional[Size] = ...,
     max_scratch: Optional[Size] = ...,
     max_open_files: Optional[int] = ...,
+    max_helper_depth: Optional[int] = ...,
+    max_helper_builds: Optional[int] = ...,
     cache_dir: Optional[StrPath] = ...,
     runtime: Optional[StrPath] = ...,
     work_dir: Optional[StrPath] = ...,
@@ -138,6 +142,8 @@ def inspect(
     max_output: Optional[Size] = None,
     max_scratch: Optional[Size] = None,
     max_open_files: Optional[int] = None,
+    max_helper_depth: Optional[int] = None,
+    max_helper_builds: Optional[int] = None,
     cache_dir: Optional[StrPath] = None,
     runtime: Optional[StrPath] = None,
     work_dir: Optional[StrPath] = None,
@@ -159,7 +165,9 @@ def inspect(
     Options mirror ``sdistill inspect``'s flags; ``None`` means the CLI's default
     (``timeout`` 60 s per input, ``memory_limit`` 1 GiB, ``max_unpacked_size`` 1 GiB,
     ``max_entries`` 100,000, ``max_compression_ratio`` 200, ``max_output`` 1 MiB,
-    ``max_scratch`` 256 MiB, ``max_open_files`` 256, ``jobs`` the number of CPUs).
+    ``max_scratch`` 256 MiB, ``max_open_files`` 256, ``max_helper_depth`` 2 and
+    ``max_helper_builds`` 8 for build requirements built from sdists, ``jobs`` the number
+    of CPUs).
     Sizes are bytes or text such as ``"512MiB"``. ``prefer_wheel`` is ``--wheel``.
     The environment variables of the CLI (``SDISTILL_CACHE_DIR``, ``SDISTILL_WORK_DIR``,
     ``SDISTILL_RUNTIME``, ``SDISTILL_INDEX_URL``) apply.
@@ -187,6 +195,8 @@ def inspect(
         max_output=max_output,
         max_scratch=max_scratch,
         max_open_files=max_open_files,
+        max_helper_depth=max_helper_depth,
+        max_helper_builds=max_helper_builds,
         cache_dir=cache_dir,
         runtime=runtime,
         work_dir=work_dir,
@@ -220,6 +230,8 @@ def inspect_batch(
     max_output: Optional[Size] = None,
     max_scratch: Optional[Size] = None,
     max_open_files: Optional[int] = None,
+    max_helper_depth: Optional[int] = None,
+    max_helper_builds: Optional[int] = None,
     cache_dir: Optional[StrPath] = None,
     runtime: Optional[StrPath] = None,
     work_dir: Optional[StrPath] = None,
@@ -249,6 +261,8 @@ def inspect_batch(
         max_output=max_output,
         max_scratch=max_scratch,
         max_open_files=max_open_files,
+        max_helper_depth=max_helper_depth,
+        max_helper_builds=max_helper_builds,
         cache_dir=cache_dir,
         runtime=runtime,
         work_dir=work_dir,

@@ -7,7 +7,7 @@ Every key is always present (``None`` when not applicable), exactly as in the CL
 from __future__ import annotations
 
 import os
-from typing import List, Literal, Optional, TypedDict, Union
+from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
 #: A filesystem path, or a project name / URL when it is not an existing path.
 StrPath = Union[str, "os.PathLike[str]"]
@@ -74,4 +74,6 @@ class Result(TypedDict):
     warnings: List[str]
     elapsed_ms: int
     cached: bool
+    #: What the build code tried (verdict, events), or ``None`` when none ran.
+    behaviour: Optional[Dict[str, Any]]
     error: Optional[ErrorInfo]

@@ -19,7 +19,7 @@ SCHEMA_KEYS = {
     "schema", "input", "source", "name", "version", "metadata_version", "requires_dist",
     "requires_python", "provides_extra", "build_requires", "build_backend",
     "build_requires_source", "method", "pin", "target", "warnings", "elapsed_ms",
-    "cached", "error",
+    "cached", "behaviour", "error",
 }
 
 
@@ -153,6 +153,12 @@ def test_sizes_take_bytes_or_text(tmp_path: Path) -> None:
     sdist = static_sdist(tmp_path)
     assert sdistill.inspect(sdist, memory_limit=512 * 1024 * 1024)["error"] is None
     assert sdistill.inspect(sdist, memory_limit="512MiB", max_output="64KiB")["error"] is None
+
+
+def test_helper_bounds_are_options(tmp_path: Path) -> None:
+    sdist = static_sdist(tmp_path)
+    result = sdistill.inspect(sdist, max_helper_depth=0, max_helper_builds=0)
+    assert result["error"] is None
 
 
 def test_other_threads_run_while_an_inspection_does(tmp_path: Path) -> None:

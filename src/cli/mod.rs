@@ -233,6 +233,13 @@ struct LimitArgs {
     /// Files the guest may hold open at once.
     #[arg(long, default_value_t = Limits::default().max_open_files)]
     max_open_files: u64,
+    /// How deep build requirements published only as sdists are built into wheels in
+    /// the sandbox (0: never; each gets a flagged stand-in).
+    #[arg(long, default_value_t = Limits::default().max_helper_depth)]
+    max_helper_depth: u32,
+    /// How many such helper sdists one input may have built in the sandbox.
+    #[arg(long, default_value_t = Limits::default().max_helper_builds)]
+    max_helper_builds: u32,
 }
 
 impl LimitArgs {
@@ -246,6 +253,8 @@ impl LimitArgs {
             max_output: self.max_output,
             max_scratch: self.max_scratch,
             max_open_files: self.max_open_files.max(8),
+            max_helper_depth: self.max_helper_depth,
+            max_helper_builds: self.max_helper_builds,
             ..Limits::default()
         }
     }

@@ -56,6 +56,8 @@ pub(super) struct PyOptions {
     pub max_output: Option<Size>,
     pub max_scratch: Option<Size>,
     pub max_open_files: Option<u64>,
+    pub max_helper_depth: Option<u32>,
+    pub max_helper_builds: Option<u32>,
     pub cache_dir: Option<PathBuf>,
     pub runtime: Option<PathBuf>,
     pub work_dir: Option<PathBuf>,
@@ -96,6 +98,8 @@ impl PyOptions {
                 .max_open_files
                 .unwrap_or(defaults.max_open_files)
                 .max(8),
+            max_helper_depth: self.max_helper_depth.unwrap_or(defaults.max_helper_depth),
+            max_helper_builds: self.max_helper_builds.unwrap_or(defaults.max_helper_builds),
             ..defaults
         };
         let index_url = self.index_url();
@@ -123,6 +127,8 @@ impl PyOptions {
             // Unset: the library reads SDISTILL_WORK_DIR, then picks a tmpfs or the temp dir.
             work_dir: self.work_dir.clone(),
             cache: !self.no_cache,
+            // The Python API has no --observe (yet): metadata only.
+            observe: false,
         })
     }
 

@@ -1,9 +1,11 @@
 //! One sdist through the sandbox: the guest runs it needs, and what they mean.
 //!
-//! At most three runs per input, all within **one deadline** (`--timeout` bounds the
-//! input, not each attempt): `setup_requires` are only known once `setup()` runs (provide
-//! them, run again); setuptools no longer ships `pkg_resources`, which old `setup.py`
-//! files import (run again on the setuptools that does). One-time work that is not the
+//! A few runs per input at most, all within **one deadline** (`--timeout` bounds the
+//! input, not each attempt), each reason once: `setup_requires` are only known once
+//! `setup()` runs (provide them, run again); setuptools no longer ships `pkg_resources`,
+//! which old `setup.py` files import (run again on the setuptools that does); a build
+//! that failed after a compiler probe failed, or after looking for distutils' 2to3
+//! helpers, runs again with probes answering yes / the helpers provided (flagged). One-time work that is not the
 //! input's — building a missing interpreter snapshot, waiting for descriptors while other
 //! guests hold them — does not count against it.
 //!
@@ -18,7 +20,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use wasmtime_wasi::FsPerms;
 
-use super::guest::{self, GuestRequest, GuestResult, Phase, Target};
+use super::guest::{self, Fallback, GuestRequest, GuestResult, Phase, Target};
 use super::instance::{self, Ending, Entry, Preopen, RunOutcome};
 use super::{native_backend, snapshot, Sandbox};
 use crate::build_deps::BuildEnv;
@@ -49,6 +51,8 @@ pub struct SandboxOutput {
 struct Attempt<'a> {
     env: &'a BuildEnv,
     allow_build_retry: bool,
+    probes_succeed: bool,
+    provide_2to3: bool,
     setuptools: usize,
     target: Target,
     phase: Phase,
@@ -64,12 +68,28 @@ pub(super) struct PhaseEnd {
     pub host_failure: Option<String>,
 }
 
-/// The deadline of one input, pushed back by time that is not the input's.
-pub(super) struct Deadline {
+/// What one input may still spend: its deadline (pushed back by time that is not the
+/// input's), and helper builds (build requirements built from sdists, see
+/// [`super::helpers`]): how deep the current build is in that chain, and how many the
+/// input has had built so far.
+pub(super) struct Budget {
     pub at: Instant,
+    /// 0 for the input itself, 1 for a helper it needs, 2 for a helper's helper...
+    pub helper_depth: u32,
+    /// Helper sdists built for this input so far, all depths together.
+    pub helpers_built: u32,
 }
 
-impl Deadline {
+impl Budget {
+    /// A fresh budget for one input ending at `at`.
+    pub fn new(at: Instant) -> Self {
+        Self {
+            at,
+            helper_depth: 0,
+            helpers_built: 0,
+        }
+    }
+
     fn extend(&mut self, by: Duration) {
         self.at += by;
     }
@@ -102,7 +122,7 @@ impl Sandbox {
                 });
             }
         }
-        let mut deadline = Deadline { at: deadline };
+        let mut deadline = Budget::new(deadline);
         let PhaseEnd {
             result,
             outcome,
@@ -178,6 +198,13 @@ impl Sandbox {
                 }),
                 _,
             ) => {
+                // The driver's NumPy stand-in answered part of the build: flagged (the
+                // warning says so) and never cached.
+                degraded.extend(
+                    w.iter()
+                        .filter(|w| w.starts_with("numpy stand-in"))
+                        .cloned(),
+                );
                 warnings.extend(w);
                 if metadata.version == "0.0.0" {
                     let note = "version 0.0.0 usually means a setup-time helper (setuptools_scm, pbr, versioneer) was unavailable; dependencies may be missing".to_string();
@@ -205,7 +232,8 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
-            (Some(GuestResult::Built(_)), _) => Err(Error::Sandbox {
+            (Some(GuestResult::NeedsFallback { failure, .. }), _) => Err(failure),
+            (Some(GuestResult::Built(_) | GuestResult::Wheel { .. }), _) => Err(Error::Sandbox {
                 detail: "guest protocol: a build result from the metadata step".to_string(),
             }),
             (Some(GuestResult::NeedsBuildRequires(reqs)), _) => Err(Error::SetupFailed {
@@ -237,7 +265,7 @@ impl Sandbox {
         limits: &Limits,
         work_dir: &Path,
         (target, phase): (Target, Phase),
-        deadline: &mut Deadline,
+        deadline: &mut Budget,
         seen: &mut Observation,
     ) -> Result<PhaseEnd> {
         let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
@@ -245,9 +273,11 @@ impl Sandbox {
         } else {
             Vec::new()
         };
-        let mut env = self.provide(&requirements, deadline);
+        let mut env = self.provide(&requirements, limits, work_dir, deadline, seen);
         let mut setuptools = 0;
         let mut build_retry_left = true;
+        let mut probes_succeed = false;
+        let mut provide_2to3 = false;
         let mut notes = Vec::new();
         let mut host_failure = None;
         let (mut result, mut outcome);
@@ -255,6 +285,8 @@ impl Sandbox {
             let plan = Attempt {
                 env: &env,
                 allow_build_retry: build_retry_left,
+                probes_succeed,
+                provide_2to3,
                 setuptools,
                 target,
                 phase,
@@ -266,7 +298,25 @@ impl Sandbox {
                 Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
                     build_retry_left = false;
                     requirements.extend(more.iter().cloned());
-                    env = self.provide(&requirements, deadline);
+                    env = self.provide(&requirements, limits, work_dir, deadline, seen);
+                }
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::CompilerProbes,
+                    names,
+                    ..
+                }) if !probes_succeed => {
+                    probes_succeed = true;
+                    notes.push(format!(
+                        "compatibility: the build stopped after compiler probes failed ({}), as they do on a machine without a C compiler; it was run again with every probe answering yes, so the answer assumes a machine with a working compiler",
+                        if names.is_empty() { "unnamed".to_string() } else { names.join(", ") }
+                    ));
+                }
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::TwoToThree,
+                    ..
+                }) if !provide_2to3 => {
+                    // The run that provides them reports each name it served.
+                    provide_2to3 = true;
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -287,10 +337,27 @@ impl Sandbox {
         })
     }
 
-    /// The build requirements as directories for the guest, with their bytecode compiled.
-    fn provide(&self, requirements: &[String], deadline: &Deadline) -> BuildEnv {
-        let env = self.deps.resolve(requirements, Some(deadline.at));
-        self.precompile_deps(&env, deadline);
+    /// The build requirements as directories for the guest, with their bytecode compiled;
+    /// those published only as sdists are built into wheels in the sandbox first (their
+    /// runs spend this input's budget, and what they try goes into `seen`).
+    fn provide(
+        &self,
+        requirements: &[String],
+        limits: &Limits,
+        work_dir: &Path,
+        budget: &mut Budget,
+        seen: &mut Observation,
+    ) -> BuildEnv {
+        let at = budget.at;
+        let mut helpers = super::helpers::Helpers {
+            sandbox: self,
+            limits,
+            work_dir,
+            budget,
+            seen,
+        };
+        let env = self.deps.resolve(requirements, Some(at), &mut helpers);
+        self.precompile_deps(&env, budget);
         env
     }
 
@@ -299,7 +366,7 @@ impl Sandbox {
     /// such as setuptools_scm imports ~70 modules, and compiling them from source on
     /// every run costs more than the rest of the run. Only those trees are preopened (no
     /// sdist); a failure just leaves the tree as it was.
-    fn precompile_deps(&self, env: &BuildEnv, deadline: &Deadline) {
+    fn precompile_deps(&self, env: &BuildEnv, deadline: &Budget) {
         const MARK: &str = ".sdistill-bytecode";
         let todo: Vec<PathBuf> = env
             .dirs
@@ -377,12 +444,14 @@ impl Sandbox {
         limits: &Limits,
         work_dir: &Path,
         plan: Attempt<'_>,
-        deadline: &mut Deadline,
+        deadline: &mut Budget,
         seen: &mut Observation,
     ) -> Result<(Option<GuestResult>, RunOutcome)> {
         let Attempt {
             env,
             allow_build_retry,
+            probes_succeed,
+            provide_2to3,
             setuptools,
             ..
         } = plan;
@@ -414,6 +483,8 @@ impl Sandbox {
             backend_path: findings.build.backend_path.clone(),
             paths: dep_paths,
             allow_build_retry,
+            probes_succeed,
+            provide_2to3,
             setuptools_path: self
                 .setuptools
                 .get(setuptools)

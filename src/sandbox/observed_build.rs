@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::build::{Deadline, PhaseEnd};
+use super::build::{Budget, PhaseEnd};
 use super::guest::{GuestResult, Phase, Target};
 use super::instance::{self, Ending};
 use super::{native_backend, Sandbox};
@@ -65,7 +65,7 @@ impl Sandbox {
             }
             return;
         }
-        let mut deadline = Deadline { at: deadline };
+        let mut deadline = Budget::new(deadline);
         let end = self.run_phase(
             root,
             findings,
@@ -115,14 +115,18 @@ impl Sandbox {
                 }
                 _ => seen.build_outcome("failed", &b.message),
             },
-            (Some(GuestResult::Failure(e)), _) => seen.build_outcome("failed", &e.to_string()),
+            (Some(GuestResult::Failure(e) | GuestResult::NeedsFallback { failure: e, .. }), _) => {
+                seen.build_outcome("failed", &e.to_string())
+            }
             (Some(GuestResult::NeedsBuildRequires(reqs)), _) => seen.build_outcome(
                 "failed",
                 &format!("setup_requires could not be provided: {}", reqs.join(", ")),
             ),
-            (Some(GuestResult::Metadata { .. }), _) => {
-                seen.build_outcome("failed", "the driver answered metadata in the build step")
-            }
+            (Some(GuestResult::Metadata { .. } | GuestResult::Wheel { .. }), _) => seen
+                .build_outcome(
+                    "failed",
+                    "the driver answered something else in the build step",
+                ),
             (None, Ending::Exited(code)) => seen.build_outcome(
                 "failed",
                 &format!("the build exited with status {code}{}", stderr()),
