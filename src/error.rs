@@ -131,6 +131,15 @@ pub enum Error {
         /// The input path.
         path: PathBuf,
     },
+    /// The input names something other than a regular file (a FIFO, a device, a socket),
+    /// or changed into one while it was being read.
+    #[error("{}: {what}, not a regular file", path.display())]
+    NotARegularFile {
+        /// The input path.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// The archive is unsafe or unreadable; nothing from it was used.
     #[error("archive refused: {0}")]
     Archive(#[from] ArchiveProblem),
@@ -271,7 +280,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Io { .. } => "io",
-            Self::UnsupportedInput { .. } => "unsupported-input",
+            Self::UnsupportedInput { .. } | Self::NotARegularFile { .. } => "unsupported-input",
             Self::Archive(_) => "archive",
             Self::Limit { .. } => "limit",
             Self::InvalidMetadata { .. } => "invalid-metadata",

@@ -101,6 +101,17 @@ impl Inspector {
 
     /// Inspects one input and returns the full report.
     pub fn inspect_report(&self, path: &Path) -> Report {
+        self.report(path, false)
+    }
+
+    /// [`Self::inspect_report`] for an input that must be an archive file: a directory (or
+    /// a path that turns into one while it is read) is refused, never copied and built —
+    /// for inputs named by someone else, such as a manifest's entries.
+    pub fn inspect_file_report(&self, path: &Path) -> Report {
+        self.report(path, true)
+    }
+
+    fn report(&self, path: &Path, files_only: bool) -> Report {
         let started = Instant::now();
         let mut warnings = Vec::new();
         let mut source = None;
@@ -111,6 +122,7 @@ impl Inspector {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.run(
                 path,
+                files_only,
                 &mut source,
                 &mut warnings,
                 &mut cached,
@@ -161,9 +173,11 @@ impl Inspector {
         run_batch(inputs, jobs, |path| self.inspect_report(path), on_done)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         path: &Path,
+        files_only: bool,
         source_out: &mut Option<Source>,
         warnings: &mut Vec<String>,
         cached: &mut bool,
@@ -172,17 +186,30 @@ impl Inspector {
     ) -> Result<Metadata> {
         // One deadline for the whole input: every sandbox run and retry of it together.
         let deadline = Instant::now() + self.options.limits.timeout;
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        let kind = InputKind::detect(path).ok_or_else(|| Error::UnsupportedInput {
+        std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let kind = if files_only {
+            path.file_name()
+                .and_then(|n| InputKind::from_file_name(&n.to_string_lossy()))
+        } else {
+            InputKind::detect(path)
+        }
+        .ok_or_else(|| Error::UnsupportedInput {
             path: path.to_path_buf(),
         })?;
-        let (sha256, size) = if meta.is_file() {
-            let started = Instant::now();
-            let (h, n) = hash_file(path)?;
-            self.trace(path, "sha256", started);
-            (Some(h), Some(n))
-        } else {
-            (None, None)
+        // An archive is opened once; its hash and everything read from it are of the
+        // bytes behind that descriptor (see `InputFile`).
+        let opened = match kind {
+            InputKind::Directory => None,
+            _ => Some(archive::InputFile::open(path)?),
+        };
+        let (sha256, size) = match &opened {
+            Some(input) => {
+                let started = Instant::now();
+                let (h, n) = hash_reader(input.reader()?, path)?;
+                self.trace(path, "sha256", started);
+                (Some(h), Some(n))
+            }
+            None => (None, None),
         };
         let source = Source {
             path: path.display().to_string(),
@@ -201,7 +228,15 @@ impl Inspector {
         };
         let (Some(cache), Some(sha)) = (cache, source.sha256.as_deref()) else {
             return self
-                .compute(path, kind, &source, warnings, deadline, behaviour)
+                .compute(
+                    path,
+                    opened.as_ref(),
+                    kind,
+                    &source,
+                    warnings,
+                    deadline,
+                    behaviour,
+                )
                 .map(|(meta, degraded)| {
                     *reusable = degraded.is_empty() && source.sha256.is_some();
                     meta
@@ -222,7 +257,15 @@ impl Inspector {
             return Ok(meta);
         }
         let before = warnings.len();
-        let (meta, degraded) = self.compute(path, kind, &source, warnings, deadline, behaviour)?;
+        let (meta, degraded) = self.compute(
+            path,
+            opened.as_ref(),
+            kind,
+            &source,
+            warnings,
+            deadline,
+            behaviour,
+        )?;
         // Only an answer that depends on nothing but the input's bytes and sdistill is
         // kept: a missing build requirement or helper today may be there tomorrow. Its
         // behaviour report is kept with it, so a cached answer is never cleaner.
@@ -293,9 +336,11 @@ impl Inspector {
     /// The answer for one input, and why it is degraded (empty when it is clean), checked
     /// against what the input claims to be ([`crate::identity`]); what the build code
     /// tried goes into `behaviour`, whether or not there is an answer.
+    #[allow(clippy::too_many_arguments)]
     fn compute(
         &self,
         path: &Path,
+        opened: Option<&archive::InputFile>,
         kind: InputKind,
         source: &Source,
         warnings: &mut Vec<String>,
@@ -305,6 +350,7 @@ impl Inspector {
         let mut claims = Vec::new();
         let (meta, degraded) = self.compute_unchecked(
             path,
+            opened,
             kind,
             source,
             warnings,
@@ -327,6 +373,7 @@ impl Inspector {
     fn compute_unchecked(
         &self,
         path: &Path,
+        opened: Option<&archive::InputFile>,
         kind: InputKind,
         source: &Source,
         warnings: &mut Vec<String>,
@@ -338,7 +385,10 @@ impl Inspector {
         let started = Instant::now();
 
         if kind == InputKind::Wheel {
-            let (member, text) = archive::read_wheel_metadata(path, limits)?;
+            let (member, text) = match opened {
+                Some(input) => archive::read_wheel_metadata_opened(input, limits)?,
+                None => archive::read_wheel_metadata(path, limits)?,
+            };
             self.trace(path, "read the wheel's METADATA", started);
             let mut core = CoreMetadata::parse(&text, &member)?;
             warnings.extend(core.validate(&member)?);
@@ -354,7 +404,10 @@ impl Inspector {
         }
 
         let work_dir = crate::dirs::work::process_dir(self.options.work_dir.as_deref())?;
-        let unpacked = archive::unpack(path, kind, limits, Some(&work_dir))?;
+        let unpacked = match opened {
+            Some(input) => archive::unpack_opened(input, kind, limits, Some(&work_dir))?,
+            None => archive::unpack(path, kind, limits, Some(&work_dir))?,
+        };
         let root_path = unpacked.root_path();
         let root_name = root_path.file_name().unwrap_or_default().to_string_lossy();
         // The sandbox's own trace lines name the build directory.
@@ -532,7 +585,11 @@ pub(crate) fn run_batch<T: Sync + AsRef<Path>>(
 
 /// sha256 and size of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    hash_reader(File::open(path).map_err(|e| Error::io(path, e))?, path)
+}
+
+/// [`hash_file`] of an open reader; `path` names it in errors.
+fn hash_reader(mut file: impl Read, path: &Path) -> Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;

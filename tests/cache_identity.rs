@@ -96,3 +96,78 @@ fn a_file_that_is_both_an_sdist_and_a_wheel_gets_each_answer_under_its_own_name(
         }
     }
 }
+
+/// The bytes hashed are the bytes read: replacing the file at the input's path after it
+/// was opened changes nothing about what is unpacked.
+#[test]
+fn an_opened_input_is_read_as_it_was_opened_whatever_replaces_its_path() {
+    use sdistill::archive::{self, InputFile, InputKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("goodpkg-2.0.tar.gz");
+    std::fs::write(&path, static_sdist_bytes("goodpkg", "2.0", &["requests"])).unwrap();
+    let input = InputFile::open(&path).unwrap();
+    let swap = dir.path().join("swap");
+    std::fs::write(
+        &swap,
+        static_sdist_bytes("goodpkg", "2.0", &["stealer-from-b"]),
+    )
+    .unwrap();
+    std::fs::rename(&swap, &path).unwrap();
+    let unpacked = archive::unpack_opened(
+        &input,
+        InputKind::SdistTarGz,
+        &sdistill::Limits::default(),
+        Some(dir.path()),
+    )
+    .unwrap();
+    let pkg_info = std::fs::read_to_string(unpacked.root_path().join("PKG-INFO")).unwrap();
+    assert!(pkg_info.contains("Requires-Dist: requests"), "{pkg_info}");
+    assert!(!pkg_info.contains("stealer"), "{pkg_info}");
+}
+
+/// A FIFO, a device or a directory named like an archive is refused at once: opening a
+/// FIFO by name would wait for a writer for ever.
+#[test]
+fn a_fifo_or_a_directory_named_like_an_archive_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo-1.0.tar.gz");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let (_, v) = inspect_one(&[], &fifo);
+    assert_eq!(error_kind(&v), Some("unsupported-input"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("a FIFO"),
+        "{v}"
+    );
+
+    // In a manifest, a directory is refused however it is named.
+    let tree = dir.path().join("secretproj-6.6.6.tar.gz");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("setup.py"), "raise SystemExit(1)\n").unwrap();
+    let manifest = format!(
+        "{{\"path\": \"{}\"}}\n{{\"path\": \"{}\"}}\n",
+        fifo.display(),
+        tree.display()
+    );
+    let out = run_env_stdin(
+        &["inspect", "--manifest", "-", "--offline"],
+        &[],
+        Some(&manifest),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for v in &lines {
+        assert!(!v["error"].is_null(), "{v}");
+        assert!(v["name"].is_null(), "{v}");
+    }
+}

@@ -424,7 +424,7 @@ impl<'a> Worker<'a> {
         }
         let mut report = {
             let _permit = permits.acquire();
-            self.inspector.inspect_report(path)
+            self.inspector.inspect_file_report(path)
         };
         if let Some(expected) = sha256 {
             let got = report.source.as_ref().and_then(|s| s.sha256.as_deref());
