@@ -22,8 +22,9 @@ use sha2::{Digest, Sha256};
 use crate::index::Sha256Hex;
 
 /// Longest result line read back; a longer one is ignored (its entry is done again).
-/// Result lines are a few KB; a behaviour report at its bounds stays well below this.
-const MAX_RESULT_LINE: usize = 16 * 1024 * 1024;
+/// Result lines are a few KB; the pipeline writes no longer one (a larger answer becomes a
+/// `limit` error line), so every line it wrote is read back.
+pub(crate) const MAX_RESULT_LINE: usize = 16 * 1024 * 1024;
 
 /// An entry's identity for `--skip-done`.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +57,8 @@ impl Key<'_> {
 pub struct DoneSet {
     keys: Vec<[u8; 32]>,
     sorted: bool,
+    /// How many keys there were after the last deduplication.
+    compacted: usize,
 }
 
 /// What reading one results file found.
@@ -133,6 +136,13 @@ impl DoneSet {
             (None, None) => return false,
         };
         self.keys.push(digest);
+        // A file of many copies of one line must not cost memory per line: duplicates
+        // go whenever the keys have doubled since the last time.
+        if self.keys.len() >= 2 * self.compacted.max(1024) {
+            self.keys.sort_unstable();
+            self.keys.dedup();
+            self.compacted = self.keys.len();
+        }
         true
     }
 
@@ -200,5 +210,16 @@ mod tests {
         assert!(!done.contains(Key::Path("./dist/a-1.0.tar.gz")));
         assert!(!done.contains(Key::Path(SHA)));
         assert_eq!(done.len(), 2);
+    }
+
+    /// Many copies of one result line cost one key, not one per line.
+    #[test]
+    fn repeated_lines_do_not_grow_the_set() {
+        let line = format!("{{\"manifest\": {{\"sha256\": \"{SHA}\", \"path\": null}}}}\n");
+        let mut done = DoneSet::new();
+        done.read_results(line.repeat(100_000).as_bytes()).unwrap();
+        assert!(done.keys.len() <= 2048, "{}", done.keys.len());
+        done.finish();
+        assert_eq!(done.len(), 1);
     }
 }

@@ -562,8 +562,35 @@ impl<'a> Worker<'a> {
             "line": line,
             "extra": Value::Object(job.line.extra.clone()),
         });
-        let mut text = serde_json::to_string(&value).unwrap_or_else(|_| "{}".to_string());
-        text.push('\n');
+        let mut text = render_line(&value);
+        if text.len() > super::done::MAX_RESULT_LINE {
+            // `--skip-done` reads lines up to this size: a longer one would be done again
+            // by every resumed run, and held whole by whoever reads the stream.
+            value = crate::report::to_json(&Report {
+                input: report.input.clone(),
+                source: report.source.clone(),
+                outcome: Err(Error::limit_exceeded(
+                    crate::limits::LimitKind::MetadataSize,
+                    format!(
+                        "the result is {} bytes, more than a result line may have ({} bytes)",
+                        text.len(),
+                        super::done::MAX_RESULT_LINE
+                    ),
+                )),
+                warnings: Vec::new(),
+                elapsed: report.elapsed,
+                cached: false,
+                reusable: false,
+                behaviour: None,
+            });
+            value["manifest"] = json!({
+                "sha256": sha256,
+                "path": path,
+                "line": line,
+                "extra": Value::Object(job.line.extra.clone()),
+            });
+            text = render_line(&value);
+        }
         let flagged = match (self.config.fail_on, &report.behaviour) {
             (Some(level), Some(b)) => b.reaches(level),
             _ => false,
@@ -577,6 +604,25 @@ impl<'a> Worker<'a> {
             flagged,
         }
     }
+}
+
+/// One result line: JSON and a newline, with the three characters that serde_json leaves
+/// raw in strings but that line splitters (Python's `splitlines`, some JSON-lines
+/// readers) take for line ends — U+0085, U+2028, U+2029 — escaped, so one result is
+/// always one line however its passed-through fields or an sdist's strings are made.
+fn render_line(value: &Value) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_string());
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        match c {
+            '\u{85}' => out.push_str("\\u0085"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// A remote entry's file on this machine: a verified copy in the cache (left there), or
@@ -608,5 +654,21 @@ fn failed(input: PathBuf, source: Option<Source>, error: Error) -> Report {
         cached: false,
         reusable: false,
         behaviour: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_line;
+
+    /// One result is one line for every line splitter, whatever its strings hold.
+    #[test]
+    fn result_lines_escape_what_line_splitters_take_for_line_ends() {
+        let value = serde_json::json!({"extra": "a\u{2028}b\u{2029}c\u{85}d\ne"});
+        let line = render_line(&value);
+        assert_eq!(line.lines().count(), 1);
+        assert!(!line.contains(['\u{2028}', '\u{2029}', '\u{85}']));
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, value);
     }
 }

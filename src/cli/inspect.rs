@@ -39,6 +39,11 @@ pub(super) struct InspectArgs {
     /// shards. Repeatable; a missing file counts as empty.
     #[arg(long, value_name = "RESULTS.jsonl", requires = "manifest")]
     skip_done: Vec<PathBuf>,
+    /// With --manifest: the largest file an entry may make sdistill download. Up to two
+    /// per job are spooled at once in the work dir (`/dev/shm`, memory, by default; point
+    /// --work-dir at a disk for bigger files). PyPI's default upload limit is 100 MB.
+    #[arg(long, value_parser = crate::limits::parse_size, default_value = "256MiB", requires = "manifest")]
+    max_download_size: u64,
     /// For a project name: take a wheel (pure-Python first) instead of the sdist when
     /// the version has both.
     #[arg(long)]
@@ -258,7 +263,7 @@ fn inspect_manifest(args: &InspectArgs, manifest: &std::path::Path) -> u8 {
         work_dir: args.work_dir.clone(),
         cache_dir: args.runtime_args.cache_dir.clone(),
         index_url: args.runtime_args.index_url.clone(),
-        max_download: options.limits.max_unpacked_size,
+        max_download: args.max_download_size.min(options.limits.max_unpacked_size),
         fail_on: args.fail_on.map(FailOn::level),
         offline: args.offline,
     };
