@@ -72,6 +72,7 @@ impl MetadataProvider for InMemory {
             method: "memory".into(),
             warnings: vec![],
             integrity: Default::default(),
+            behaviour: None,
         })
     }
 }

@@ -1,6 +1,8 @@
 # sdistill guest driver. Runs ONLY inside the WASI sandbox (CPython 3.12 under wasmtime),
 # never on the host. The host passes one JSON argument and reads one JSON file back from
 # /out/result.json; nothing the sdist prints on stdout/stderr is part of the answer.
+# observe.py comes first in the same program: its audit hook is installed below, before
+# anything else, and reports what the build code tries on the host's event channel.
 #
 # Guest filesystem (all the guest can see):
 #   /sdist    private, writable copy of the unpacked sdist (cwd)
@@ -13,9 +15,16 @@
 # ("mode": "snapshot", once per runtime, no sdist) imports everything, then freezes
 # itself with os._exit(SNAPSHOT_EXIT); every later run resumes a fresh copy of that state
 # through _Resume.__repr__, which reads its request from /out/request.json.
+#
+# Phases: "metadata" (egg_info / prepare_metadata_for_build_wheel: the answer); with
+# --observe, "build" (bdist_wheel / build_wheel, run only to be observed; its result says
+# how the build went and is never an answer); "bait" (the metadata step again with
+# stand-ins for what a payload waits for, run only to be observed); "wheel" (the wheel of
+# a build requirement published only as an sdist, for another sdist's build).
 import sys
 
 sys.dont_write_bytecode = True
+_sdistill_obs_install(sys._getframe(0).f_code)
 
 import errno
 import io
@@ -54,6 +63,20 @@ def fail(kind, exc=None, message=None):
     tb = traceback.format_exc() if exc is not None else ""
     if message is None:
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip() if exc else kind
+    if (kind == "setup-failed" and WANTED_2TO3 and CONFIG.get("phase") == "metadata"
+            and not CONFIG.get("provide_2to3")):
+        # The build failed after looking for distutils' 2to3 helpers: run it again with
+        # them (the host decides, and reports it).
+        finish({"ok": False, "kind": "needs-2to3", "message": message,
+                "traceback": tb[-8000:], "wanted": sorted(set(WANTED_2TO3)),
+                "warnings": WARNINGS})
+    if (kind == "setup-failed" and PROBES_FAILED and CONFIG.get("phase") == "metadata"
+            and CONFIG.get("compiler_probes") != "succeed"):
+        # The build stopped after a compiler probe failed: on the machine with a compiler
+        # where pip built it, that probe succeeds. The host may run it again that way.
+        finish({"ok": False, "kind": "needs-compiler-probes", "message": message,
+                "traceback": tb[-8000:], "probes": sorted(set(PROBES_FAILED)),
+                "warnings": WARNINGS})
     finish({"ok": False, "kind": kind, "message": message, "traceback": tb[-8000:],
             "warnings": WARNINGS})
 
@@ -73,6 +96,18 @@ def _install_stand_ins():
     def not_installed(*args, **kwargs):
         raise FileNotFoundError(errno.ENOENT, "No such file or directory (no processes in the sdistill sandbox)")
 
+    # Every stand-in raises the audit event CPython's real call would (the observer
+    # records the command line), then behaves as a machine without the program. The last
+    # program refused names what an --observe build failed on (a compiler, usually).
+    audit = sys.audit
+
+    def refused(event, shape):
+        def stand_in(*args, _audit=audit, **kwargs):
+            _audit(event, *shape(args))
+            _refused_program(shape(args)[1])
+            not_installed()
+        return stand_in
+
     import subprocess
 
     class _NoProcess(subprocess.Popen):
@@ -80,7 +115,10 @@ def _install_stand_ins():
         # that printed "not found" and exited 127. Code written for a machine without the
         # tool (pkg-config, xslt-config, git) expects exactly that.
         def __init__(self, args, *a, shell=False, stdout=None, stderr=None, text=None,
-                     universal_newlines=None, encoding=None, errors=None, **kw):
+                     universal_newlines=None, encoding=None, errors=None, executable=None,
+                     cwd=None, env=None, _audit=audit, **kw):
+            _audit("subprocess.Popen", executable, args, cwd, env)
+            _refused_program(args)
             self.args = args
             self.pid = 0
             self.returncode = None
@@ -126,13 +164,47 @@ def _install_stand_ins():
             pass
 
     subprocess.Popen = _NoProcess
-    os.system = lambda cmd: 127 << 8
-    os.popen = not_installed
+
+    def system(command, _audit=audit):
+        _audit("os.system", command)
+        _refused_program(command)
+        return 127 << 8
+
+    os.system = system
+    os.popen = refused("subprocess.Popen", lambda a: (None, a[0] if a else None, None, None))
     # Replace only what exists: adding os.fork would make the stdlib think it can fork.
+    shapes = {
+        "exec": lambda a: (a[0] if a else None, a[1] if len(a) > 1 else None, None),
+        "spawn": lambda a: (a[0] if a else None, a[1] if len(a) > 1 else None,
+                            a[2] if len(a) > 2 else None, None),
+        "posix_spawn": lambda a: (a[0] if a else None, a[1] if len(a) > 1 else None, None),
+    }
     for name in ("execv", "execve", "execvp", "execvpe", "spawnv", "spawnve", "spawnvp",
                  "spawnvpe", "posix_spawn", "posix_spawnp"):
-        if hasattr(os, name):
-            setattr(os, name, not_installed)
+        # os.execl*/execvp* (Python, always there) end in execv/execve, which WASI lacks:
+        # those two are added so that an exec is seen, not an AttributeError.
+        if hasattr(os, name) or name in ("execv", "execve"):
+            kind = "posix_spawn" if name.startswith("posix_spawn") else name[:5].rstrip("v")
+            setattr(os, name, refused("os." + kind, shapes[kind]))
+
+
+LAST_REFUSED = [""]
+
+
+def _refused_program(args):
+    # The base name of the program a stand-in refused (for the build outcome only).
+    try:
+        words = args.split() if isinstance(args, (str, bytes)) else [str(a) for a in args]
+        first = words[0] if words else ""
+        if isinstance(first, bytes):
+            first = first.decode("utf-8", "replace")
+        LAST_REFUSED[0] = os.path.basename(first)
+    except Exception:
+        LAST_REFUSED[0] = ""
+
+
+_COMPILERS = ("cc", "gcc", "g++", "c++", "clang", "clang++", "cl", "cl.exe", "link.exe",
+              "icc", "nvcc", "gfortran")
 
 
 # --- Names removed from the stdlib that old setup.py files still use -------------------
@@ -194,6 +266,18 @@ def _install_compat():
             return original_compile("(?%s)" % letters + flag_group.sub("", pattern), flags)
 
     re._compile = compile_moving_flags
+
+    # platform.linux_distribution() and platform.dist() (removed in 3.8): what they
+    # returned on Python 3.7 where no /etc/*-release file is readable, as in the sandbox.
+    import platform
+
+    def platform_getattr(name):
+        if name in ("linux_distribution", "dist"):
+            _note("platform.%s" % name)
+            return lambda *args, **kwargs: ("", "", "")
+        raise AttributeError("module 'platform' has no attribute %r" % name)
+
+    platform.__getattr__ = platform_getattr
 
     import importlib.abc
     import importlib.util
@@ -451,6 +535,18 @@ def _accept_removed_keywords():
                 WARNINGS.append(msg)
 
     setuptools.dist.invalid_unless_false = invalid_unless_false
+    # setuptools.dist._get_unpatched (removed in setuptools 36; d2to1 imports it) is
+    # setuptools.monkey.get_unpatched.
+    if not hasattr(setuptools.dist, "_get_unpatched"):
+        def dist_getattr(name):
+            if name == "_get_unpatched":
+                import setuptools.monkey
+                _note("setuptools.dist._get_unpatched", "compatibility: provided removed "
+                      "setuptools name %s")
+                return setuptools.monkey.get_unpatched
+            raise AttributeError("module 'setuptools.dist' has no attribute %r" % name)
+
+        setuptools.dist.__getattr__ = dist_getattr
     if not hasattr(setuptools, "Feature"):
         class Feature:
             def __init__(self, *args, **kwargs):
@@ -511,6 +607,472 @@ def _fake_target():
         pass
 
 
+# --- NumPy at setup time: a declared stand-in ---------------------------------------------
+# NumPy has no pure-Python wheel and no WASI build this runtime can import. Old scientific
+# setup.py files use it in three ways: a version check, numpy.get_include() for
+# Extension(include_dirs=...), and numpy.distutils' Configuration/setup, which only
+# collect packages, extensions and data files before handing the setup() keywords (where
+# the dependency metadata is) to setuptools. This stand-in serves exactly those, when no
+# real numpy is importable; anything else is an AttributeError, as a missing feature
+# should be. Every answer that used it carries a warning starting "numpy stand-in", which
+# the host treats as degraded (flagged, never cached).
+
+NUMPY_VERSION = "1.26.4"  # the last NumPy with numpy.distutils
+
+
+NUMPY_NOTE = ("numpy stand-in: setup.py imported numpy; no real NumPy runs in the sandbox "
+              "(numpy.distutils' configuration is emulated, numpy.get_include() is a "
+              "placeholder, __version__ says " + NUMPY_VERSION + "), so this answer is "
+              "flagged")
+
+
+def _numpy_note(what):
+    # One warning whatever was used (`what` is for reading the code).
+    if NUMPY_NOTE not in WARNINGS:
+        WARNINGS.append(NUMPY_NOTE)
+
+
+def _make_numpy(name):
+    import types
+
+    mod = types.ModuleType(name)
+    mod.__sdistill_stand_in__ = True
+    if name == "numpy":
+        mod.__path__ = []
+        mod.__version__ = NUMPY_VERSION
+
+        def get_include():
+            _numpy_note("numpy.get_include()")
+            return "/numpy-stand-in/include"
+
+        mod.get_include = get_include
+        mod.get_numpy_include = get_include
+    elif name == "numpy.version":
+        mod.version = mod.full_version = mod.short_version = NUMPY_VERSION
+        mod.release = True
+    elif name == "numpy.distutils":
+        mod.__path__ = []
+    elif name == "numpy.distutils.core":
+        _numpy_distutils_core(mod)
+    elif name == "numpy.distutils.misc_util":
+        _numpy_misc_util(mod)
+    elif name == "numpy.distutils.system_info":
+        _numpy_system_info(mod)
+    elif name in ("numpy.distutils.extension",):
+        mod.Extension = _numpy_extension_class()
+    elif name == "numpy.distutils.command":
+        mod.__path__ = []
+    elif name.startswith("numpy.distutils.command."):
+        import importlib
+        command = name.rsplit(".", 1)[1]
+        try:
+            real = importlib.import_module("setuptools.command." + command)
+        except ImportError:
+            real = importlib.import_module("distutils.command." + command)
+        setattr(mod, command, getattr(real, command))
+    elif name == "numpy.distutils.log":
+        import distutils.log as log
+        mod.__dict__.update({k: v for k, v in vars(log).items() if not k.startswith("__")})
+    return mod
+
+
+NUMPY_MODULES = ("numpy", "numpy.version", "numpy.distutils", "numpy.distutils.core",
+                 "numpy.distutils.misc_util", "numpy.distutils.system_info",
+                 "numpy.distutils.extension", "numpy.distutils.command",
+                 "numpy.distutils.command.build_ext", "numpy.distutils.command.build_py",
+                 "numpy.distutils.command.build_clib", "numpy.distutils.command.build",
+                 "numpy.distutils.command.sdist", "numpy.distutils.command.install",
+                 "numpy.distutils.command.develop", "numpy.distutils.command.egg_info",
+                 "numpy.distutils.log")
+
+
+def _numpy_extension_class():
+    import setuptools
+
+    class Extension(setuptools.Extension):
+        # numpy.distutils.extension.Extension: setuptools' plus the Fortran/f2py options.
+        def __init__(self, name, sources, *args, f2py_options=None, module_dirs=None,
+                     extra_f77_compile_args=None, extra_f90_compile_args=None, **kwargs):
+            setuptools.Extension.__init__(self, name, sources, *args, **kwargs)
+            self.f2py_options = f2py_options or []
+            self.module_dirs = module_dirs or []
+
+    return Extension
+
+
+def _dict_append(d, **kws):
+    # numpy.distutils.core._dict_append: lists and tuples extend, dicts merge, strings
+    # are replaced.
+    for k, v in kws.items():
+        if k not in d:
+            d[k] = v
+            continue
+        dv = d[k]
+        if isinstance(dv, tuple):
+            d[k] = dv + tuple(v)
+        elif isinstance(dv, list):
+            d[k] = dv + list(v)
+        elif isinstance(dv, dict):
+            _dict_append(dv, **v)
+        elif isinstance(dv, str):
+            d[k] = v
+        else:
+            raise TypeError(repr(type(dv)))
+
+
+def _numpy_distutils_core(mod):
+    import setuptools
+
+    def setup(**attr):
+        # numpy.distutils.core.setup: configuration() → todict() appended to the keywords,
+        # then setuptools' setup. Extensions and libraries are never built for metadata,
+        # so they are left out.
+        _numpy_note("numpy.distutils.core.setup")
+        new_attr = dict(attr)
+        configuration = new_attr.pop("configuration", None)
+        if configuration is not None:
+            config = configuration()
+            if hasattr(config, "todict"):
+                config = config.todict()
+            _dict_append(new_attr, **config)
+        for key in ("ext_modules", "libraries", "headers", "installed_libraries",
+                    "installed_pkg_config", "define_macros", "include_dirs"):
+            new_attr.pop(key, None)
+        return setuptools.setup(**new_attr)
+
+    mod.setup = setup
+    mod.Extension = _numpy_extension_class()
+    mod.numpy_cmdclass = {}
+
+
+def _numpy_misc_util(mod):
+    def dot_join(*args):
+        return ".".join([a for a in args if a])
+
+    class Configuration:
+        # numpy.distutils.misc_util.Configuration, the parts that decide setup() keywords:
+        # name, version, packages and package_dir, py_modules, data_files, scripts.
+        # add_subpackage records the package without running its setup.py (that file
+        # only adds extensions and data, which metadata does not depend on).
+        _list_keys = ["packages", "ext_modules", "data_files", "include_dirs", "libraries",
+                      "headers", "scripts", "py_modules", "installed_libraries",
+                      "define_macros"]
+        _dict_keys = ["package_dir", "installed_pkg_config"]
+        _extra_keys = ["name", "version"]
+
+        def __init__(self, package_name=None, parent_name=None, top_path=None,
+                     package_path=None, caller_level=1, setup_name="setup.py", **attrs):
+            _numpy_note("numpy.distutils.misc_util.Configuration")
+            self.name = dot_join(parent_name, package_name)
+            self.version = None
+            self.top_path = top_path or os.getcwd()
+            self.local_path = package_path or os.path.join(
+                self.top_path, *(package_name or "").split(".")) if package_name else self.top_path
+            for key in self._list_keys:
+                setattr(self, key, list(attrs.get(key, [])))
+            for key in self._dict_keys:
+                setattr(self, key, dict(attrs.get(key, {})))
+            for key in self._extra_keys:
+                if key in attrs and attrs[key]:
+                    setattr(self, key, attrs[key])
+            self.options = {}
+            if package_name is not None:
+                self.packages.append(self.name)
+                if package_path is not None:
+                    self.package_dir[self.name] = package_path
+
+        def set_options(self, **options):
+            self.options.update(options)
+
+        def add_subpackage(self, subpackage_name, subpackage_path=None, standalone=False):
+            name = dot_join(self.name, subpackage_name)
+            if name not in self.packages:
+                self.packages.append(name)
+            if subpackage_path is not None:
+                self.package_dir[name] = subpackage_path
+
+        def get_subpackage(self, subpackage_name, subpackage_path=None, parent_name=None,
+                           caller_level=1):
+            return [Configuration(subpackage_name, parent_name or self.name,
+                                  self.top_path, subpackage_path).todict()]
+
+        def add_data_files(self, *files):
+            self.data_files.extend(f for f in files)
+
+        def add_data_dir(self, data_path):
+            pass
+
+        def add_extension(self, name, sources, **kw):
+            return None
+
+        def add_library(self, name, sources, **build_info):
+            pass
+
+        def add_installed_library(self, *args, **kwargs):
+            pass
+
+        def add_npy_pkg_config(self, *args, **kwargs):
+            pass
+
+        def add_include_dirs(self, *paths):
+            pass
+
+        def add_headers(self, *files):
+            pass
+
+        def add_define_macros(self, macros):
+            pass
+
+        def add_scripts(self, *files):
+            self.scripts.extend(files)
+
+        def add_py_modules(self, *modules):
+            self.py_modules.extend(modules)
+
+        def paths(self, *paths, **kws):
+            return [os.path.join(self.local_path, p) for p in paths]
+
+        def make_config_py(self, name="__config__"):
+            pass
+
+        def make_svn_version_py(self, delete=True):
+            pass
+
+        make_hg_version_py = make_svn_version_py
+
+        def have_f77c(self):
+            return False
+
+        def have_f90c(self):
+            return False
+
+        def get_build_temp_dir(self):
+            return "/scratch/build-temp"
+
+        def get_distribution(self):
+            from distutils.core import _setup_distribution
+            return _setup_distribution
+
+        def get_info(self, *names):
+            return {}
+
+        def get_version(self, version_file=None, version_variable=None):
+            # As numpy.distutils does: run the version file and read a version variable.
+            if self.version:
+                return self.version
+            short = (self.name or "").split(".")[-1]
+            files = [version_file] if version_file else [
+                "__version__.py", short + "_version.py", "version.py",
+                "__svn_version__.py", "__hg_version__.py"]
+            names = [version_variable] if version_variable else [
+                "version", "__version__", short + "_version"]
+            for f in files:
+                path = os.path.join(self.local_path, f)
+                if not os.path.isfile(path):
+                    continue
+                scope = {"__name__": "version", "__file__": path}
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    exec(compile(fh.read(), path, "exec"), scope)
+                for n in names:
+                    if scope.get(n):
+                        self.version = str(scope[n])
+                        return self.version
+            return None
+
+        def todict(self):
+            d = {}
+            for key in self._list_keys + self._dict_keys + self._extra_keys:
+                value = getattr(self, key, None)
+                if value:
+                    d[key] = value
+            return d
+
+    mod.Configuration = Configuration
+    mod.dot_join = dot_join
+    mod.get_numpy_include_dirs = lambda: ["/numpy-stand-in/include"]
+    mod.get_info = lambda *a, **k: {}
+    mod.get_mathlibs = lambda *a, **k: []
+    mod.allpath = lambda name: os.path.join(*name.split("/"))
+    mod.is_sequence = lambda x: isinstance(x, (list, tuple))
+    mod.is_string = lambda x: isinstance(x, str)
+    mod.gpaths = lambda paths, local_path="", include_non_existing=True: list(
+        paths if isinstance(paths, (list, tuple)) else [paths])
+
+
+def _numpy_system_info(mod):
+    # As on a machine where none of the libraries it looks for (BLAS, LAPACK, FFTW...)
+    # is installed: empty information, or NotFoundError when asked to raise.
+    class NotFoundError(Exception):
+        pass
+
+    def get_info(name, notfound_action=0):
+        if notfound_action == 2:
+            raise NotFoundError("%s not found (numpy stand-in: no system libraries)" % name)
+        return {}
+
+    mod.NotFoundError = NotFoundError
+    for n in ("BlasNotFoundError", "LapackNotFoundError", "AtlasNotFoundError",
+              "FFTWNotFoundError", "DJBFFTNotFoundError", "NumericNotFoundError",
+              "X11NotFoundError", "UmfpackNotFoundError"):
+        setattr(mod, n, type(n, (NotFoundError,), {}))
+    mod.get_info = get_info
+    mod.dict_append = lambda d, **kws: _dict_append(d, **kws)
+
+    class system_info:
+        def __init__(self, *a, **k):
+            pass
+
+        def get_info(self, notfound_action=0):
+            return {}
+
+    mod.system_info = system_info
+
+
+def _install_numpy_stand_in():
+    # Served only when no real numpy is importable (a finder at the end of sys.meta_path).
+    import importlib.abc
+    import importlib.util
+
+    class NumpyStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name in NUMPY_MODULES:
+                return importlib.util.spec_from_loader(
+                    name, self, is_package=name in ("numpy", "numpy.distutils",
+                                                    "numpy.distutils.command"))
+            return None
+
+        def create_module(self, spec):
+            _numpy_note("import %s" % spec.name)
+            return _make_numpy(spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(NumpyStandIn())
+
+
+# --- 2to3 and compiler probes ------------------------------------------------------------
+
+WANTED_2TO3 = []
+
+
+def _provide_2to3_names():
+    # distutils' 2to3 helpers (build_py_2to3, run_2to3, copydir_run_2to3, Mixin2to3) went
+    # with distutils; old setup.py files import them at module level and use them only in
+    # build_py, which the metadata step never runs. Many import them in `try: ... except
+    # ImportError:` and take a 2to3-free path without them (as under pip with setuptools'
+    # distutils, which lacks them too), so at first they are missing, as there, and each
+    # lookup is remembered. Only when the build then fails does the host run it again with
+    # them provided ("provide_2to3"), each use reported. The guest's stdlib has no lib2to3,
+    # so actually converting sources is an error that says so (a build, never the
+    # metadata, reaches it).
+    import distutils.command.build_py as build_py_mod
+    import distutils.errors
+    import distutils.util as util_mod
+
+    def run_2to3(files, fixer_names=None, options=None, explicit=None):
+        if not files:
+            return
+        raise distutils.errors.DistutilsModuleError(
+            "2to3 cannot run: lib2to3 is not in the sandbox's Python runtime")
+
+    def copydir_run_2to3(src, dest, template=None, fixer_names=None, options=None,
+                         explicit=None):
+        run_2to3([src], fixer_names, options, explicit)
+        return []
+
+    class Mixin2to3:
+        fixer_names = None
+        options = None
+        explicit = None
+
+        def run_2to3(self, files):
+            return run_2to3(files, self.fixer_names, self.options, self.explicit)
+
+    class build_py_2to3(build_py_mod.build_py, Mixin2to3):
+        def run(self):
+            self.updated_files = []
+            build_py_mod.build_py.run(self)
+            self.run_2to3(self.updated_files)
+
+        def build_module(self, module, module_file, package):
+            res = build_py_mod.build_py.build_module(self, module, module_file, package)
+            if res[1]:
+                self.updated_files.append(res[0])
+            return res
+
+    provided = {
+        build_py_mod: {"build_py_2to3": build_py_2to3},
+        util_mod: {"run_2to3": run_2to3, "copydir_run_2to3": copydir_run_2to3,
+                   "Mixin2to3": Mixin2to3},
+    }
+    for module, names in provided.items():
+        previous = getattr(module, "__getattr__", None)
+
+        def module_getattr(name, _names=names, _module=module, _previous=previous):
+            if name in _names and not CONFIG.get("provide_2to3"):
+                WANTED_2TO3.append(name)
+            elif name in _names:
+                _note("%s.%s" % (_module.__name__, name),
+                      "compatibility: provided removed distutils name %s (2to3 itself is "
+                      "not run: the metadata does not depend on it)")
+                return _names[name]
+            if _previous is not None:
+                return _previous(name)
+            raise AttributeError("module %r has no attribute %r" % (_module.__name__, name))
+
+        module.__getattr__ = module_getattr
+
+
+PROBES_FAILED = []
+
+
+def _compiler_probes():
+    # distutils' `config` command (try_compile, try_link, try_cpp, try_run, check_*) and
+    # CCompiler.has_function compile a test program to probe for a feature or library
+    # (cffi, lxml-style setup.py). The sandbox has no compiler, so by default each probe
+    # fails exactly as on a machine without one (CompileError / DistutilsExecError inside,
+    # False outside) and setup.py takes its fallback path; each failure is remembered.
+    # When the host asks ("compiler_probes": "succeed", after a build that stopped once
+    # a probe failed), every probe answers yes instead, as on the machine with a compiler
+    # where pip built it; the host reports that the answer assumed one.
+    import distutils.ccompiler
+    import distutils.command.config as config_mod
+
+    succeed = CONFIG.get("compiler_probes") == "succeed"
+    cls = config_mod.config
+    for name in ("try_cpp", "try_compile", "try_link", "try_run", "check_func",
+                 "check_lib", "check_header", "search_cpp"):
+        original = getattr(cls, name, None)
+        if original is None:
+            continue
+
+        def probe(self, *args, _original=original, _name=name, **kwargs):
+            if succeed:
+                return True
+            result = _original(self, *args, **kwargs)
+            if not result:
+                PROBES_FAILED.append(_name)
+            return result
+
+        setattr(cls, name, probe)
+    original_has_function = distutils.ccompiler.CCompiler.has_function
+
+    def has_function(self, *args, **kwargs):
+        if succeed:
+            return True
+        try:
+            result = original_has_function(self, *args, **kwargs)
+        except Exception:
+            PROBES_FAILED.append("has_function")
+            raise
+        if not result:
+            PROBES_FAILED.append("has_function")
+        return result
+
+    distutils.ccompiler.CCompiler.has_function = has_function
+
+
 def _find_pkg_info(base):
     for entry in sorted(os.listdir(base)):
         if entry.endswith(".egg-info"):
@@ -531,7 +1093,7 @@ def _fast_egg_info():
     ei.egg_info.find_sources = find_sources
 
 
-def run_setup_py(project):
+def run_setup_py(project, command=None):
     egg_base = "/scratch/egg-info"
     os.makedirs(egg_base, exist_ok=True)
     os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
@@ -540,6 +1102,9 @@ def run_setup_py(project):
 
     _wrap_setup(setuptools)
     _wrap_setup(distutils.core)
+    _provide_2to3_names()
+    _compiler_probes()
+    _install_numpy_stand_in()
     _fast_egg_info()
     _patch_build_eggs()
     _accept_removed_keywords()
@@ -551,10 +1116,13 @@ def run_setup_py(project):
     else:
         source = b"from setuptools import setup; setup()\n"
         WARNINGS.append("no setup.py; ran setuptools with setup.cfg/pyproject only")
-    sys.argv = ["setup.py", "-q", "egg_info", "--egg-base", egg_base]
+    sys.argv = ["setup.py", "-q"] + (command or ["egg_info", "--egg-base", egg_base])
     sys.path.insert(0, project)
     code = compile(source, setup_py, "exec")
     globs = {"__name__": "__main__", "__file__": setup_py, "__builtins__": __builtins__}
+    if command is not None:
+        exec(code, globs)  # the build phase: run_build reports how it ended
+        return
     try:
         exec(code, globs)
     except SystemExit as e:
@@ -634,15 +1202,121 @@ def run_pep517(project, backend_name, backend_path):
         finish({"ok": True, "method": "sandbox-pep517", "metadata": f.read(), "warnings": WARNINGS})
 
 
+# --- The --observe build: run what an install runs, to be observed -----------------------
+
+# Failures that mean "no C compiler": the sandbox has none, so a build with extensions
+# stops there (the observer records the compiler it looked for).
+_NO_COMPILER = ("command '", "unable to find vcvarsall", "microsoft visual c++",
+                "compileerror", "linkerror", "ccompilererror", "distutilsexecerror",
+                "no such file or directory: 'cc'", "c compiler")
+
+
+def _build_outcome(what, message):
+    text = (what + " " + message).lower()
+    program = LAST_REFUSED[0]
+    compiler = program in _COMPILERS or program.endswith(("-gcc", "-g++", "-cc", "-clang"))
+    outcome = "no-compiler" if compiler or any(m in text for m in _NO_COMPILER) else "failed"
+    finish({"ok": True, "method": "build", "outcome": outcome, "message": message[-2000:],
+            "warnings": WARNINGS})
+
+
+def run_build(project, backend_name, backend_path):
+    # The build itself (what `pip install` runs after the metadata): bdist_wheel through
+    # setup.py, or the backend's build_wheel. A payload hidden in cmdclass={"install": ...}
+    # or build_ext runs here.
+    _sdistill_obs_bait((CONFIG.get("target") or {}).get("platform"))
+    dist = "/scratch/dist"
+    os.makedirs(dist, exist_ok=True)
+    try:
+        if backend_name and not backend_name.startswith("setuptools.build_meta"):
+            for p in reversed(backend_path or []):
+                sys.path.insert(0, os.path.join(project, p))
+            module_name, _, obj_path = backend_name.partition(":")
+            backend = __import__(module_name, fromlist=["_"])
+            for attr in filter(None, obj_path.split(".")):
+                backend = getattr(backend, attr)
+            _fake_target()
+            backend.build_wheel(dist, {})
+        else:
+            # bdist_wheel (what pip runs), then install into a private root (what pip ran
+            # for years, and what payloads that check `"install" in sys.argv` wait for).
+            run_setup_py(project, command=[
+                "build", "--executable", "/usr/bin/python3",
+                "bdist_wheel", "-d", dist,
+                "install", "--single-version-externally-managed", "--root", dist + "/root",
+                "--record", dist + "/record.txt", "--install-headers",
+                dist + "/root/include"])
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            code = e.code
+            _build_outcome("SystemExit", code if isinstance(code, str)
+                           else "the build exited with status %r" % (code,))
+    except BaseException as e:  # noqa: BLE001 - how the build failed is the result
+        _build_outcome(type(e).__name__, "".join(
+            traceback.format_exception_only(type(e), e)).strip())
+    finish({"ok": True, "method": "build", "outcome": "built", "message": "",
+            "warnings": WARNINGS})
+
+
+# --- A build requirement published only as an sdist: its wheel -------------------------
+
+def run_wheel(project, backend_name, backend_path):
+    # The wheel of a helper another sdist needs at build time (vcversioner, ...): what pip
+    # would build for it. No bait and no install: only the wheel, copied to /out for the
+    # host, which checks its name and unpacks it like any wheel.
+    import shutil
+
+    dist = "/scratch/dist"
+    os.makedirs(dist, exist_ok=True)
+    if backend_name and not backend_name.startswith("setuptools.build_meta"):
+        for p in reversed(backend_path or []):
+            sys.path.insert(0, os.path.join(project, p))
+        module_name, _, obj_path = backend_name.partition(":")
+        try:
+            backend = __import__(module_name, fromlist=["_"])
+        except ImportError as e:
+            fail("unsupported-backend", e,
+                 message="build backend %s is not available in the sandbox (%s)" % (backend_name, e))
+        for attr in filter(None, obj_path.split(".")):
+            backend = getattr(backend, attr)
+        _fake_target()
+        backend.build_wheel(dist, {})
+    else:
+        try:
+            run_setup_py(project, command=["bdist_wheel", "-d", dist])
+        except SystemExit as e:
+            if e.code not in (None, 0):
+                fail("setup-failed", e, message="setup.py exited with status %r" % (e.code,))
+    if NUMPY_NOTE in WARNINGS:
+        # A wheel built with the NumPy stand-in may be wrong, and the host keeps helper
+        # wheels as clean: refuse it, saying why.
+        fail("setup-failed", message="its build imported numpy, which the sandbox only "
+             "stands in for; the wheel is not used")
+    wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
+    if len(wheels) != 1:
+        fail("setup-failed", message="the build made %d wheels, not one" % len(wheels))
+    shutil.copyfile(os.path.join(dist, wheels[0]), "/out/helper.whl")
+    finish({"ok": True, "method": "wheel", "filename": wheels[0], "warnings": WARNINGS})
+
+
 def main(prepared=False):
+    # Said before any sdist code runs: the host knows the observer is alive in this run.
+    sys.audit("sdistill.ready")
     project = CONFIG.get("project", "/sdist")
     os.chdir(project)
     if not prepared:
         _install_stand_ins()
         _install_compat()
     backend = CONFIG.get("backend")
+    if CONFIG.get("phase") == "bait":
+        # The metadata step again, only to be observed (its result is never an answer).
+        _sdistill_obs_bait((CONFIG.get("target") or {}).get("platform"))
     try:
-        if backend and not backend.startswith("setuptools.build_meta"):
+        if CONFIG.get("phase") == "build":
+            run_build(project, backend, CONFIG.get("backend_path"))
+        elif CONFIG.get("phase") == "wheel":
+            run_wheel(project, backend, CONFIG.get("backend_path"))
+        elif backend and not backend.startswith("setuptools.build_meta"):
             run_pep517(project, backend, CONFIG.get("backend_path"))
         else:
             run_setup_py(project)
@@ -699,6 +1373,9 @@ def snapshot():
     except ImportError:
         pass
     import distutils.version  # noqa: F401
+    # What every setup.py run patches (2to3 names, compiler probes, the NumPy stand-in).
+    import distutils.command.build_py, distutils.command.config  # noqa: F401,E401
+    import distutils.ccompiler, distutils.errors, importlib.abc  # noqa: F401,E401
     global _RESUME
     _RESUME = _Resume()
     with open("/out/snapshot.json", "w", encoding="utf-8") as f:

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::archive::InputKind;
 use crate::error::Result;
 use crate::metadata::CoreMetadata;
+use crate::observe::Behaviour;
 use crate::sandbox::Target;
 use crate::static_meta::{BuildSystem, Method};
 
@@ -126,4 +127,12 @@ pub struct Report {
     pub elapsed: Duration,
     /// Whether the answer came from the metadata cache.
     pub cached: bool,
+    /// Whether the answer depends on nothing but the input's bytes (and sdistill's runtime,
+    /// target and limits): it came from the metadata cache or was stored there. A degraded
+    /// answer (a build requirement or helper missing, a host failure) is not, and neither
+    /// is an error: computing it again may give another result.
+    pub reusable: bool,
+    /// What the build code tried to do, and the verdict; `None` when no build code ran.
+    /// Present on failures too: a build that tried something and then crashed still did.
+    pub behaviour: Option<Behaviour>,
 }

@@ -8,7 +8,11 @@
 //! checked, unpacked once into the cache with the same safety rules as sdists, and handed
 //! to the guest read-only; its own requirements are resolved the same way (markers
 //! evaluated for the guest: CPython 3.12 on Linux x86_64). A requirement with no pure
-//! wheel (numpy, Cython, cffi...) gets an inert stand-in package and a warning naming it.
+//! wheel but an sdist (vcversioner, old helpers) is handed to a [`HelperBuilder`]: the
+//! sandbox builds the sdist into a wheel (untrusted code, same limits, bounded depth and
+//! count; see `sandbox::helpers`), and that wheel is used like any other. A requirement
+//! with neither (numpy, Cython, cffi...), or whose helper build failed or hit a bound,
+//! gets an inert stand-in package and a warning naming it: the answer is flagged.
 //! Offline, only wheels already in the cache are used, and anything missing is a warning.
 //!
 //! File names and hashes come from the index, so they are used only as validated types
@@ -41,8 +45,31 @@ use crate::metadata::CoreMetadata;
 /// Most wheels one sdist's build environment may pull in.
 const MAX_WHEELS: usize = 64;
 
+/// The project the guest driver itself stands in for (`python-wasm/driver.py`'s NumPy
+/// stand-in), instead of an inert package.
+const GUEST_STAND_IN: &str = "numpy";
+
 /// Projects the guest already provides in `/site`.
 const PROVIDED: &[&str] = &["setuptools", "distribute"];
+
+/// Builds a build requirement that the index offers only as an sdist into an unpacked
+/// wheel tree (the sandbox does it; see `sandbox::helpers`). `requirement` is the text
+/// that asked for it, for messages.
+pub trait HelperBuilder {
+    /// The unpacked wheel built from `sdist` (downloaded hash-checked by `deps`), or why
+    /// it could not be provided.
+    fn build(&mut self, deps: &BuildDeps, requirement: &str, sdist: &IndexFile) -> Result<PathBuf>;
+}
+
+/// What the index offers for one requirement.
+enum Offer {
+    /// A pure-Python wheel, unpacked: its version, tree and metadata.
+    Wheel(Version, PathBuf, CoreMetadata),
+    /// No usable wheel, but this sdist satisfies the requirement.
+    Sdist(IndexFile),
+    /// Neither.
+    Nothing,
+}
 
 /// What the guest gets for a set of build requirements.
 #[derive(Debug, Default, Clone)]
@@ -64,6 +91,10 @@ pub struct BuildDeps {
     offline: bool,
     client: Mutex<Option<IndexClient>>,
     pages: Mutex<HashMap<String, ProjectPage>>,
+    /// Helper sdists (by sha256) whose build failed in this process, and why: a batch
+    /// whose sdists all need the same broken helper builds it once. Never on disk: a
+    /// failure is not an answer to keep.
+    failed_helpers: Mutex<HashMap<String, String>>,
 }
 
 /// The environment build requirements' markers are evaluated in: the guest.
@@ -85,7 +116,7 @@ fn guest_markers() -> Option<MarkerEnvironment> {
 }
 
 /// Whether the guest can use a wheel: pure Python that runs on CPython 3.12.
-fn pure_for_guest(filename: &DistFilename) -> bool {
+pub(crate) fn pure_for_guest(filename: &DistFilename) -> bool {
     let Some(tags) = filename.wheel_tags() else {
         return false;
     };
@@ -106,6 +137,7 @@ impl BuildDeps {
             offline,
             client: Mutex::new(None),
             pages: Mutex::new(HashMap::new()),
+            failed_helpers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -116,7 +148,12 @@ impl BuildDeps {
 
     /// Resolves `requirements` (PEP 508 strings) and everything they need; network
     /// requests end by `deadline` when one is given.
-    pub fn resolve(&self, requirements: &[String], deadline: Option<Instant>) -> BuildEnv {
+    pub fn resolve(
+        &self,
+        requirements: &[String],
+        deadline: Option<Instant>,
+        helpers: &mut dyn HelperBuilder,
+    ) -> BuildEnv {
         let mut env = BuildEnv::default();
         let Some(markers) = guest_markers() else {
             return env;
@@ -141,6 +178,17 @@ impl BuildDeps {
             if PROVIDED.contains(&name.as_str()) || chosen.contains_key(&name) {
                 continue;
             }
+            if name == GUEST_STAND_IN {
+                // The driver's NumPy stand-in serves it (numpy.distutils' configuration
+                // emulated, get_include() a placeholder); an inert package here would
+                // shadow it. The answer is flagged either way.
+                env.warnings.push(format!(
+                    "build requirement `{text}` has no pure-Python wheel; the sandbox's NumPy stand-in serves it, so the result is flagged"
+                ));
+                env.incomplete = true;
+                chosen.insert(name, Version::new([0]));
+                continue;
+            }
             if chosen.len() >= MAX_WHEELS {
                 env.warnings.push(format!(
                     "more than {MAX_WHEELS} build wheels; `{text}` not provided"
@@ -160,35 +208,52 @@ impl BuildDeps {
             };
             let provided = self.provide(&name, &specifiers, deadline);
             env.warnings.extend(self.refusals(&name));
+            let provided = match provided {
+                Ok(Offer::Sdist(sdist)) => match helpers.build(self, &text, &sdist) {
+                    Ok(dir) => read_dist_info(&dir).and_then(|metadata| {
+                        let version = sdist.filename.version().clone();
+                        if normalize_name(&metadata.name) != name
+                            || Version::from_str(&metadata.version).ok().as_ref() != Some(&version)
+                        {
+                            return Err(Error::Index {
+                                detail: format!(
+                                    "the wheel built from {} says it is {} {}",
+                                    sdist.filename, metadata.name, metadata.version
+                                ),
+                            });
+                        }
+                        Ok(Offer::Wheel(version, dir, metadata))
+                    }),
+                    Err(e) => Err(e),
+                }
+                .map_err(|e| Error::HelperBuild {
+                    sdist: sdist.filename.to_string(),
+                    detail: e.to_string(),
+                }),
+                other => other,
+            };
             match provided {
-                Ok(Some((version, dir, metadata))) => {
+                Ok(Offer::Wheel(version, dir, metadata)) => {
                     env.provided.push(format!("{name}=={version}"));
                     env.dirs.push(dir);
                     chosen.insert(name, version);
                     queue.extend(metadata.requires_dist);
                 }
-                Ok(None) => {
-                    // No pure-Python wheel exists: an inert stand-in lets imports succeed,
-                    // and the answer says it depended on one.
-                    match self.stand_in(req.name.as_ref()) {
-                        Ok(dir) => {
-                            env.dirs.push(dir);
-                            env.warnings.push(format!(
-                                "build requirement `{text}` has no pure-Python wheel; an inert stand-in was used, so the result may be incomplete"
-                            ));
-                        }
-                        Err(e) => env
-                            .warnings
-                            .push(format!("stand-in for `{text}` failed: {e}")),
-                    }
-                    env.incomplete = true;
+                Ok(Offer::Nothing) | Ok(Offer::Sdist(_)) => {
+                    // Neither a pure-Python wheel nor an sdist: an inert stand-in lets
+                    // imports succeed, and the answer says it depended on one.
+                    self.use_stand_in(&mut env, req.name.as_ref(), &format!(
+                        "build requirement `{text}` has no pure-Python wheel (and no sdist the sandbox could build); an inert stand-in was used, so the result may be incomplete"
+                    ));
                     chosen.insert(name, Version::new([0]));
                 }
                 Err(e) => {
-                    env.warnings.push(format!(
-                        "build requirement `{text}` could not be provided: {e}"
+                    // A helper that could not be provided: still a stand-in (imports
+                    // succeed, so the build gets as far as it can), and the warning names
+                    // exactly which helper and why; the answer is flagged.
+                    self.use_stand_in(&mut env, req.name.as_ref(), &format!(
+                        "build requirement `{text}` could not be provided: {e}; an inert stand-in was used, so the result may be incomplete"
                     ));
-                    env.incomplete = true;
                     chosen.insert(name, Version::new([0]));
                 }
             }
@@ -196,26 +261,42 @@ impl BuildDeps {
         env
     }
 
-    /// Finds, fetches and unpacks the best pure wheel; `Ok(None)` if none exists.
+    /// Records a stand-in for `project` in `env` with `warning`; the env is incomplete.
+    fn use_stand_in(&self, env: &mut BuildEnv, project: &str, warning: &str) {
+        match self.stand_in(project) {
+            Ok(dir) => {
+                env.dirs.push(dir);
+                env.warnings.push(warning.to_string());
+            }
+            Err(e) => env.warnings.push(format!(
+                "{warning} (and the stand-in for `{project}` failed: {e})"
+            )),
+        }
+        env.incomplete = true;
+    }
+
+    /// Finds, fetches and unpacks the best pure wheel; failing that, the best sdist that
+    /// satisfies the requirement (built by the caller's [`HelperBuilder`]).
     fn provide(
         &self,
         name: &str,
         spec: &VersionSpecifiers,
         deadline: Option<Instant>,
-    ) -> Result<Option<(Version, PathBuf, CoreMetadata)>> {
+    ) -> Result<Offer> {
         let files = self.files(name, deadline)?;
         let allow_pre = spec.iter().any(|s| s.version().any_prerelease());
         let py312 = Version::new([3, 12, 0]);
         let mut best: Option<(Version, IndexFile)> = None;
+        let mut best_sdist: Option<(Version, IndexFile)> = None;
+        // A project that publishes platform wheels (numpy, cffi, lxml...) has compiled
+        // code: its sdist needs a compiler, which the sandbox never has, so building it
+        // would only cost a download and a failed run. It gets the stand-in, as before.
+        let mut native_wheels = false;
         let mut any_wheel_or_sdist = false;
         for f in files {
             any_wheel_or_sdist = true;
             let version = f.filename.version().clone();
-            if !pure_for_guest(&f.filename)
-                || f.yanked
-                || !spec.contains(&version)
-                || (version.any_prerelease() && !allow_pre)
-            {
+            if f.yanked || !spec.contains(&version) || (version.any_prerelease() && !allow_pre) {
                 continue;
             }
             if let Some(rp) = f
@@ -227,8 +308,23 @@ impl BuildDeps {
                     continue;
                 }
             }
-            if best.as_ref().is_none_or(|(v, _)| version > *v) {
-                best = Some((version, f));
+            let slot = if pure_for_guest(&f.filename) {
+                &mut best
+            } else if f.filename.is_wheel() {
+                // A pure wheel for another Python (vcversioner's `py2-none-any`) says
+                // nothing about compiled code; a platform or ABI tag does.
+                native_wheels |= f
+                    .filename
+                    .wheel_tags()
+                    .is_some_and(|t| t.platform != "any" || t.abi != "none");
+                continue;
+            } else if f.sha256.is_some() {
+                &mut best_sdist
+            } else {
+                continue;
+            };
+            if slot.as_ref().is_none_or(|(v, _)| version > *v) {
+                *slot = Some((version, f));
             }
         }
         let Some((version, file)) = best else {
@@ -237,11 +333,57 @@ impl BuildDeps {
                     detail: format!("no files for {name}"),
                 });
             }
-            return Ok(None);
+            return Ok(match best_sdist {
+                Some((_, f)) if !native_wheels => Offer::Sdist(f),
+                _ => Offer::Nothing,
+            });
         };
         let dir = self.unpacked(&file, deadline)?;
         let metadata = read_dist_info(&dir)?;
-        Ok(Some((version, dir, metadata)))
+        Ok(Offer::Wheel(version, dir, metadata))
+    }
+
+    /// Downloads a helper sdist (sha256-checked against the index) into the cache once,
+    /// `sdists/<sha256>/<file name>`, and returns its path.
+    pub fn fetch_sdist(&self, file: &IndexFile, deadline: Option<Instant>) -> Result<PathBuf> {
+        let sha = file.sha256.as_ref().ok_or_else(|| Error::Index {
+            detail: format!(
+                "{}: the index gives no sha256; refusing to use it",
+                file.filename
+            ),
+        })?;
+        let cache = self.cache()?;
+        let dir = cache
+            .subdirs(&["sdists", sha.as_str()])
+            .map_err(|e| Error::io(cache.path(), e))?;
+        let name = file.filename.as_str();
+        if !dir.is_file(name) {
+            let guard = self.client.lock().map_err(|_| Error::Index {
+                detail: "client lock".into(),
+            })?;
+            let client = guard.as_ref().ok_or_else(|| Error::Index {
+                detail: format!("{} is not cached and sdistill is offline", file.filename),
+            })?;
+            client.download(&file.url, sha, file.size, &dir, name, deadline)?;
+        }
+        Ok(dir.path().join(name))
+    }
+
+    /// Why the helper sdist with this sha256 failed to build earlier in this process.
+    pub fn failed_helper(&self, sha256: &str) -> Option<String> {
+        self.failed_helpers.lock().ok()?.get(sha256).cloned()
+    }
+
+    /// Remembers (in memory only) that the helper sdist with this sha256 failed to build.
+    pub fn note_failed_helper(&self, sha256: &str, why: String) {
+        if let Ok(mut failed) = self.failed_helpers.lock() {
+            failed.insert(sha256.to_string(), why);
+        }
+    }
+
+    /// The cache root, for the helper builder's own trees.
+    pub fn cache_root(&self) -> &Path {
+        &self.cache
     }
 
     /// The index listing for `name` (validated files only); offline, the wheels already
@@ -256,6 +398,7 @@ impl BuildDeps {
             ProjectPage {
                 files: self.cached_files(name),
                 refused: Vec::new(),
+                ignored: 0,
             }
         } else {
             let mut guard = self.client.lock().map_err(|_| Error::Index {
@@ -273,6 +416,7 @@ impl BuildDeps {
                         Ok(ProjectPage {
                             files: cached,
                             refused: Vec::new(),
+                            ignored: 0,
                         })
                     }
                 })?,
@@ -306,12 +450,19 @@ impl BuildDeps {
     /// back from the cache (`wheels/<sha256>/<file name>`) with the same validation as an
     /// index page.
     fn cached_files(&self, name: &str) -> Vec<IndexFile> {
+        let mut out = self.cached_in(name, "wheels");
+        out.extend(self.cached_in(name, "sdists"));
+        out
+    }
+
+    /// [`Self::cached_files`] of one kind: `wheels` or `sdists` (helper sdists).
+    fn cached_in(&self, name: &str, kind: &str) -> Vec<IndexFile> {
         let Some(project) = crate::dist_filename::project_name(name) else {
             return Vec::new();
         };
         let Ok(wheels) = self.cache().and_then(|c| {
-            c.subdir("wheels")
-                .map_err(|e| Error::io(c.path().join("wheels"), e))
+            c.subdir(kind)
+                .map_err(|e| Error::io(c.path().join(kind), e))
         }) else {
             return Vec::new();
         };
@@ -324,7 +475,7 @@ impl BuildDeps {
                 let Ok(filename) = DistFilename::parse(&listed, &project) else {
                     continue;
                 };
-                if filename.is_wheel() && dir.is_file(&listed) {
+                if filename.is_wheel() == (kind == "wheels") && dir.is_file(&listed) {
                     out.push(IndexFile {
                         filename,
                         url: String::new(),
@@ -334,6 +485,7 @@ impl BuildDeps {
                         core_metadata: None,
                         size: None,
                         upload_time: None,
+                        yanked_reason: None,
                     });
                 }
             }
@@ -458,7 +610,7 @@ sys.meta_path.append(_Finder())
 "#;
 
 /// Reads the METADATA of an unpacked wheel.
-fn read_dist_info(dir: &Path) -> Result<CoreMetadata> {
+pub(crate) fn read_dist_info(dir: &Path) -> Result<CoreMetadata> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();

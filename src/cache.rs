@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::answer::Metadata;
 use crate::dirs::CacheDir;
 use crate::error::{Error, Result};
+use crate::observe::Behaviour;
 
 /// Largest cache entry read back.
 const MAX_ENTRY: u64 = 64 * 1024 * 1024;
@@ -37,6 +38,11 @@ pub struct MetadataCache {
 pub struct CacheKey<'a> {
     /// sha256 of the input file.
     pub file_sha256: &'a str,
+    /// The input's file name, exactly as given. The same bytes can be read as different
+    /// things (a file that is both a valid `.tar.gz` and a valid wheel; an sdist renamed
+    /// to another project's name), and the answer, its identity check and its behaviour
+    /// report depend on which: an answer is only ever reused for the same name.
+    pub file_name: &'a str,
     /// Everything else that shapes the answer (versions, target, limits), as text.
     pub context: &'a str,
 }
@@ -53,13 +59,37 @@ struct Entry {
 struct Payload {
     metadata: Metadata,
     warnings: Vec<String>,
+    /// The behaviour report of the run that computed the answer.
+    #[serde(default)]
+    behaviour: Option<Behaviour>,
+    /// The input file's size: with it, a caller that looks an answer up by sha256 alone
+    /// (a manifest entry, never downloaded) reports the same `source` as one that read
+    /// the file. Absent in entries written before it existed (they serialize as they did,
+    /// so their checksums still verify), which such callers treat as a miss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+}
+
+/// A verified cache entry: the answer and what was stored with it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The answer.
+    pub metadata: Metadata,
+    /// Its warnings (the answer is not clean when there are any).
+    pub warnings: Vec<String>,
+    /// The behaviour report of the run that computed it.
+    pub behaviour: Option<Behaviour>,
+    /// The input file's size, when the entry recorded it.
+    pub size: Option<u64>,
 }
 
 impl CacheKey<'_> {
     fn digest(&self) -> String {
         let mut h = Sha256::new();
-        h.update(b"sdistill-metadata-cache/1\0");
+        h.update(b"sdistill-metadata-cache/2\0");
         h.update(self.file_sha256.as_bytes());
+        h.update(b"\0");
+        h.update(self.file_name.as_bytes());
         h.update(b"\0");
         h.update(self.context.as_bytes());
         hex::encode(h.finalize())
@@ -91,8 +121,15 @@ impl MetadataCache {
         Some((dir, format!("{digest}.json")))
     }
 
-    /// The stored answer for `key`, if there is one and it verifies.
-    pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>)> {
+    /// The stored answer for `key` (metadata, warnings, behaviour report), if there is
+    /// one and it verifies.
+    pub fn load(&self, key: &CacheKey) -> Option<(Metadata, Vec<String>, Option<Behaviour>)> {
+        self.load_entry(key)
+            .map(|s| (s.metadata, s.warnings, s.behaviour))
+    }
+
+    /// [`Self::load`], with the input's size when the entry recorded it.
+    pub fn load_entry(&self, key: &CacheKey) -> Option<Stored> {
         let digest = key.digest();
         let (dir, name) = self.entry(&digest, false)?;
         let text = dir.read(&name, MAX_ENTRY).ok()?;
@@ -103,15 +140,36 @@ impl MetadataCache {
         if checksum(&entry.payload)? != entry.checksum {
             return None;
         }
-        Some((entry.payload.metadata, entry.payload.warnings))
+        let Payload {
+            metadata,
+            warnings,
+            behaviour,
+            size,
+        } = entry.payload;
+        Some(Stored {
+            metadata,
+            warnings,
+            behaviour,
+            size,
+        })
     }
 
-    /// Stores an answer. Failures to write are ignored: the cache is an optimisation.
-    pub fn store(&self, key: &CacheKey, metadata: &Metadata, warnings: &[String]) {
+    /// Stores an answer with its warnings, behaviour report and the input's size.
+    /// Failures to write are ignored: the cache is an optimisation.
+    pub fn store(
+        &self,
+        key: &CacheKey,
+        metadata: &Metadata,
+        warnings: &[String],
+        behaviour: Option<&Behaviour>,
+        size: Option<u64>,
+    ) {
         let digest = key.digest();
         let payload = Payload {
             metadata: metadata.clone(),
             warnings: warnings.to_vec(),
+            behaviour: behaviour.cloned(),
+            size,
         };
         let Some(sum) = checksum(&payload) else {
             return;
@@ -163,19 +221,34 @@ mod tests {
         let cache = MetadataCache::open(dir.path()).unwrap();
         let key = CacheKey {
             file_sha256: "ab12",
+            file_name: "a-1.0.tar.gz",
             context: "ctx",
         };
         assert!(cache.load(&key).is_none());
-        cache.store(&key, &sample(), &["w".into()]);
-        let (meta, warnings) = cache.load(&key).unwrap();
+        let seen = Behaviour {
+            verdict: crate::observe::Severity::Notice,
+            scope: crate::observe::Scope::Metadata,
+            events: Vec::new(),
+        };
+        cache.store(&key, &sample(), &["w".into()], Some(&seen), Some(1234));
+        let (meta, warnings, behaviour) = cache.load(&key).unwrap();
         assert_eq!(meta.requires_dist, vec!["six"]);
         assert_eq!(warnings, vec!["w"]);
+        assert_eq!(behaviour, Some(seen));
+        assert_eq!(cache.load_entry(&key).unwrap().size, Some(1234));
         // Another context is another entry.
         let other = CacheKey {
             file_sha256: "ab12",
+            file_name: "a-1.0.tar.gz",
             context: "other",
         };
         assert!(cache.load(&other).is_none());
+        // The same bytes under another name are another entry.
+        let renamed = CacheKey {
+            file_name: "a-1.0-py3-none-any.whl",
+            ..key.clone()
+        };
+        assert!(cache.load(&renamed).is_none());
         // A tampered payload no longer verifies.
         let digest = key.digest();
         let path = cache
@@ -185,5 +258,27 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replace("six", "evil")).unwrap();
         assert!(cache.load(&key).is_none());
+    }
+
+    /// An entry written before sizes were stored still verifies (and has no size).
+    #[test]
+    fn entries_without_a_size_still_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = MetadataCache::open(dir.path()).unwrap();
+        let key = CacheKey {
+            file_sha256: "cd34",
+            file_name: "a-1.0.tar.gz",
+            context: "ctx",
+        };
+        cache.store(&key, &sample(), &[], None, None);
+        let digest = key.digest();
+        let path = cache
+            .dir()
+            .join(&digest[..2])
+            .join(format!("{digest}.json"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\"size\""), "{text}");
+        let stored = cache.load_entry(&key).unwrap();
+        assert_eq!(stored.size, None);
     }
 }

@@ -96,6 +96,15 @@ pub enum ArchiveProblem {
     /// records, other tools may take the other.
     #[error("the zip central directory lists a member name twice")]
     DuplicateZipName,
+    /// A zip with other data before its first member. Zip readers tolerate a prefix (they
+    /// find the archive from its end), so such a file can be another archive as well —
+    /// a `.tar.gz` followed by a zip reads as an sdist under one name and as a wheel
+    /// under another. No build tool writes one.
+    #[error("the zip archive has {bytes} bytes of other data before it (a file that is two archives at once?)")]
+    ZipPrefix {
+        /// How many bytes precede the archive.
+        bytes: u64,
+    },
     /// The archive cannot be decoded: truncated, corrupt, or not the format its name says.
     #[error("corrupt or truncated archive: {detail}")]
     Corrupt {
@@ -121,6 +130,15 @@ pub enum Error {
     UnsupportedInput {
         /// The input path.
         path: PathBuf,
+    },
+    /// The input names something other than a regular file (a FIFO, a device, a socket),
+    /// or changed into one while it was being read.
+    #[error("{}: {what}, not a regular file", path.display())]
+    NotARegularFile {
+        /// The input path.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
     },
     /// The archive is unsafe or unreadable; nothing from it was used.
     #[error("archive refused: {0}")]
@@ -163,6 +181,16 @@ pub enum Error {
     #[error("index: {detail}")]
     Index {
         /// The URL and the failure.
+        detail: String,
+    },
+    /// A build requirement the index offers only as an sdist could not be built into a
+    /// wheel in the sandbox (its build failed, or hit a helper bound). Reported as a
+    /// warning of the sdist that needed it, which is then flagged.
+    #[error("it exists only as an sdist ({sdist}), which could not be built into a wheel in the sandbox: {detail}")]
+    HelperBuild {
+        /// The helper's sdist file name, as the index listed it (validated).
+        sdist: String,
+        /// Why: the failure or the bound reached.
         detail: String,
     },
     /// The sdist's own build code raised an exception inside the sandbox.
@@ -226,6 +254,14 @@ pub enum Error {
         /// `name version` as the metadata says.
         got: String,
         /// Setup-time helpers or build requirements that could not be provided, one per line.
+        detail: String,
+    },
+    /// A line of a `--manifest` that cannot be used: not a JSON object, no input, a
+    /// sha256 that is not 64 hex digits, a URL whose file name is not a distribution's...
+    /// It is that line's result; the lines after it are read as usual.
+    #[error("manifest entry refused: {detail}")]
+    Manifest {
+        /// What is wrong with the entry.
         detail: String,
     },
     /// A cache or work directory is not private to this user (or a runtime directory is
@@ -292,6 +328,17 @@ impl Clone for Error {
             Self::Internal { detail } => Self::Internal {
                 detail: detail.clone(),
             },
+            Self::NotARegularFile { path, what } => Self::NotARegularFile {
+                path: path.clone(),
+                what,
+            },
+            Self::HelperBuild { sdist, detail } => Self::HelperBuild {
+                sdist: sdist.clone(),
+                detail: detail.clone(),
+            },
+            Self::Manifest { detail } => Self::Manifest {
+                detail: detail.clone(),
+            },
             Self::Sandbox { detail } => Self::Sandbox {
                 detail: detail.clone(),
             },
@@ -319,7 +366,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Io { .. } => "io",
-            Self::UnsupportedInput { .. } => "unsupported-input",
+            Self::UnsupportedInput { .. } | Self::NotARegularFile { .. } => "unsupported-input",
             Self::Archive(_) => "archive",
             Self::Limit { .. } => "limit",
             Self::InvalidMetadata { .. } => "invalid-metadata",
@@ -327,6 +374,7 @@ impl Error {
             Self::NeedsSandbox { .. } => "needs-sandbox",
             Self::Runtime { .. } => "runtime",
             Self::Index { .. } => "index",
+            Self::HelperBuild { .. } => "helper-build",
             Self::SetupFailed { .. } => "setup-failed",
             Self::UnsupportedBackend { .. } => "unsupported-backend",
             Self::Sandbox { .. } => "sandbox",
@@ -336,6 +384,7 @@ impl Error {
             Self::Usage { .. } => "usage",
             Self::NoSolution { .. } => "no-solution",
             Self::UnsafeOutput { .. } => "unsafe-output",
+            Self::Manifest { .. } => "manifest",
         }
     }
 

@@ -8,6 +8,7 @@
 //! | 1 | [`archive`] | unpack an sdist safely into a private directory (limits, no escapes) |
 //! | 2 | [`static_meta`] | answer from PKG-INFO (PEP 643) or `[project]` (PEP 621) when trustworthy |
 //! | 3 | [`sandbox`] | otherwise run the build code in WASI CPython under wasmtime |
+//! | 3' | [`observe`] | what that build code tried to do, and a verdict (the behaviour report) |
 //! | 4 | [`metadata`] | the core-metadata model, RFC 822 parsing, PEP 508/440 validation |
 //! | 5 | [`report`] | JSON (`sdistill/1`) and text output |
 //!
@@ -16,8 +17,12 @@
 //! answer), [`limits`] (every limit and its default), [`error`] (the one error type),
 //! [`dirs`] (where files go on the host and who may touch them), [`notify`] (progress
 //! lines), [`cache`] (verified answers by sha256), [`atomic_file`] (whole-file writes of
-//! outputs), [`index`] (the package-index client) and [`build_deps`] (build requirements
-//! for the guest).
+//! outputs), [`index`] (the package-index client), [`fetch`] (inputs named by project or
+//! URL, downloaded into the cache) and [`build_deps`] (build requirements for the guest).
+//! [`bulk`] streams a manifest of many inputs through [`inspect`] with bounded memory
+//! (`inspect --manifest`: scans at scale, resumable and shardable).
+//! With the `python` feature, `python` is the `sdistill._native` extension module that the
+//! Python distribution (`pyproject.toml`, `python/sdistill/`) is built around.
 //!
 //! ```no_run
 //! use sdistill::{Inspector, Options};
@@ -33,20 +38,27 @@ pub mod answer;
 pub mod archive;
 pub mod atomic_file;
 pub mod build_deps;
+pub mod bulk;
 pub mod cache;
 pub mod cli;
 pub mod dirs;
+pub mod dist_cache;
 pub mod dist_filename;
 pub mod error;
+pub mod fetch;
 pub mod identity;
 pub mod index;
 pub mod inspect;
 pub mod limits;
 pub mod metadata;
 pub mod notify;
+pub mod observe;
+#[cfg(feature = "python")]
+mod python;
 pub mod report;
 pub mod resolve;
 pub mod sandbox;
+pub mod serve;
 pub mod static_meta;
 pub mod upload_time;
 

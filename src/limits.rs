@@ -38,6 +38,15 @@ pub struct Limits {
     /// Files and directories the guest may hold open at once (`--max-open-files`); the
     /// process's descriptors are shared by every guest, so one must not take them all.
     pub max_open_files: u64,
+    /// How deep build requirements that exist only as sdists may be built in the sandbox
+    /// (`--max-helper-depth`): 1 builds the sdist's own helpers, 2 also theirs. A helper's
+    /// build is untrusted code that may ask for further helpers, so the chain is bounded;
+    /// 0 builds none (every sdist-only helper gets a flagged stand-in).
+    pub max_helper_depth: u32,
+    /// How many helper sdists one input may have built in the sandbox, all depths
+    /// together (`--max-helper-builds`); wheels already built from the same sdist bytes
+    /// come from the cache and do not count.
+    pub max_helper_builds: u32,
 }
 
 impl Limits {
@@ -97,6 +106,8 @@ impl Default for Limits {
             max_output: MIB,
             max_scratch: 256 * MIB,
             max_open_files: 256,
+            max_helper_depth: 2,
+            max_helper_builds: 8,
         }
     }
 }
@@ -123,6 +134,12 @@ pub enum LimitKind {
     Scratch,
     /// [`Limits::max_open_files`].
     OpenFiles,
+    /// The disk `serve` keeps copies of distribution files in (its `--max-cache-size`).
+    FileCache,
+    /// [`Limits::max_helper_depth`].
+    HelperDepth,
+    /// [`Limits::max_helper_builds`].
+    HelperBuilds,
 }
 
 impl LimitKind {
@@ -138,6 +155,9 @@ impl LimitKind {
             Self::Output => "--max-output",
             Self::Scratch => "--max-scratch",
             Self::OpenFiles => "--max-open-files",
+            Self::FileCache => "--max-cache-size",
+            Self::HelperDepth => "--max-helper-depth",
+            Self::HelperBuilds => "--max-helper-builds",
         }
     }
 
@@ -153,6 +173,9 @@ impl LimitKind {
             Self::Output => "output",
             Self::Scratch => "scratch",
             Self::OpenFiles => "open-files",
+            Self::FileCache => "file-cache",
+            Self::HelperDepth => "helper-depth",
+            Self::HelperBuilds => "helper-builds",
         }
     }
 }
@@ -163,25 +186,16 @@ impl fmt::Display for LimitKind {
     }
 }
 
-/// Parses a human size such as `1GiB`, `512M`, `300k` or `1048576` into bytes.
+/// Parses a human size such as `1GiB`, `512M`, `1.5G`, `300k` or `1048576` into bytes.
 ///
-/// Used by the CLI so that every size flag accepts the same spelling.
+/// Used by the CLI so that every size flag accepts the same spelling. Units are binary
+/// whichever way they are written (`M`, `MB` and `MiB` all mean 2^20), as they always
+/// were here: a limit that silently shrank by 5 % on an upgrade would be a surprise.
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (examples: 1GiB, 512MiB, 300k)"))?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => MIB,
-        "g" | "gb" | "gib" => 1024 * MIB,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(text.trim())
+        .map_err(|e| format!("`{text}` is not a size ({e}; examples: 1GiB, 512MiB, 300k)"))
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! The JSON object is the contract with resolvers; its schema is documented in README.
 //! The text form is for terminals, so every string that came from an input (names,
 //! requirements, error messages quoting archive members) has its control characters
-//! escaped: an sdist cannot send escape sequences to the user's terminal.
+//! escaped: an sdist cannot send escape sequences to the user's terminal. The behaviour
+//! report (`behaviour`) is `null` when no build code ran; in text it is one line per event
+//! group under the answer, `suspicious` highlighted only on a terminal.
 
 use serde_json::{json, Value};
 
@@ -34,6 +36,7 @@ pub fn to_json(report: &Report) -> Value {
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "cached": report.cached,
         "error": null,
+        "behaviour": report.behaviour,
     });
     match &report.outcome {
         Ok(meta) => {
@@ -81,8 +84,14 @@ pub fn sanitize(text: &str) -> String {
     out
 }
 
-/// Human-readable text for one report.
+/// Human-readable text for one report, without colour.
 pub fn to_text(report: &Report) -> String {
+    to_text_with(report, false)
+}
+
+/// Human-readable text for one report; `color` highlights `suspicious` behaviour (for a
+/// terminal).
+pub fn to_text_with(report: &Report, color: bool) -> String {
     let mut out = String::new();
     let input = sanitize(&report.input.display().to_string());
     match &report.outcome {
@@ -125,6 +134,12 @@ pub fn to_text(report: &Report) -> String {
                     out.push_str(&format!("  | {}\n", sanitize(line)));
                 }
             }
+        }
+    }
+    if let Some(b) = &report.behaviour {
+        for line in crate::observe::text::lines(b, color, sanitize) {
+            out.push_str(&line);
+            out.push('\n');
         }
     }
     for w in &report.warnings {

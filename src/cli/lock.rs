@@ -9,7 +9,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{ArgAction, Args};
+use clap::Args;
 
 use super::lock_inputs::{self, Input, Selection};
 use super::{check_dirs, shown, LimitArgs, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
@@ -121,6 +121,10 @@ pub(super) struct LockArgs {
     /// No header (the command and target) in the output.
     #[arg(long)]
     no_header: bool,
+    /// Refuse the lock (exit 4, nothing written) when the build code of any sdist it
+    /// evaluated reached this behaviour level.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<super::FailOn>,
     /// No per-pin annotations (`# via`, build help) in the output.
     #[arg(long)]
     no_annotate: bool,
@@ -145,12 +149,6 @@ pub(super) struct LockArgs {
     /// Do not read `[tool.sdistill]` from pyproject.toml.
     #[arg(long)]
     no_config: bool,
-    /// Less on stderr: errors only (no warnings, progress or summary).
-    #[arg(short, long, conflicts_with = "verbose")]
-    quiet: bool,
-    /// More on stderr: every step, also when stderr is not a terminal.
-    #[arg(short, long, action = ArgAction::Count)]
-    verbose: u8,
     /// No network: index pages, metadata and distributions come from the cache only.
     #[arg(long)]
     offline: bool,
@@ -369,16 +367,19 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         (true, false) => vec![Target::default()],
     };
 
-    let progress = !args.quiet && (args.verbose > 0 || std::io::stderr().is_terminal());
-    let notify = match (progress, args.verbose > 0) {
+    // `-q`/`-v` are global flags (see `cli::Verbosity`).
+    let quiet = super::level() == super::Level::Quiet;
+    let verbose = super::level() == super::Level::Verbose;
+    let progress = !quiet && (verbose || std::io::stderr().is_terminal());
+    let notify = match (progress, verbose) {
         (false, _) => Notify::default(),
-        (true, true) => Notify::to(|line| eprintln!("sdistill: {}", shown(line))),
+        (true, true) => super::stderr_notify(),
         (true, false) => Notify::to(|line| {
             let line: String = shown(line).chars().take(100).collect();
             eprint!("\r\x1b[Ksdistill: {line}");
         }),
     };
-    let overwrite = progress && args.verbose == 0;
+    let overwrite = progress && !verbose;
     let options = Options {
         limits: args.limits.to_limits(),
         sandbox: SandboxMode::Auto,
@@ -392,6 +393,7 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         target: targets[0],
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
+        observe: false,
     };
     let mut provider =
         IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
@@ -474,8 +476,26 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
     if overwrite {
         eprint!("\r\x1b[K");
     }
+    if let Some(fail_on) = args.fail_on {
+        // Whatever the resolution says: a lock computed by such code is not written.
+        let flagged = provider.flagged(fail_on.level());
+        for (file, b) in &flagged {
+            eprintln!(
+                "sdistill: {}: behaviour {} (--fail-on {}); no lock written",
+                shown(file),
+                b.verdict.as_str(),
+                fail_on.level().as_str()
+            );
+            for line in crate::observe::text::lines(b, false, crate::report::sanitize) {
+                eprintln!("sdistill: {line}");
+            }
+        }
+        if !flagged.is_empty() {
+            return Ok(super::EXIT_FLAGGED);
+        }
+    }
     let mut resolution = outcome?;
-    if !args.quiet {
+    if !quiet {
         for w in project_warnings.iter().chain(&resolution.warnings) {
             eprintln!("sdistill: warning: {}", shown(w));
         }
@@ -483,16 +503,11 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
     resolution
         .packages
         .retain(|p| !settings.no_emit.contains(p.name.as_ref()));
-    if let Some(code) = report_build_help(&resolution, &matrix, settings.strict, args.quiet) {
+    if let Some(code) = report_build_help(&resolution, &matrix, settings.strict, quiet) {
         return Ok(code);
     }
-    let command = header_command(
-        std::iter::once("sdistill".to_string()).chain(
-            std::env::args_os()
-                .skip(1)
-                .map(|a| a.to_string_lossy().into_owned()),
-        ),
-    );
+    let command =
+        header_command(std::iter::once("sdistill".to_string()).chain(super::command_args()));
     let no_urls: Vec<String> = Vec::new();
     let render_options = RenderOptions {
         env: &env,
@@ -515,7 +530,7 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         let fresh = output::read_summary(settings.format, &text)?;
         let changes = check::diff(&old, &fresh);
         if changes.is_empty() {
-            if !args.quiet {
+            if !quiet {
                 eprintln!(
                     "sdistill: {} is up to date",
                     shown(&path.display().to_string())
@@ -552,7 +567,7 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         }
     }
     let net = provider.net_stats();
-    if !args.quiet {
+    if !quiet {
         // Retries change nothing in the lock, but say the network was not well.
         for r in &net.retried {
             eprintln!("sdistill: warning: retried {}", shown(r));

@@ -25,7 +25,7 @@ impl RuntimeCommand {
 
 fn runtime_install(args: RuntimeArgs) -> u8 {
     let config = sandbox_config(&args, None, false);
-    match runtime::install(&config, &mut |msg| eprintln!("{}", shown(msg))) {
+    match runtime::install(&config, &mut |msg| config.notify.say(msg)) {
         Ok(installed) => {
             println!("runtime installed in {}", installed.dir.display());
             EXIT_OK

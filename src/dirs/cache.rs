@@ -181,6 +181,26 @@ impl CacheDir {
         }
     }
 
+    /// Size and modification time of the regular file `file` (a symlink is refused).
+    pub fn file_size_and_time(&self, file: &str) -> io::Result<(u64, std::time::SystemTime)> {
+        let meta = self.dir.symlink_metadata(name(file)?)?;
+        if !meta.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        Ok((meta.len(), meta.modified()?.into_std()))
+    }
+
+    /// Sets the modification time of `file` to now: how a cache in a budget marks a copy
+    /// as just used, so that the least recently used go first.
+    pub fn touch(&self, file: &str) -> io::Result<()> {
+        self.open(file)?.set_modified(std::time::SystemTime::now())
+    }
+
+    /// Removes the subdirectory `sub` if it is empty (not empty or missing is fine).
+    pub fn remove_empty_dir(&self, sub: &str) {
+        let _ = self.dir.remove_dir(name(sub).unwrap_or("."));
+    }
+
     /// Names of the entries here (non-UTF-8 names are skipped).
     pub fn entries(&self) -> io::Result<Vec<String>> {
         let mut out = Vec::new();

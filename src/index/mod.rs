@@ -132,6 +132,9 @@ pub struct ListedFile {
     /// When the file was uploaded (PEP 700 `upload-time`), as listed.
     #[serde(default)]
     pub upload_time: Option<String>,
+    /// Why the file was yanked, when the index says (PEP 592).
+    #[serde(default)]
+    pub yanked_reason: Option<String>,
 }
 
 /// A PEP 658 metadata file offer as listed.
@@ -162,7 +165,13 @@ pub struct IndexFile {
     pub size: Option<u64>,
     /// When it was uploaded (PEP 700), if the index says so in a form that parses.
     pub upload_time: Option<UploadTime>,
+    /// Why it was yanked, as one line of printable text (control characters removed, at
+    /// most [`MAX_YANKED_REASON`] characters); `None` when no reason was given.
+    pub yanked_reason: Option<String>,
 }
+
+/// Longest yanked reason kept (the rest is cut): it is shown, never interpreted.
+pub const MAX_YANKED_REASON: usize = 500;
 
 /// A PEP 658 metadata file offered next to a distribution file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,8 +228,26 @@ impl fmt::Display for RefusedFile {
 pub struct ProjectPage {
     /// Files that passed validation.
     pub files: Vec<IndexFile>,
-    /// Files that did not, never used.
+    /// Files that did not and look wrong (a malformed hash, another file's URL, a name
+    /// that is no file name): never used, and reported.
     pub refused: Vec<RefusedFile>,
+    /// Files left out quietly, as pip leaves them out: kinds sdistill does not read
+    /// (`.egg`, `.exe`, `.msi`), malformed wheel names, versions that are not PEP 440 (old
+    /// releases of real projects list all of these).
+    pub ignored: usize,
+}
+
+impl Refusal {
+    /// Whether the file looks wrong (reported), rather than just not for sdistill (left
+    /// out quietly, as pip does).
+    pub fn is_suspicious(&self) -> bool {
+        !matches!(
+            self,
+            Refusal::Filename(
+                InvalidFilename::Extension | InvalidFilename::Version(_) | InvalidFilename::Wheel
+            )
+        )
+    }
 }
 
 impl ProjectPage {
@@ -230,6 +257,7 @@ impl ProjectPage {
         for listed in listing {
             match validate(project, &listed) {
                 Ok(file) => page.files.push(file),
+                Err(reason) if !reason.is_suspicious() => page.ignored += 1,
                 Err(reason) => page.refused.push(RefusedFile {
                     listed: shown(&listed.filename),
                     reason,
@@ -273,7 +301,49 @@ fn validate(project: &PackageName, listed: &ListedFile) -> std::result::Result<I
         size: listed.size,
         // A time that does not parse is unknown, not a reason to drop the file.
         upload_time: listed.upload_time.as_deref().and_then(UploadTime::parse),
+        yanked_reason: listed
+            .yanked_reason
+            .as_deref()
+            .filter(|_| listed.yanked)
+            .map(one_line)
+            .filter(|r| !r.is_empty()),
     })
+}
+
+/// Free text from an index as one line of printable characters, cut to
+/// [`MAX_YANKED_REASON`] characters.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_YANKED_REASON)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The files of several indexes merged as pip merges `--index-url` and
+/// `--extra-index-url`: every index's files count, and where two indexes list a file of
+/// the same name, the first index's wins (the same name with another hash would make the
+/// lock unpinnable). A file without a sha256 is left out before merging, since it could
+/// never be pinned or verified, so it does not shadow a hashed file of the same name.
+/// Each file comes with the position of the index that listed it.
+pub fn merge_pages<I>(pages: I) -> Vec<(usize, IndexFile, Sha256Hex)>
+where
+    I: IntoIterator<Item = ProjectPage>,
+{
+    let mut seen = std::collections::BTreeSet::new();
+    let mut merged = Vec::new();
+    for (index, page) in pages.into_iter().enumerate() {
+        for file in page.files {
+            let Some(sha256) = file.sha256.clone() else {
+                continue;
+            };
+            if seen.insert(file.filename.as_str().to_string()) {
+                merged.push((index, file, sha256));
+            }
+        }
+    }
+    merged
 }
 
 /// The file name a URL ends with, percent-decoded: the name pip gives the file.
@@ -329,6 +399,12 @@ pub fn url_without_credentials(url: &str) -> Option<url::Url> {
 /// [`redact_url`] for every URL (`scheme://...`) inside `text`, such as an HTTP client's
 /// error message or a command-line argument (`--index-url=https://u:p@host/`).
 pub fn redact_urls(text: &str) -> String {
+    replace_urls(text, redact_url)
+}
+
+/// `text` with every URL in it (`scheme://` up to whitespace, a quote or `<>`) replaced
+/// by what `replace` makes of it.
+pub fn replace_urls(text: &str, replace: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
@@ -347,7 +423,7 @@ pub fn redact_urls(text: &str) -> String {
             rest = &rest[at + 3..];
             continue;
         }
-        out.push_str(&redact_url(&rest[start..end]));
+        out.push_str(&replace(&rest[start..end]));
         rest = &rest[end..];
     }
     out.push_str(rest);
@@ -396,8 +472,9 @@ pub struct IndexClient {
 
 /// Largest index page accepted.
 const MAX_PAGE: u64 = 64 * 1024 * 1024;
-/// Largest distribution file downloaded when the index states no size.
-const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Largest distribution file downloaded unless a caller says otherwise.
+pub const MAX_DOWNLOAD: u64 = 4 * 1024 * 1024 * 1024;
 
 impl IndexClient {
     /// Creates a client for `index_url`.
@@ -529,6 +606,38 @@ impl IndexClient {
         self.download_checked(url, None, None, limit, dir, name, None)
     }
 
+    /// [`Self::download`] for a file nobody stated a sha256 for (a plain URL given by the
+    /// user): nothing to check it against, so the sha256 of what arrived is returned for
+    /// the caller to report.
+    pub fn download_unverified(
+        &self,
+        url: &str,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Sha256Hex> {
+        self.download_checked(url, None, None, MAX_DOWNLOAD, dir, name, deadline)
+            .map(|(sha, _)| sha)
+    }
+
+    /// [`Self::download`], refusing a file larger than `max` bytes (the transfer stops
+    /// there: a server cannot make sdistill fill the disk).
+    #[allow(clippy::too_many_arguments)]
+    pub fn download_limited(
+        &self,
+        url: &str,
+        sha256: &Sha256Hex,
+        size: Option<u64>,
+        max: u64,
+        dir: &CacheDir,
+        name: &str,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        let limit = size.map_or(max, |s| s.min(max)).saturating_add(1);
+        self.download_checked(url, Some(sha256), size, limit, dir, name, deadline)
+            .map(|_| ())
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn download_checked(
         &self,
@@ -587,6 +696,15 @@ impl IndexClient {
                 }
                 self.http.received(n);
                 total += n as u64;
+                if total >= limit {
+                    return Err(Failure::Permanent(Error::Index {
+                        detail: format!(
+                            "{}: larger than {} bytes",
+                            redact_url(url),
+                            limit.saturating_sub(1)
+                        ),
+                    }));
+                }
                 hasher.update(&buf[..n]);
                 tmp.write_all(&buf[..n]).map_err(local)?;
             }
@@ -613,6 +731,100 @@ impl IndexClient {
             }
         }
         Ok((got, total))
+    }
+}
+
+/// A download in progress: the response's stated length and its body, read as it comes.
+pub struct Download {
+    /// `Content-Length`, when the server sent one.
+    pub length: Option<u64>,
+    reader: Box<dyn Read + Send>,
+}
+
+impl Read for Download {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl IndexClient {
+    /// Every project the index lists on its root page (`/simple/`), as validated project
+    /// names; entries that are not project names are left out. The page may be large
+    /// (PyPI lists ~700,000 projects), so it is read up to `limit` bytes.
+    pub fn project_list(&self, limit: u64) -> Result<Vec<PackageName>> {
+        let url = self.base.as_str();
+        let accept = [(
+            "Accept",
+            "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+        )];
+        let (content_type, body) = self.http.get(url, &accept, None, |mut resp| {
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(http::status_error(url, status));
+            }
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(limit)
+                .read_to_string()
+                .map_err(|e| Failure::from_ureq(url, e))?;
+            self.http.received(body.len());
+            Ok((content_type, body))
+        })?;
+        // Typed, not a `serde_json::Value`: PyPI's list has ~900,000 entries, and a value
+        // tree of it takes ten times the memory of the names.
+        #[derive(serde::Deserialize)]
+        struct List {
+            #[serde(default)]
+            projects: Vec<Listed>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Listed {
+            name: String,
+        }
+        let names: Vec<String> = if content_type.contains("json") {
+            let list: List = serde_json::from_str(&body).map_err(|e| Error::Index {
+                detail: format!("{}: bad PEP 691 JSON: {e}", redact_url(url)),
+            })?;
+            list.projects.into_iter().map(|p| p.name).collect()
+        } else {
+            anchor_texts(&body)
+        };
+        let mut projects: Vec<PackageName> = names
+            .iter()
+            .filter_map(|n| crate::dist_filename::project_name(n))
+            .collect();
+        projects.sort();
+        projects.dedup();
+        Ok(projects)
+    }
+
+    /// Starts downloading `url`: the caller reads the body as it arrives (a proxy streams
+    /// it on and checks its hash as it goes). The request ends by `deadline` when given.
+    pub fn open(&self, url: &str, deadline: Option<Instant>) -> Result<Download> {
+        let resp = self.http.get(url, &[], deadline, |resp| {
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(http::status_error(url, status));
+            }
+            Ok(resp)
+        })?;
+        let length = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        Ok(Download {
+            length,
+            reader: Box::new(reader),
+        })
     }
 }
 
@@ -960,6 +1172,7 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
                 _ => None,
             };
             let yanked = matches!(f.yanked, Loose::Bool(true) | Loose::Str(_));
+            let yanked_reason = f.yanked.str().map(str::to_string);
             let metadata = match &f.core_metadata {
                 Loose::Absent => &f.dist_info_metadata,
                 other => other,
@@ -982,6 +1195,7 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
                     Loose::Number(n) => n,
                     _ => None,
                 },
+                yanked_reason,
                 upload_time: f.upload_time.str().map(str::to_string),
             })
         })
@@ -1053,11 +1267,30 @@ fn html_anchors(body: &str, page: &url::Url) -> Vec<ListedFile> {
             yanked: attr("data-yanked").is_some(),
             requires_python: attr("data-requires-python").flatten(),
             core_metadata,
+            yanked_reason: attr("data-yanked").flatten().filter(|r| !r.is_empty()),
             size: None,
             upload_time: None,
         });
     }
     out
+}
+
+/// The text of every `<a>` of an HTML page (the project list of a PEP 503 root page),
+/// read with the same HTML parser as project pages.
+fn anchor_texts(body: &str) -> Vec<String> {
+    crate::metadata::guarded(|| {
+        let Ok(dom) = tl::parse(body, tl::ParserOptions::default()) else {
+            return Vec::new();
+        };
+        let parser = dom.parser();
+        dom.nodes()
+            .iter()
+            .filter_map(|node| node.as_tag())
+            .filter(|tag| tag.name().as_bytes().eq_ignore_ascii_case(b"a"))
+            .map(|tag| html_unescape(tag.inner_text(parser).trim()))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Decodes HTML character references (`&gt;`, `&#39;`, `&#x3e;`...).
@@ -1260,6 +1493,7 @@ mod tests {
             core_metadata: None,
             size: None,
             upload_time: None,
+            yanked_reason: None,
         }
     }
 
@@ -1362,6 +1596,98 @@ mod tests {
         assert!(matches!(page.refused[0].reason, Refusal::Sha256(_)));
         assert!(matches!(page.refused[6].reason, Refusal::MetadataSha256(_)));
         assert!(matches!(page.refused[5].reason, Refusal::UrlMismatch));
+    }
+
+    #[test]
+    fn keeps_yanked_reasons_upload_times_and_sizes() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let sha = "a".repeat(64);
+        let body = format!(
+            r#"{{"meta": {{"api-version": "1.1"}}, "name": "demo", "files": [
+            {{"filename": "demo-1.0.tar.gz", "url": "https://x.invalid/demo-1.0.tar.gz",
+             "hashes": {{"sha256": "{sha}"}}, "yanked": "broken\nbuild",
+             "upload-time": "2017-05-04T18:09:26.123456Z", "size": 42}},
+            {{"filename": "demo-1.1.tar.gz", "url": "https://x.invalid/demo-1.1.tar.gz",
+             "hashes": {{"sha256": "{sha}"}}, "yanked": true, "upload-time": "yesterday"}}]}}"#
+        );
+        let listing = parse_json_page(&body, &page).unwrap();
+        let project = PackageName::from_str("demo").unwrap();
+        let files = ProjectPage::from_listing(&project, listing).files;
+        assert_eq!(files[0].yanked_reason.as_deref(), Some("broken build"));
+        assert_eq!(
+            files[0].upload_time.map(|t| t.to_string()).as_deref(),
+            Some("2017-05-04T18:09:26.123456Z")
+        );
+        assert_eq!(files[0].size, Some(42));
+        assert!(files[1].yanked && files[1].yanked_reason.is_none());
+        assert_eq!(files[1].upload_time, None);
+        let html = parse_html_page(
+            r#"<a href="/f/demo-1.0.tar.gz#sha256=ab" data-yanked="bad &amp; old">demo-1.0.tar.gz</a>"#,
+            &page,
+        );
+        assert_eq!(html[0].yanked_reason.as_deref(), Some("bad & old"));
+        for good in ["2020-01-01T00:00:00Z", "2020-01-01T00:00:00.1Z"] {
+            assert!(UploadTime::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "2020-01-01",
+            "2020-01-01T00:00:00",
+            "2020-01-01T00:00:00.Z",
+            "２020-01-01T00:00:00Z",
+        ] {
+            assert!(UploadTime::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_merge_like_pip_merges_indexes() {
+        let project = PackageName::from_str("demo").unwrap();
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let base = "https://files.invalid/";
+        let first = ProjectPage::from_listing(
+            &project,
+            vec![
+                listed(
+                    "demo-1.0.tar.gz",
+                    &format!("{base}1/demo-1.0.tar.gz"),
+                    Some(&a),
+                ),
+                listed("demo-2.0.tar.gz", &format!("{base}1/demo-2.0.tar.gz"), None),
+            ],
+        );
+        let second = ProjectPage::from_listing(
+            &project,
+            vec![
+                listed(
+                    "demo-1.0.tar.gz",
+                    &format!("{base}2/demo-1.0.tar.gz"),
+                    Some(&b),
+                ),
+                listed(
+                    "demo-2.0.tar.gz",
+                    &format!("{base}2/demo-2.0.tar.gz"),
+                    Some(&b),
+                ),
+                listed(
+                    "demo-3.0.tar.gz",
+                    &format!("{base}2/demo-3.0.tar.gz"),
+                    Some(&b),
+                ),
+            ],
+        );
+        let merged: Vec<(usize, String, String)> = merge_pages([first, second])
+            .into_iter()
+            .map(|(i, f, sha)| (i, f.url, sha.to_string()))
+            .collect();
+        assert_eq!(
+            merged,
+            [
+                (0, format!("{base}1/demo-1.0.tar.gz"), a.clone()),
+                (1, format!("{base}2/demo-2.0.tar.gz"), b.clone()),
+                (1, format!("{base}2/demo-3.0.tar.gz"), b.clone()),
+            ]
+        );
     }
 
     #[test]

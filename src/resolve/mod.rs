@@ -83,6 +83,7 @@ pub use types::{
     Resolution, RootRequirement, Strategy, TargetAnswer,
 };
 pub use universal::resolve_matrix;
+pub(crate) use versions::salvage;
 
 /// Resolves `request` with facts from `provider`. Progress lines go to `notify`.
 pub fn resolve(

@@ -29,14 +29,16 @@ use sha2::{Digest, Sha256};
 use super::direct::{DirectDist, DirectLocation, DirectRef};
 use super::TargetEnv;
 use crate::dirs::CacheDir;
+use crate::dist_cache::{DistCache, MAX_METADATA_FILE};
 use crate::error::{Error, Result};
 use crate::index::range::RangeRead;
 use crate::index::{
-    DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, RawPage, Sha256Hex,
-    UploadTime,
+    merge_pages, DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, RawPage,
+    Sha256Hex, UploadTime, MAX_DOWNLOAD,
 };
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
+use crate::observe::{Behaviour, Severity};
 use crate::sandbox::{runtime, Notify, Target};
 
 /// One distribution file of a version, as the index lists it.
@@ -113,6 +115,8 @@ pub struct DistMetadata {
     pub warnings: Vec<String>,
     /// How far the bytes it was read from were checked against a hash.
     pub integrity: Integrity,
+    /// What the file's build code tried, when build code ran for this answer.
+    pub behaviour: Option<Behaviour>,
 }
 
 /// How far the bytes an answer was read from were checked against a hash: what the lock
@@ -229,6 +233,8 @@ pub struct IndexProvider {
     /// asks for the same file once per environment.
     answers: Mutex<HashMap<AnswerKey, Result<DistMetadata>>>,
     counters: [AtomicUsize; 5],
+    /// The behaviour report of every sdist whose build code ran, answer or not.
+    behaviours: Mutex<Vec<(String, Behaviour)>>,
 }
 
 /// A file's sha256, and the target when the answer holds for that target only.
@@ -238,9 +244,6 @@ type AnswerKey = (Sha256Hex, Option<Target>);
 /// and the server serves ranges); smaller ones are downloaded whole, which costs about as
 /// much as the two or three requests of a range read and is checked against the sha256.
 const RANGE_READ_MIN: u64 = 256 * 1024;
-
-/// Largest PEP 658 metadata file accepted.
-const MAX_METADATA_FILE: u64 = 16 * 1024 * 1024;
 
 /// Largest file a direct reference without a stated hash may download.
 const MAX_DIRECT_FILE: u64 = 4 * 1024 * 1024 * 1024;
@@ -276,6 +279,7 @@ impl IndexProvider {
             refused: Mutex::new(BTreeMap::new()),
             answers: Mutex::new(HashMap::new()),
             counters: Default::default(),
+            behaviours: Mutex::new(Vec::new()),
         })
     }
 
@@ -298,6 +302,21 @@ impl IndexProvider {
             all.add(&index.net_stats());
         }
         all
+    }
+
+    /// Every sdist evaluated so far whose build code's behaviour reached `level` (file
+    /// name and report), including ones that were not picked or failed to build: a lock
+    /// gated with `--fail-on` must not have been computed by such code at all.
+    pub fn flagged(&self, level: Severity) -> Vec<(String, Behaviour)> {
+        self.behaviours
+            .lock()
+            .map(|b| {
+                b.iter()
+                    .filter(|(_, seen)| seen.reaches(level))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What the provider has done so far.
@@ -417,16 +436,9 @@ impl IndexProvider {
     /// A distribution file in the local cache (`files/<sha256>/<file name>`), downloaded
     /// (and sha256-checked) when missing; a cached copy is re-hashed before use.
     fn local_file(&self, file: &DistFile) -> Result<PathBuf> {
-        // Both components are validated types: hex digits, and a wheel or sdist name.
-        let dir = self.cache_sub(&["files", file.sha256.as_str()])?;
-        let name = file.filename.as_str();
-        let path = dir.path().join(name);
-        if dir.is_file(name) {
-            let (got, _) = hash_file(&path)?;
-            if got == file.sha256.as_str() {
-                return Ok(path);
-            }
-            let _ = dir.remove_file(name);
+        let files = DistCache::new(&self.cache_root);
+        if let Some(path) = files.verified_file(&file.sha256, &file.filename)? {
+            return Ok(path);
         }
         if self.offline {
             return Err(Error::Index {
@@ -435,7 +447,14 @@ impl IndexProvider {
         }
         let index = self.http()?;
         self.notify.say(&format!("downloading {}", file.filename));
-        index.download(&file.url, &file.sha256, file.size, &dir, name, None)?;
+        let path = files.fetch_file(
+            index,
+            &file.url,
+            &file.sha256,
+            &file.filename,
+            MAX_DOWNLOAD,
+            None,
+        )?;
         self.count(2);
         Ok(path)
     }
@@ -444,19 +463,13 @@ impl IndexProvider {
     /// under that sha256 (content-addressed): a metadata file nobody vouched for is used
     /// once, never kept where a later lock against another index would find it.
     fn metadata_file(&self, file: &DistFile, meta: &MetadataFile) -> Result<String> {
-        let cached = match &meta.sha256 {
-            Some(sha) => Some((
-                self.cache_sub(&["metadata-files"])?,
-                format!("{sha}.metadata"),
-            )),
-            None => None,
-        };
-        if let (Some((dir, name)), Some(sha)) = (&cached, &meta.sha256) {
-            if let Ok(bytes) = dir.read(name, MAX_METADATA_FILE) {
-                if Sha256Hex::of(&bytes) == *sha {
-                    return Ok(String::from_utf8_lossy(&bytes).into_owned());
-                }
-            }
+        let files = DistCache::new(&self.cache_root);
+        if let Some(bytes) = meta
+            .sha256
+            .as_ref()
+            .and_then(|sha| files.cached_metadata(sha))
+        {
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
         }
         if self.offline {
             return Err(Error::Index {
@@ -473,8 +486,8 @@ impl IndexProvider {
             MAX_METADATA_FILE,
         )?;
         self.count(1);
-        if let Some((dir, name)) = &cached {
-            let _ = dir.write_atomic(name, &bytes);
+        if let Some(sha) = &meta.sha256 {
+            files.store_metadata(sha, &bytes);
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
@@ -494,6 +507,7 @@ impl IndexProvider {
             method: method.to_string(),
             warnings,
             integrity,
+            behaviour: None,
         }
     }
 
@@ -537,6 +551,9 @@ impl IndexProvider {
         self.notify
             .say(&format!("reading metadata of {}", file.filename));
         let report = self.inspector.inspect_report_for(&path, target);
+        if let (Some(seen), Ok(mut all)) = (&report.behaviour, self.behaviours.lock()) {
+            all.push((file.filename.to_string(), seen.clone()));
+        }
         let meta = report.outcome?;
         if meta.method.as_str().starts_with("sandbox") {
             self.count(if report.cached { 4 } else { 3 });
@@ -549,6 +566,7 @@ impl IndexProvider {
             method: meta.method.as_str().to_string(),
             warnings: report.warnings,
             integrity: Integrity::File,
+            behaviour: report.behaviour,
         })
     }
 
@@ -774,30 +792,32 @@ impl MetadataProvider for IndexProvider {
             return Ok(Arc::new(Vec::new()));
         };
         let mut by_version: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
-        let mut seen = BTreeSet::new();
-        for index in &self.indexes {
-            let index_url = crate::index::url_without_credentials(index.base_url().as_str())
-                .map(|u| u.to_string());
-            for f in self.project_files(index, &project)?.files {
-                let Some(sha256) = f.sha256 else {
-                    continue;
-                };
-                if !seen.insert(f.filename.as_str().to_string()) {
-                    continue;
-                }
-                let version = f.filename.version().clone();
-                by_version.entry(version).or_default().push(DistFile {
-                    filename: f.filename,
-                    url: f.url,
-                    sha256,
-                    yanked: f.yanked,
-                    requires_python: f.requires_python,
-                    core_metadata: f.core_metadata,
-                    size: f.size,
-                    upload_time: f.upload_time,
-                    index: index_url.clone(),
-                });
-            }
+        let pages = self
+            .indexes
+            .iter()
+            .map(|index| self.project_files(index, &project))
+            .collect::<Result<Vec<_>>>()?;
+        let index_urls: Vec<Option<String>> = self
+            .indexes
+            .iter()
+            .map(|index| {
+                crate::index::url_without_credentials(index.base_url().as_str())
+                    .map(|u| u.to_string())
+            })
+            .collect();
+        for (position, f, sha256) in merge_pages(pages) {
+            let version = f.filename.version().clone();
+            by_version.entry(version).or_default().push(DistFile {
+                filename: f.filename,
+                url: f.url,
+                sha256,
+                yanked: f.yanked,
+                requires_python: f.requires_python,
+                core_metadata: f.core_metadata,
+                size: f.size,
+                upload_time: f.upload_time,
+                index: index_urls.get(position).cloned().flatten(),
+            });
         }
         let versions: Arc<Vec<ProjectVersion>> = Arc::new(
             by_version
@@ -855,6 +875,9 @@ impl MetadataProvider for IndexProvider {
         self.notify
             .say(&format!("reading metadata of {}", reference.filename));
         let report = self.inspector.inspect_report(&path);
+        if let (Some(seen), Ok(mut all)) = (&report.behaviour, self.behaviours.lock()) {
+            all.push((reference.filename.to_string(), seen.clone()));
+        }
         let context = |e: Error| match e {
             Error::Runtime { .. }
             | Error::Index { .. }
@@ -903,6 +926,7 @@ impl MetadataProvider for IndexProvider {
                 method: meta.method.as_str().to_string(),
                 warnings: report.warnings,
                 integrity: Integrity::File,
+                behaviour: report.behaviour,
             },
         })
     }

@@ -1,11 +1,17 @@
 //! One sdist through the sandbox: the guest runs it needs, and what they mean.
 //!
-//! At most three runs per input, all within **one deadline** (`--timeout` bounds the
-//! input, not each attempt): `setup_requires` are only known once `setup()` runs (provide
-//! them, run again); setuptools no longer ships `pkg_resources`, which old `setup.py`
-//! files import (run again on the setuptools that does). One-time work that is not the
+//! A few runs per input at most, all within **one deadline** (`--timeout` bounds the
+//! input, not each attempt), each reason once: `setup_requires` are only known once
+//! `setup()` runs (provide them, run again); setuptools no longer ships `pkg_resources`,
+//! which old `setup.py` files import (run again on the setuptools that does); a build
+//! that failed after a compiler probe failed, or after looking for distutils' 2to3
+//! helpers, runs again with probes answering yes / the helpers provided (flagged). One-time work that is not the
 //! input's — building a missing interpreter snapshot, waiting for descriptors while other
 //! guests hold them — does not count against it.
+//!
+//! Every run's observer capture goes into the input's [`Observation`] as soon as the run
+//! ends, before its result is even read, so a build that fails, times out or writes a
+//! broken result still has its behaviour reported.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +20,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use wasmtime_wasi::FsPerms;
 
-use super::guest::{self, GuestRequest, GuestResult, Target};
+use super::guest::{self, Fallback, GuestRequest, GuestResult, Phase, Target};
 use super::instance::{self, Ending, Entry, Preopen, RunOutcome};
 use super::{native_backend, snapshot, Sandbox};
 use crate::build_deps::BuildEnv;
@@ -22,6 +28,7 @@ use crate::dirs::TempTree;
 use crate::error::{Error, Result};
 use crate::limits::{LimitKind, Limits};
 use crate::metadata::CoreMetadata;
+use crate::observe::Observation;
 use crate::static_meta::{Method, StaticFindings};
 
 /// What a sandbox run produced.
@@ -44,16 +51,45 @@ pub struct SandboxOutput {
 struct Attempt<'a> {
     env: &'a BuildEnv,
     allow_build_retry: bool,
+    probes_succeed: bool,
+    provide_2to3: bool,
     setuptools: usize,
     target: Target,
+    phase: Phase,
 }
 
-/// The deadline of one input, pushed back by time that is not the input's.
-struct Deadline {
-    at: Instant,
+/// What the runs of one phase ended with: the last run's result and outcome, the build
+/// requirements it had, compatibility notes, and the first host failure of any run.
+pub(super) struct PhaseEnd {
+    pub result: Option<GuestResult>,
+    pub outcome: RunOutcome,
+    pub env: BuildEnv,
+    pub notes: Vec<String>,
+    pub host_failure: Option<String>,
 }
 
-impl Deadline {
+/// What one input may still spend: its deadline (pushed back by time that is not the
+/// input's), and helper builds (build requirements built from sdists, see
+/// [`super::helpers`]): how deep the current build is in that chain, and how many the
+/// input has had built so far.
+pub(super) struct Budget {
+    pub at: Instant,
+    /// 0 for the input itself, 1 for a helper it needs, 2 for a helper's helper...
+    pub helper_depth: u32,
+    /// Helper sdists built for this input so far, all depths together.
+    pub helpers_built: u32,
+}
+
+impl Budget {
+    /// A fresh budget for one input ending at `at`.
+    pub fn new(at: Instant) -> Self {
+        Self {
+            at,
+            helper_depth: 0,
+            helpers_built: 0,
+        }
+    }
+
     fn extend(&mut self, by: Duration) {
         self.at += by;
     }
@@ -66,7 +102,8 @@ impl Deadline {
 impl Sandbox {
     /// Runs the build code of one unpacked sdist (`root` is its private copy) and returns
     /// the metadata it produces. Every guest run for this input ends by `deadline`; temp
-    /// trees go in `work_dir`.
+    /// trees go in `work_dir`; what the build code tried goes into `seen`.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
         root: &Path,
@@ -75,6 +112,7 @@ impl Sandbox {
         work_dir: &Path,
         target: Target,
         deadline: Instant,
+        seen: &mut Observation,
     ) -> Result<SandboxOutput> {
         if let Some(backend) = findings.build.backend.as_deref() {
             if let Some(why) = native_backend(backend) {
@@ -84,44 +122,22 @@ impl Sandbox {
                 });
             }
         }
-        let mut deadline = Deadline { at: deadline };
-        let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
-            findings.build.requires.clone()
-        } else {
-            Vec::new()
-        };
-        let mut env = self.provide(&requirements, &deadline);
-        let mut setuptools = 0;
-        let mut build_retry_left = true;
-        let mut notes = Vec::new();
-        let mut host_failure = None;
-        let (mut result, mut outcome);
-        loop {
-            let plan = Attempt {
-                env: &env,
-                allow_build_retry: build_retry_left,
-                setuptools,
-                target,
-            };
-            (result, outcome) =
-                self.attempt(root, findings, limits, work_dir, plan, &mut deadline)?;
-            host_failure = host_failure.or(outcome.guard.host_failure.clone());
-            match &result {
-                Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
-                    build_retry_left = false;
-                    requirements.extend(more.iter().cloned());
-                    env = self.provide(&requirements, &deadline);
-                }
-                _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
-                    setuptools += 1;
-                    notes.push(format!(
-                        "compatibility: retried with {} because the build imports pkg_resources",
-                        self.setuptools[setuptools].trim_start_matches("/site/")
-                    ));
-                }
-                _ => break,
-            }
-        }
+        let mut deadline = Budget::new(deadline);
+        let PhaseEnd {
+            result,
+            outcome,
+            mut env,
+            notes,
+            host_failure,
+        } = self.run_phase(
+            root,
+            findings,
+            limits,
+            work_dir,
+            (target, Phase::Metadata),
+            &mut deadline,
+            seen,
+        )?;
         if let Some(failure) = host_failure {
             // Whatever the build then reported was computed by code that saw a read or
             // write fail for reasons that are not the sdist's: not an answer.
@@ -182,6 +198,13 @@ impl Sandbox {
                 }),
                 _,
             ) => {
+                // The driver's NumPy stand-in answered part of the build: flagged (the
+                // warning says so) and never cached.
+                degraded.extend(
+                    w.iter()
+                        .filter(|w| w.starts_with("numpy stand-in"))
+                        .cloned(),
+                );
                 warnings.extend(w);
                 if metadata.version == "0.0.0" {
                     let note = "version 0.0.0 usually means a setup-time helper (setuptools_scm, pbr, versioneer) was unavailable; dependencies may be missing".to_string();
@@ -209,6 +232,10 @@ impl Sandbox {
                 })
             }
             (Some(GuestResult::Failure(e)), _) => Err(e),
+            (Some(GuestResult::NeedsFallback { failure, .. }), _) => Err(failure),
+            (Some(GuestResult::Built(_) | GuestResult::Wheel { .. }), _) => Err(Error::Sandbox {
+                detail: "guest protocol: a build result from the metadata step".to_string(),
+            }),
             (Some(GuestResult::NeedsBuildRequires(reqs)), _) => Err(Error::SetupFailed {
                 message: format!("setup_requires could not be provided: {}", reqs.join(", ")),
                 traceback: env.warnings.join("\n"),
@@ -228,10 +255,109 @@ impl Sandbox {
         }
     }
 
-    /// The build requirements as directories for the guest, with their bytecode compiled.
-    fn provide(&self, requirements: &[String], deadline: &Deadline) -> BuildEnv {
-        let env = self.deps.resolve(requirements, Some(deadline.at));
-        self.precompile_deps(&env, deadline);
+    /// The runs of one phase: the first, then once more with `setup_requires` provided,
+    /// or on the setuptools that ships `pkg_resources`, as the build asks.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_phase(
+        &self,
+        root: &Path,
+        findings: &StaticFindings,
+        limits: &Limits,
+        work_dir: &Path,
+        (target, phase): (Target, Phase),
+        deadline: &mut Budget,
+        seen: &mut Observation,
+    ) -> Result<PhaseEnd> {
+        let mut requirements: Vec<String> = if findings.build.source == "pyproject" {
+            findings.build.requires.clone()
+        } else {
+            Vec::new()
+        };
+        let mut env = self.provide(&requirements, limits, work_dir, deadline, seen);
+        let mut setuptools = 0;
+        let mut build_retry_left = true;
+        let mut probes_succeed = false;
+        let mut provide_2to3 = false;
+        let mut notes = Vec::new();
+        let mut host_failure = None;
+        let (mut result, mut outcome);
+        loop {
+            let plan = Attempt {
+                env: &env,
+                allow_build_retry: build_retry_left,
+                probes_succeed,
+                provide_2to3,
+                setuptools,
+                target,
+                phase,
+            };
+            (result, outcome) =
+                self.attempt(root, findings, limits, work_dir, plan, deadline, seen)?;
+            host_failure = host_failure.or(outcome.guard.host_failure.clone());
+            match &result {
+                Some(GuestResult::NeedsBuildRequires(more)) if build_retry_left => {
+                    build_retry_left = false;
+                    requirements.extend(more.iter().cloned());
+                    env = self.provide(&requirements, limits, work_dir, deadline, seen);
+                }
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::CompilerProbes,
+                    names,
+                    ..
+                }) if !probes_succeed => {
+                    probes_succeed = true;
+                    notes.push(format!(
+                        "compatibility: the build stopped after compiler probes failed ({}), as they do on a machine without a C compiler; it was run again with every probe answering yes, so the answer assumes a machine with a working compiler",
+                        if names.is_empty() { "unnamed".to_string() } else { names.join(", ") }
+                    ));
+                }
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::TwoToThree,
+                    ..
+                }) if !provide_2to3 => {
+                    // The run that provides them reports each name it served.
+                    provide_2to3 = true;
+                }
+                _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
+                    setuptools += 1;
+                    notes.push(format!(
+                        "compatibility: retried with {} because the build imports pkg_resources",
+                        self.setuptools[setuptools].trim_start_matches("/site/")
+                    ));
+                }
+                _ => break,
+            }
+        }
+        Ok(PhaseEnd {
+            result,
+            outcome,
+            env,
+            notes,
+            host_failure,
+        })
+    }
+
+    /// The build requirements as directories for the guest, with their bytecode compiled;
+    /// those published only as sdists are built into wheels in the sandbox first (their
+    /// runs spend this input's budget, and what they try goes into `seen`).
+    fn provide(
+        &self,
+        requirements: &[String],
+        limits: &Limits,
+        work_dir: &Path,
+        budget: &mut Budget,
+        seen: &mut Observation,
+    ) -> BuildEnv {
+        let at = budget.at;
+        let mut helpers = super::helpers::Helpers {
+            sandbox: self,
+            limits,
+            work_dir,
+            budget,
+            seen,
+        };
+        let env = self.deps.resolve(requirements, Some(at), &mut helpers);
+        self.precompile_deps(&env, budget);
         env
     }
 
@@ -240,7 +366,7 @@ impl Sandbox {
     /// such as setuptools_scm imports ~70 modules, and compiling them from source on
     /// every run costs more than the rest of the run. Only those trees are preopened (no
     /// sdist); a failure just leaves the tree as it was.
-    fn precompile_deps(&self, env: &BuildEnv, deadline: &Deadline) {
+    fn precompile_deps(&self, env: &BuildEnv, deadline: &Budget) {
         const MARK: &str = ".sdistill-bytecode";
         let todo: Vec<PathBuf> = env
             .dirs
@@ -308,7 +434,9 @@ impl Sandbox {
         )
     }
 
-    /// One guest run with `env`'s build requirements preopened read-only.
+    /// One guest run with `env`'s build requirements preopened read-only; what the
+    /// observer captured goes into `seen` before the result is read.
+    #[allow(clippy::too_many_arguments)]
     fn attempt(
         &self,
         root: &Path,
@@ -316,11 +444,14 @@ impl Sandbox {
         limits: &Limits,
         work_dir: &Path,
         plan: Attempt<'_>,
-        deadline: &mut Deadline,
+        deadline: &mut Budget,
+        seen: &mut Observation,
     ) -> Result<(Option<GuestResult>, RunOutcome)> {
         let Attempt {
             env,
             allow_build_retry,
+            probes_succeed,
+            provide_2to3,
             setuptools,
             ..
         } = plan;
@@ -352,6 +483,8 @@ impl Sandbox {
             backend_path: findings.build.backend_path.clone(),
             paths: dep_paths,
             allow_build_retry,
+            probes_succeed,
+            provide_2to3,
             setuptools_path: self
                 .setuptools
                 .get(setuptools)
@@ -359,9 +492,12 @@ impl Sandbox {
                 .unwrap_or_else(|| "/site".to_string()),
             target: plan.target,
             snapshot: false,
+            phase: plan.phase,
         };
         let preopens = self.preopens(root, scratch.path(), out.path(), &dirs);
-        let outcome = match snapshot {
+        let started = Instant::now();
+        let resumed = snapshot.is_some();
+        let mut outcome = match snapshot {
             Some(snap) => {
                 let request_path = out.path().join("request.json");
                 std::fs::write(&request_path, guest::config_json(&request))
@@ -386,6 +522,8 @@ impl Sandbox {
             )?,
         };
         deadline.extend(outcome.waited);
+        self.trace_run(root, &request, resumed, started, &outcome);
+        seen.absorb(std::mem::take(&mut outcome.guard.observed), root);
         let out_dir = Dir::open_ambient_dir(out.path(), ambient_authority())
             .map_err(|e| Error::io(out.path(), e))?;
         let result = guest::read_result(&out_dir, limits.max_metadata_size)?;
@@ -393,8 +531,58 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// For `--verbose`: how one guest run went and what it printed (the kept tails).
+    fn trace_run(
+        &self,
+        root: &Path,
+        request: &GuestRequest,
+        resumed: bool,
+        started: Instant,
+        outcome: &RunOutcome,
+    ) {
+        if !self.notify.tracing() {
+            return;
+        }
+        let name = root
+            .file_name()
+            .unwrap_or(root.as_os_str())
+            .to_string_lossy();
+        let ending = match &outcome.ending {
+            Ending::Exited(code) => format!("exit status {code}"),
+            Ending::TimedOut => "timed out".to_string(),
+            Ending::Trapped(trap) => format!("trapped: {trap}"),
+        };
+        self.notify.trace(&format!(
+            "{name}: guest run ({}, {}, {} build requirements): {ending} in {} ms (waited {} ms for a slot)",
+            if resumed { "from the snapshot" } else { "cold start" },
+            request.setuptools_path.trim_start_matches("/site/"),
+            request.paths.len(),
+            started.elapsed().saturating_sub(outcome.waited).as_millis(),
+            outcome.waited.as_millis(),
+        ));
+        for (what, captured) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+            let (text, total) = captured.snapshot();
+            for line in text.lines() {
+                self.notify.trace(&format!("{name}: guest {what} | {line}"));
+            }
+            if total > text.len() as u64 {
+                self.notify.trace(&format!(
+                    "{name}: guest {what} | ... ({total} bytes in all; the tail is shown)"
+                ));
+            }
+        }
+    }
+}
+
 /// Whether a run failed only because `pkg_resources` is missing.
 fn needs_pkg_resources(result: &Option<GuestResult>) -> bool {
-    matches!(result, Some(GuestResult::Failure(Error::SetupFailed { traceback, .. }))
-        if traceback.contains("No module named 'pkg_resources'"))
+    const MISSING: &str = "No module named 'pkg_resources'";
+    match result {
+        Some(GuestResult::Failure(Error::SetupFailed { traceback, .. })) => {
+            traceback.contains(MISSING)
+        }
+        Some(GuestResult::Built(b)) => b.outcome != "built" && b.message.contains(MISSING),
+        _ => false,
+    }
 }

@@ -23,6 +23,17 @@
 //!   (`ENOMEM`, `ENOSPC`, and `EIO`, which is how wasmtime reports `EMFILE`, `ENFILE` and
 //!   `EDQUOT`) is remembered, and the run's answer is discarded: a build that "succeeded"
 //!   after the host failed it is not an answer.
+//! - **the event channel**: the guest observer opens [`EVENT_PATH`] once, before any sdist
+//!   code runs (in the interpreter snapshot, or at the start of an ordinary run). The
+//!   guard answers that `path_open` itself with [`EVENT_FD`], a descriptor number wasmtime
+//!   never hands out, and the guest's libc keeps it in its own table (so a resumed
+//!   snapshot still has it). Every `fd_write` on it is the observer's record of one event
+//!   (`python-wasm/observe.py`); the bytes of each call go straight into the run's
+//!   [`Recorder`], which rates them at once; they are not charged to the write budget
+//!   (the recorder has its own bounds). Any other open of that name, and any call on the
+//!   descriptor that could end or redirect it — closing, renumbering, seeking,
+//!   truncating — is refused and recorded by the host as tampering: what was captured
+//!   stays captured.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +41,9 @@ use wasmtime_wasi::p1::types::{self, Errno};
 use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wiggle::{GuestMemory, GuestPtr};
+
+use crate::observe::record::MAX_RECORD;
+use crate::observe::{Recorder, EVENT_FD, EVENT_PATH};
 
 /// What creating a file, directory or link is charged against the write budget (an
 /// inode and a block), so that a flood of empty files is bounded too.
@@ -57,6 +71,8 @@ pub struct GuardReport {
     pub peak_open: usize,
     /// The first host-side failure (`call: errno`), which voids the answer.
     pub host_failure: Option<String>,
+    /// What the guest observer reported on the event channel.
+    pub observed: Recorder,
 }
 
 /// wasmtime's WASI preview 1 with per-guest accounting in front of it.
@@ -68,11 +84,16 @@ pub struct GuardedWasi {
     /// moves them, so a later file on fd 1 is a file).
     stdio: BTreeSet<u32>,
     report: GuardReport,
+    /// Whether the observer may still open the event channel in this run (once, in a run
+    /// that starts the interpreter; a resumed snapshot has it already).
+    event_open_allowed: bool,
 }
 
 impl GuardedWasi {
-    /// Wraps a context that has `preopens` preopened directories besides stdio.
-    pub fn new(inner: WasiP1Ctx, preopens: usize, budgets: Budgets) -> Self {
+    /// Wraps a context that has `preopens` preopened directories besides stdio. With
+    /// `fresh_start` the driver starts from scratch and opens the event channel itself
+    /// (once); otherwise it resumes a snapshot that has it open already.
+    pub fn new(inner: WasiP1Ctx, preopens: usize, budgets: Budgets, fresh_start: bool) -> Self {
         let open = 3 + preopens;
         Self {
             inner,
@@ -83,6 +104,7 @@ impl GuardedWasi {
                 peak_open: open,
                 ..GuardReport::default()
             },
+            event_open_allowed: fresh_start,
         }
     }
 
@@ -134,6 +156,48 @@ impl GuardedWasi {
             total = total.saturating_add(u64::from(ciov.buf_len));
         }
         Ok(total)
+    }
+
+    /// Refuses `call` (`EBADF`) when `fd` is the event channel, recording the attempt:
+    /// nothing may end, move or rewind it.
+    fn keep_channel(&mut self, fd: types::Fd, call: &str) -> Result<(), types::Error> {
+        if u32::from(fd) != EVENT_FD {
+            return Ok(());
+        }
+        self.report.observed.channel_tamper(call);
+        Err(Errno::Badf.into())
+    }
+
+    /// A `path_open` of the event channel's name: the observer's one open, or tampering.
+    fn open_event_channel(&mut self) -> Result<types::Fd, types::Error> {
+        if std::mem::take(&mut self.event_open_allowed) {
+            return Ok(types::Fd::from(EVENT_FD));
+        }
+        self.report
+            .observed
+            .channel_tamper("path_open of the event channel");
+        Err(Errno::Acces.into())
+    }
+
+    /// One `fd_write` on the event channel: its bytes are one record of the observer.
+    fn capture_event(
+        &mut self,
+        memory: &GuestMemory<'_>,
+        ciovs: types::CiovecArray,
+    ) -> Result<types::Size, types::Error> {
+        let total = Self::ciovec_len(memory, ciovs)?;
+        let size = types::Size::try_from(total).map_err(|_| Errno::Inval)?;
+        if total > MAX_RECORD as u64 {
+            self.report.observed.oversized(total);
+            return Ok(size);
+        }
+        let mut record = Vec::with_capacity(total as usize);
+        for ptr in ciovs.iter() {
+            let ciov: types::Ciovec = memory.read(ptr?)?;
+            record.extend_from_slice(&memory.as_cow(ciov.buf.as_array(ciov.buf_len))?);
+        }
+        self.report.observed.capture(&record);
+        Ok(size)
     }
 
     /// Before a write to `fd`: stdio is not charged (it is captured and capped).
@@ -227,6 +291,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         offset: types::Filesize,
         len: types::Filesize,
     ) -> Result<(), types::Error> {
+        self.keep_channel(fd, "fd_allocate")?;
         self.inner.fd_allocate(memory, fd, offset, len)
     }
 
@@ -235,6 +300,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         memory: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<(), types::Error> {
+        self.keep_channel(fd, "fd_close")?;
         let r = self.inner.fd_close(memory, fd).await;
         if r.is_ok() {
             self.open = self.open.saturating_sub(1);
@@ -259,6 +325,15 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         memory: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Fdstat, types::Error> {
+        if u32::from(fd) == EVENT_FD {
+            // What the guest's libc asks of a descriptor it just opened.
+            return Ok(types::Fdstat {
+                fs_filetype: types::Filetype::RegularFile,
+                fs_flags: types::Fdflags::APPEND,
+                fs_rights_base: types::Rights::FD_WRITE,
+                fs_rights_inheriting: types::Rights::empty(),
+            });
+        }
         let r = self.inner.fd_fdstat_get(memory, fd).await;
         self.note("fd_fdstat_get", &r);
         r
@@ -270,6 +345,9 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         fd: types::Fd,
         flags: types::Fdflags,
     ) -> Result<(), types::Error> {
+        if u32::from(fd) == EVENT_FD {
+            return Ok(()); // flags change nothing on the channel
+        }
         self.inner.fd_fdstat_set_flags(memory, fd, flags)
     }
 
@@ -300,6 +378,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         fd: types::Fd,
         size: types::Filesize,
     ) -> Result<(), types::Error> {
+        self.keep_channel(fd, "fd_filestat_set_size")?;
         // Growing a file is charged like writing the bytes it grows by.
         let current = self.inner.fd_filestat_get(memory, fd).await?.size;
         if size > current {
@@ -355,6 +434,9 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         fd: types::Fd,
         ciovs: types::CiovecArray,
     ) -> Result<types::Size, types::Error> {
+        if u32::from(fd) == EVENT_FD {
+            return self.capture_event(memory, ciovs);
+        }
         self.charge_write(memory, fd, ciovs)?;
         let r = self.inner.fd_write(memory, fd, ciovs).await;
         self.note("fd_write", &r);
@@ -368,6 +450,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         ciovs: types::CiovecArray,
         offset: types::Filesize,
     ) -> Result<types::Size, types::Error> {
+        self.keep_channel(fd, "fd_pwrite")?;
         self.charge_write(memory, fd, ciovs)?;
         let r = self.inner.fd_pwrite(memory, fd, ciovs, offset).await;
         self.note("fd_pwrite", &r);
@@ -399,6 +482,9 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         from: types::Fd,
         to: types::Fd,
     ) -> Result<(), types::Error> {
+        // Either way round: nothing may be moved onto the channel, nor the channel moved.
+        self.keep_channel(from, "fd_renumber")?;
+        self.keep_channel(to, "fd_renumber")?;
         let r = self.inner.fd_renumber(memory, from, to).await;
         if r.is_ok() && u32::from(from) != u32::from(to) {
             // `to` was closed and `from` moved onto it.
@@ -420,6 +506,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         offset: types::Filedelta,
         whence: types::Whence,
     ) -> Result<types::Filesize, types::Error> {
+        self.keep_channel(fd, "fd_seek")?;
         let r = self.inner.fd_seek(memory, fd, offset, whence).await;
         self.note("fd_seek", &r);
         r
@@ -440,6 +527,7 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         memory: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Filesize, types::Error> {
+        self.keep_channel(fd, "fd_tell")?;
         self.inner.fd_tell(memory, fd)
     }
 
@@ -534,6 +622,9 @@ impl WasiSnapshotPreview1 for GuardedWasi {
         fs_rights_inheriting: types::Rights,
         fdflags: types::Fdflags,
     ) -> Result<types::Fd, types::Error> {
+        if memory.as_cow_str(path)?.as_ref() == EVENT_PATH {
+            return self.open_event_channel();
+        }
         if self.open >= self.budgets.open_files {
             self.report.open_files_exceeded = true;
             return Err(Errno::Mfile.into());

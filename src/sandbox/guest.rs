@@ -16,8 +16,14 @@ use crate::error::{Error, Result};
 use crate::metadata::CoreMetadata;
 use crate::static_meta::{normalize_extra, with_extra_marker, Method};
 
-/// The driver source, embedded so that the binary and its driver always match.
-pub const DRIVER: &str = include_str!("../../python-wasm/driver.py");
+/// The guest program, embedded so that the binary and its driver always match: the
+/// observer (`python-wasm/observe.py`, whose audit hook the driver installs before anything
+/// else) followed by the driver itself, as one module.
+pub const DRIVER: &str = concat!(
+    include_str!("../../python-wasm/observe.py"),
+    "\n",
+    include_str!("../../python-wasm/driver.py")
+);
 
 /// Name of the result file inside the guest's `/out`.
 pub const RESULT_FILE: &str = "result.json";
@@ -39,12 +45,45 @@ pub struct GuestRequest {
     pub paths: Vec<String>,
     /// Whether the driver may stop and ask for missing `setup_requires`.
     pub allow_build_retry: bool,
+    /// Compiler probes (`try_compile`, `has_function`...) answer yes instead of failing
+    /// as they do without a compiler: the run after a build stopped on a failed probe.
+    pub probes_succeed: bool,
+    /// distutils' 2to3 helpers are provided: the run after a build that looked for them
+    /// failed.
+    pub provide_2to3: bool,
     /// Guest path of the setuptools tree to use.
     pub setuptools_path: String,
     /// The platform the guest pretends to be.
     pub target: Target,
     /// Run the driver in snapshot mode: import, freeze, no sdist (see `snapshot`).
     pub snapshot: bool,
+    /// Which phase to run: the metadata (the answer) or, with `--observe`, the build.
+    pub phase: Phase,
+}
+
+/// What a guest run is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// `egg_info` or `prepare_metadata_for_build_wheel`: the answer.
+    #[default]
+    Metadata,
+    /// `bdist_wheel` or `build_wheel`, run only to be observed (`--observe`).
+    Build,
+    /// The metadata step again with bait (stand-ins for what a payload waits for, such as
+    /// an HTTP client library), run only to be observed.
+    Bait,
+    /// `bdist_wheel` or `build_wheel` of a build requirement published only as an sdist:
+    /// the wheel (`/out/helper.whl`) becomes a build requirement of another sdist.
+    Wheel,
+}
+
+/// A second way to run a build that failed on the sandbox's default path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Compiler probes answer yes, as on a machine with a C compiler.
+    CompilerProbes,
+    /// distutils' 2to3 helpers (`build_py_2to3`, ...) are provided.
+    TwoToThree,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -152,7 +191,15 @@ pub fn config_json(request: &GuestRequest) -> String {
         "backend_path": request.backend_path,
         "paths": request.paths,
         "allow_build_retry": request.allow_build_retry,
+        "compiler_probes": if request.probes_succeed { "succeed" } else { "fail" },
+        "provide_2to3": request.provide_2to3,
         "setuptools_path": request.setuptools_path,
+        "phase": match request.phase {
+            Phase::Metadata => "metadata",
+            Phase::Build => "build",
+            Phase::Bait => "bait",
+            Phase::Wheel => "wheel",
+        },
         "target": {
             "platform": match request.target.platform {
                 TargetPlatform::Linux => "linux",
@@ -197,6 +244,12 @@ struct RawResult {
     warnings: Vec<String>,
     #[serde(default)]
     requires: Vec<String>,
+    #[serde(default)]
+    probes: Vec<String>,
+    #[serde(default)]
+    wanted: Vec<String>,
+    outcome: Option<String>,
+    filename: Option<String>,
 }
 
 /// What the driver reported.
@@ -213,8 +266,46 @@ pub enum GuestResult {
     },
     /// The build needs `setup_requires` that were not provided.
     NeedsBuildRequires(Vec<String>),
+    /// The build failed after taking a path the sandbox takes by default but pip's
+    /// machine does not (a compiler probe failing, distutils' 2to3 helpers missing): the
+    /// host may run it once more the other way.
+    NeedsFallback {
+        /// Which.
+        fallback: Fallback,
+        /// What the build looked for (probe methods, helper names): known names only.
+        names: Vec<String>,
+        /// How the build then failed.
+        failure: Error,
+    },
     /// The driver reported a failure of the sdist's code.
     Failure(Error),
+    /// How an `--observe` build ended (never an answer).
+    Built(BuildOutcome),
+    /// A helper's wheel: the name the guest gave it (validated by the caller) and its
+    /// bytes (unpacked by the caller with the rules for any wheel).
+    Wheel {
+        /// The file name, as the guest reported it: untrusted.
+        filename: String,
+        /// The wheel, at most [`MAX_HELPER_WHEEL`] bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// The guest's file name for a helper's wheel inside `/out`.
+pub const HELPER_WHEEL: &str = "helper.whl";
+
+/// Largest helper wheel read back from the guest. Helpers are small pure-Python
+/// packages (vcversioner's wheel is 6 KiB); the cap keeps a hostile build from handing
+/// the host an arbitrary amount to hold in memory.
+pub const MAX_HELPER_WHEEL: u64 = 64 * 1024 * 1024;
+
+/// How an `--observe` build ended, as the driver saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOutcome {
+    /// `built`, `no-compiler` or `failed`.
+    pub outcome: String,
+    /// The failure's message, if any.
+    pub message: String,
 }
 
 /// Reads and validates `/out/result.json`. `Ok(None)` when the driver wrote none.
@@ -236,6 +327,41 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
     if !raw.ok && raw.kind.as_deref() == Some("needs-build-requires") {
         return Ok(Some(GuestResult::NeedsBuildRequires(raw.requires)));
     }
+    let fallback = match raw.kind.as_deref() {
+        Some("needs-compiler-probes") if !raw.ok => Some((Fallback::CompilerProbes, raw.probes)),
+        Some("needs-2to3") if !raw.ok => Some((Fallback::TwoToThree, raw.wanted)),
+        _ => None,
+    };
+    if let Some((fallback, names)) = fallback {
+        // Names are guest text: only the known ones are kept, for a message.
+        const KNOWN: &[&str] = &[
+            "try_cpp",
+            "try_compile",
+            "try_link",
+            "try_run",
+            "check_func",
+            "check_lib",
+            "check_header",
+            "search_cpp",
+            "has_function",
+            "build_py_2to3",
+            "run_2to3",
+            "copydir_run_2to3",
+            "Mixin2to3",
+        ];
+        let names = names
+            .into_iter()
+            .filter(|p| KNOWN.contains(&p.as_str()))
+            .collect();
+        return Ok(Some(GuestResult::NeedsFallback {
+            fallback,
+            names,
+            failure: Error::SetupFailed {
+                message: raw.message.unwrap_or_default(),
+                traceback: raw.traceback.unwrap_or_default(),
+            },
+        }));
+    }
     if !raw.ok {
         let message = raw.message.unwrap_or_default();
         let err = match raw.kind.as_deref() {
@@ -255,6 +381,18 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
         };
         return Ok(Some(GuestResult::Failure(err)));
     }
+    if raw.method.as_deref() == Some("wheel") {
+        return Ok(Some(GuestResult::Wheel {
+            filename: raw.filename.unwrap_or_default(),
+            bytes: read_helper_wheel(out)?,
+        }));
+    }
+    if raw.method.as_deref() == Some("build") {
+        return Ok(Some(GuestResult::Built(BuildOutcome {
+            outcome: raw.outcome.unwrap_or_default(),
+            message: raw.message.unwrap_or_default(),
+        })));
+    }
     let method = match raw.method.as_deref() {
         Some("sandbox-egg-info") => Method::SandboxEggInfo,
         Some("sandbox-pep517") => Method::SandboxPep517,
@@ -271,6 +409,33 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
         method,
         warnings: raw.warnings,
     }))
+}
+
+/// Reads `/out/helper.whl`: a regular file of at most [`MAX_HELPER_WHEEL`] bytes.
+fn read_helper_wheel(out: &Dir) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = out
+        .symlink_metadata(HELPER_WHEEL)
+        .map_err(|e| Error::io(HELPER_WHEEL, e))?;
+    if !meta.is_file() {
+        return Err(protocol("the helper wheel is not a regular file"));
+    }
+    if meta.len() > MAX_HELPER_WHEEL {
+        return Err(protocol(&format!(
+            "the helper wheel is larger than {MAX_HELPER_WHEEL} bytes"
+        )));
+    }
+    let file = out
+        .open(HELPER_WHEEL)
+        .map_err(|e| Error::io(HELPER_WHEEL, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_HELPER_WHEEL + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(HELPER_WHEEL, e))?;
+    if bytes.len() as u64 > MAX_HELPER_WHEEL {
+        return Err(protocol("the helper wheel grew while it was read"));
+    }
+    Ok(bytes)
 }
 
 fn protocol(detail: &str) -> Error {

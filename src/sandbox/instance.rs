@@ -109,7 +109,8 @@ impl Sandbox {
                 .max(preopens.len() + 3 + 1),
             write_bytes: limits.max_scratch,
         };
-        let wasi = GuardedWasi::new(builder.build_p1(), preopens.len(), budgets);
+        let fresh_start = matches!(entry, Entry::Start);
+        let wasi = GuardedWasi::new(builder.build_p1(), preopens.len(), budgets, fresh_start);
         let state = GuestState::new(wasi, limits.memory_limit);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -11,6 +11,8 @@
 //! | [`guest`] | the protocol with `python-wasm/driver.py` |
 //! | `instance` | one guest run: a fresh instance, its deadline and budgets |
 //! | [`build`] | one sdist: the runs it needs (retries included) and what they mean |
+//! | `helpers` | build requirements published only as sdists, built into wheels here |
+//! | `observed_build` | `--observe`: the build itself, run only to be observed |
 //!
 //! Every run gets a fresh instance, a fresh scratch directory and the private copy of its
 //! own sdist, so nothing one sdist does can reach another or the host. Limits: one
@@ -24,7 +26,9 @@ pub mod descriptors;
 pub mod engine;
 pub mod guard;
 pub mod guest;
+mod helpers;
 mod instance;
+mod observed_build;
 pub mod runtime;
 pub mod snapshot;
 pub mod wasi;

@@ -784,3 +784,274 @@ pub fn assert_honest(v: &Value, name: &str) {
     );
     assert!(v["method"].as_str().unwrap().starts_with("sandbox-"), "{v}");
 }
+
+/// An sdist with static metadata (PKG-INFO 2.2, nothing dynamic): answered without a build.
+pub fn static_sdist_bytes(name: &str, version: &str, requires: &[&str]) -> Vec<u8> {
+    let top = format!("{name}-{version}");
+    compress(
+        Kind::TarGz,
+        &tar_bytes(&[file(
+            &format!("{top}/PKG-INFO"),
+            &pkg_info(name, version, "2.2", requires, ""),
+        )]),
+    )
+}
+
+/// A setup.py-only sdist (PKG-INFO 1.0): its metadata comes from running `setup_py`.
+pub fn setup_py_sdist_bytes(name: &str, version: &str, setup_py: &str) -> Vec<u8> {
+    let top = format!("{name}-{version}");
+    compress(
+        Kind::TarGz,
+        &tar_bytes(&[
+            file(
+                &format!("{top}/PKG-INFO"),
+                &format!("Metadata-Version: 1.0\nName: {name}\nVersion: {version}\n"),
+            ),
+            file(&format!("{top}/setup.py"), setup_py),
+        ]),
+    )
+}
+
+/// A response read off the wire by [`http`], with what a client library would hide: the
+/// reason phrase, and whether the body arrived whole.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body was complete (its `Content-Length`, or the final chunk, arrived).
+    pub complete: bool,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(180)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    // A server may answer (431) and close before a huge request is written.
+    let _ = stream.write_all(request.as_bytes());
+    let mut raw = Vec::new();
+    // A broken transfer ends in a reset or an early EOF: keep what arrived.
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let rest = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.splitn(3, ' ');
+    let _version = parts.next();
+    let status: u16 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let reason = parts.next().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let (body, complete) = if method == "HEAD" || status == 304 {
+        (Vec::new(), true)
+    } else if find("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        let mut body = Vec::new();
+        let mut at = 0;
+        let mut complete = false;
+        while let Some(end) = rest[at..].windows(2).position(|w| w == b"\r\n") {
+            let size_text = String::from_utf8_lossy(&rest[at..at + end]).to_string();
+            let Ok(size) = usize::from_str_radix(size_text.trim(), 16) else {
+                break;
+            };
+            at += end + 2;
+            if size == 0 {
+                complete = true;
+                break;
+            }
+            if at + size > rest.len() {
+                body.extend_from_slice(&rest[at..]);
+                break;
+            }
+            body.extend_from_slice(&rest[at..at + size]);
+            at += size + 2;
+        }
+        (body, complete)
+    } else if let Some(len) = find("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        (rest.to_vec(), rest.len() == len)
+    } else {
+        (rest.to_vec(), true)
+    };
+    HttpResponse {
+        status,
+        reason,
+        headers,
+        body,
+        complete,
+    }
+}
+
+/// `GET path`.
+pub fn get(addr: &str, path: &str) -> HttpResponse {
+    http(addr, "GET", path, &[])
+}
+
+/// A `sdistill serve` process on 127.0.0.1 (a port the system picks), its stderr
+/// collected line by line; SIGTERM and reaped when dropped.
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    /// `http://127.0.0.1:PORT/simple/`
+    pub url: String,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServeProcess {
+    /// Starts `sdistill serve --listen 127.0.0.1:0 ARGS` with `cache` as its cache dir.
+    pub fn start(args: &[&str], cache: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("SDISTILL_RUNTIME")
+            .env("SDISTILL_CACHE_DIR", cache)
+            .env("SDISTILL_TEST_SECRET", SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start sdistill serve");
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("sdistill: serving http://") {
+                    let addr = rest.split('/').next().unwrap_or("").to_string();
+                    let _ = tx.send(addr);
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the server did not start: {:?}",
+                    lines.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Self {
+            url: format!("http://{addr}/simple/"),
+            addr,
+            child,
+            lines,
+        }
+    }
+
+    /// `sdistill serve` in front of `upstreams` (in order) with the installed `runtime`,
+    /// offline (the runtime is there; build requirements come from the cache), and
+    /// `extra` arguments.
+    pub fn in_front_of(upstreams: &[&str], runtime: &str, cache: &Path, extra: &[&str]) -> Self {
+        let mut args = Vec::new();
+        for upstream in upstreams {
+            args.extend(["--upstream", upstream]);
+        }
+        args.extend(["--runtime", runtime, "--offline"]);
+        args.extend_from_slice(extra);
+        Self::start(&args, cache)
+    }
+
+    /// Every stderr line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a stderr line contains `needle` (access-log lines are written when a
+    /// response is done, a moment after the client has it).
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle:?}:\n{}",
+                self.log().join("\n")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` (e.g. `rustix::process::Signal::TERM`).
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Waits for the process to end (at most `secs`); its exit status.
+    pub fn wait(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop:\n{}",
+                self.log().join("\n")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(rustix::process::Signal::TERM);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if !std::thread::panicking() {
+            let text = self.log().join("\n");
+            assert!(!text.contains("panicked"), "panic: {text}");
+            assert!(!text.contains(SECRET), "secret leaked: {text}");
+        }
+    }
+}

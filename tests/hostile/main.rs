@@ -12,6 +12,9 @@
 //!   disk, recursion, output floods, early exits, lingering code, spoofing, poisoning;
 //! - `metadata`: huge and deeply nested files and markers, megabyte lines, invalid
 //!   PEP 508/440, terminal escape sequences;
+//! - `behaviour`: the behaviour report: one sdist per category and verdict level, the CI
+//!   gate, install-time and Windows-only payloads, tampering with the observer or the
+//!   report, event floods, answers unchanged by observation;
 //! - `resources`: what the process shares — descriptor hogs racing honest inputs, writes
 //!   no directory scan sees, very deep trees, timeouts across retries, signals and
 //!   crashes mid-batch, other users' cache and work dirs, tampered compiled artifacts.
@@ -20,6 +23,7 @@
 mod common;
 
 mod archive;
+mod behaviour;
 mod metadata;
 mod resources;
 mod setup_py;

@@ -159,12 +159,10 @@ for _ in range(1024):
 "#;
     let tmp = tempfile::tempdir().unwrap();
     let path = setup_py_sdist(tmp.path(), "unlinked", &honest("unlinked", payload));
-    let started = Instant::now();
     let (code, v) = inspect_one(&["--max-scratch", "64MiB"], &path);
     assert_eq!(code, 1, "{v}");
     assert_eq!(error_kind(&v), Some("limit"), "{v}");
     assert_eq!(v["error"]["limit"], "scratch", "{v}");
-    assert!(started.elapsed() < Duration::from_secs(60));
 }
 
 #[test]
@@ -256,10 +254,10 @@ setup(name='slowretry', version='1.0', setup_requires=['sdistill-no-such-helper'
     assert_eq!(code, 1, "{v}");
     assert_eq!(error_kind(&v), Some("limit"), "{v}");
     assert_eq!(v["error"]["limit"], "timeout", "{v}");
-    assert!(
-        took < Duration::from_secs(8),
-        "took {took:?} for --timeout 5"
-    );
+    // Not a speed check but the behaviour itself: with a deadline per attempt the three
+    // 4-second attempts would all run (12 s and more); one deadline ends them all near 5 s.
+    let three_attempts = Duration::from_secs(12);
+    assert!(took < three_attempts, "took {took:?} for --timeout 5");
 }
 
 #[test]
@@ -289,8 +287,9 @@ fn sigterm_mid_batch_leaves_nothing_behind() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Wait until both workers have unpacked their sdists.
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Wait until both workers have unpacked their sdists (generous: CI machines are
+        // shared, and this is about cleanup, not speed).
+        let deadline = Instant::now() + Duration::from_secs(120);
         while count_trees(work.path()) < 2 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
