@@ -509,6 +509,10 @@ impl IndexServer {
             if reader.read_line(&mut request).unwrap_or(0) == 0 {
                 return;
             }
+            // A stopped server answers nothing, also on a connection kept alive from before.
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             let mut wants_json = false;
             let mut range = None;
             let mut close = false;
