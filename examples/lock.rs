@@ -50,6 +50,7 @@ impl MetadataProvider for InMemory {
         name: &str,
         version: &resolve::Version,
         files: &[DistFile],
+        _target: &resolve::TargetEnv,
     ) -> sdistill::Result<DistMetadata> {
         let requires = self
             .0
@@ -70,6 +71,7 @@ impl MetadataProvider for InMemory {
                 .unwrap_or_default(),
             method: "memory".into(),
             warnings: vec![],
+            integrity: Default::default(),
             behaviour: None,
         })
     }

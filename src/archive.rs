@@ -1090,9 +1090,20 @@ fn open_zip_capped(
     cap: u64,
 ) -> Result<zip::ZipArchive<Windowed<File>>> {
     let path = input.path();
-    let mut file = input.reader()?;
+    open_zip_reader(input.reader()?, limits, cap, &|e| Error::io(path, e))
+}
+
+/// [`open_zip_capped`] for any seekable reader (a file, or a wheel read over HTTP range
+/// requests): the same end-record checks, central-directory window and member checks.
+/// `io_error` turns a failure of the reader itself into the caller's error.
+fn open_zip_reader<R: Read + Seek>(
+    mut file: R,
+    limits: &Limits,
+    cap: u64,
+    io_error: &dyn Fn(io::Error) -> Error,
+) -> Result<zip::ZipArchive<Windowed<R>>> {
     check_zip_end_records(&mut file, limits, cap).map_err(|e| match e {
-        ZipEndError::Io(e) => Error::io(path, e),
+        ZipEndError::Io(e) => io_error(e),
         ZipEndError::Refused(e) => e,
     })?;
     let window = Window::default();
@@ -1151,7 +1162,11 @@ struct ZipEnd {
 /// entries than the limit or a central directory above [`Limits::MAX_ZIP_CENTRAL_DIRECTORY`],
 /// before the zip crate allocates for them. Every plausible record in the search area is
 /// checked, as the zip crate falls back from the last to earlier ones.
-fn check_zip_end_records(file: &mut File, limits: &Limits, cap: u64) -> Result<(), ZipEndError> {
+fn check_zip_end_records<R: Read + Seek>(
+    file: &mut R,
+    limits: &Limits,
+    cap: u64,
+) -> Result<(), ZipEndError> {
     let len = file.seek(SeekFrom::End(0))?;
     let start = len.saturating_sub(EOCD_SEARCH);
     file.seek(SeekFrom::Start(start))?;
@@ -1232,7 +1247,7 @@ fn classic_end(record: &[u8], position: u64, len: u64) -> Option<(ZipEnd, bool)>
 /// The zip64 end record that the locator before the classic record at `position` points
 /// to, or that sits right before the locator (where writers put it). `None` when there is
 /// none: the saturated classic values then stand, and are refused.
-fn zip64_end(file: &mut File, position: u64) -> Result<Option<ZipEnd>, ZipEndError> {
+fn zip64_end<R: Read + Seek>(file: &mut R, position: u64) -> Result<Option<ZipEnd>, ZipEndError> {
     let Some(locator_at) = position.checked_sub(20) else {
         return Ok(None);
     };
@@ -1422,7 +1437,27 @@ pub fn read_wheel_metadata(path: &Path, limits: &Limits) -> Result<(String, Stri
 /// [`read_wheel_metadata`] of a wheel already opened: its bytes are the ones that were
 /// hashed.
 pub fn read_wheel_metadata_opened(input: &InputFile, limits: &Limits) -> Result<(String, String)> {
-    let mut zip = open_zip(input, limits)?;
+    wheel_metadata_of(open_zip(input, limits)?, limits)
+}
+
+/// [`read_wheel_metadata`] from any seekable reader: a wheel read over HTTP range requests
+/// goes through the same end-record checks, central-directory bounds, duplicate-name and
+/// entry-count refusals, member choice and size cap as a wheel on disk. `io_error` turns
+/// a failure of the reader itself into the caller's error (a network failure, a cap on
+/// what may be fetched).
+pub fn read_wheel_metadata_from<R: Read + Seek>(
+    reader: R,
+    limits: &Limits,
+    io_error: &dyn Fn(io::Error) -> Error,
+) -> Result<(String, String)> {
+    let zip = open_zip_reader(reader, limits, Limits::MAX_ZIP_CENTRAL_DIRECTORY, io_error)?;
+    wheel_metadata_of(zip, limits)
+}
+
+fn wheel_metadata_of<R: Read + Seek>(
+    mut zip: zip::ZipArchive<Windowed<R>>,
+    limits: &Limits,
+) -> Result<(String, String)> {
     let candidates: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.into_owned()))

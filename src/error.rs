@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::limits::{LimitKind, Limits};
 
 /// Why an archive was refused. Each variant names the offending member.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum ArchiveProblem {
     /// A member path contains a `..` component.
     #[error("member `{entry}` climbs out of the archive with `..`")]
@@ -273,6 +273,92 @@ pub enum Error {
         /// Why it is refused and what to do.
         detail: String,
     },
+}
+
+/// An error is a value the resolver may hand out more than once: a background fetch's
+/// failure is kept and returned to whoever asks for that fact, with the same variant (so
+/// the same exit status) and the same text. An I/O error keeps its kind and message.
+impl Clone for Error {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Io { path, source } => Self::Io {
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::UnsupportedInput { path } => Self::UnsupportedInput { path: path.clone() },
+            Self::Archive(p) => Self::Archive(p.clone()),
+            Self::Limit { limit, detail } => Self::Limit {
+                limit: *limit,
+                detail: detail.clone(),
+            },
+            Self::InvalidMetadata { file, detail } => Self::InvalidMetadata {
+                file: file.clone(),
+                detail: detail.clone(),
+            },
+            Self::NoMetadata { detail } => Self::NoMetadata {
+                detail: detail.clone(),
+            },
+            Self::NeedsSandbox { reason } => Self::NeedsSandbox {
+                reason: reason.clone(),
+            },
+            Self::Runtime { detail } => Self::Runtime {
+                detail: detail.clone(),
+            },
+            Self::Index { detail } => Self::Index {
+                detail: detail.clone(),
+            },
+            Self::SetupFailed { message, traceback } => Self::SetupFailed {
+                message: message.clone(),
+                traceback: traceback.clone(),
+            },
+            Self::UnsupportedBackend { backend, detail } => Self::UnsupportedBackend {
+                backend: backend.clone(),
+                detail: detail.clone(),
+            },
+            Self::Usage { detail } => Self::Usage {
+                detail: detail.clone(),
+            },
+            Self::UnsafeOutput { package, reason } => Self::UnsafeOutput {
+                package: package.clone(),
+                reason: reason.clone(),
+            },
+            Self::NoSolution { explanation } => Self::NoSolution {
+                explanation: explanation.clone(),
+            },
+            Self::Internal { detail } => Self::Internal {
+                detail: detail.clone(),
+            },
+            Self::NotARegularFile { path, what } => Self::NotARegularFile {
+                path: path.clone(),
+                what,
+            },
+            Self::HelperBuild { sdist, detail } => Self::HelperBuild {
+                sdist: sdist.clone(),
+                detail: detail.clone(),
+            },
+            Self::Manifest { detail } => Self::Manifest {
+                detail: detail.clone(),
+            },
+            Self::Sandbox { detail } => Self::Sandbox {
+                detail: detail.clone(),
+            },
+            Self::InconsistentMetadata {
+                source_of_claim,
+                expected,
+                got,
+                detail,
+            } => Self::InconsistentMetadata {
+                source_of_claim: source_of_claim.clone(),
+                expected: expected.clone(),
+                got: got.clone(),
+                detail: detail.clone(),
+            },
+            Self::UnsafeDirectory { path, detail } => Self::UnsafeDirectory {
+                path: path.clone(),
+                detail: detail.clone(),
+            },
+        }
+    }
 }
 
 impl Error {

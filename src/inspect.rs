@@ -76,7 +76,6 @@ impl Default for Options {
 pub struct Inspector {
     options: Options,
     sandbox: OnceLock<std::result::Result<Arc<Sandbox>, String>>,
-    context: OnceLock<String>,
 }
 
 impl Inspector {
@@ -85,7 +84,6 @@ impl Inspector {
         Self {
             options,
             sandbox: OnceLock::new(),
-            context: OnceLock::new(),
         }
     }
 
@@ -101,17 +99,24 @@ impl Inspector {
 
     /// Inspects one input and returns the full report.
     pub fn inspect_report(&self, path: &Path) -> Report {
-        self.report(path, false)
+        self.report(path, self.options.target, false)
+    }
+
+    /// [`Inspector::inspect_report`] for another target than the options' one: what the
+    /// sandbox imitates, and part of the cache key (a universal lock asks one inspector
+    /// about several targets).
+    pub fn inspect_report_for(&self, path: &Path, target: Target) -> Report {
+        self.report(path, target, false)
     }
 
     /// [`Self::inspect_report`] for an input that must be an archive file: a directory (or
     /// a path that turns into one while it is read) is refused, never copied and built —
     /// for inputs named by someone else, such as a manifest's entries.
     pub fn inspect_file_report(&self, path: &Path) -> Report {
-        self.report(path, true)
+        self.report(path, self.options.target, true)
     }
 
-    fn report(&self, path: &Path, files_only: bool) -> Report {
+    fn report(&self, path: &Path, target: Target, files_only: bool) -> Report {
         let started = Instant::now();
         let mut warnings = Vec::new();
         let mut source = None;
@@ -122,6 +127,7 @@ impl Inspector {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.run(
                 path,
+                target,
                 files_only,
                 &mut source,
                 &mut warnings,
@@ -177,6 +183,7 @@ impl Inspector {
     fn run(
         &self,
         path: &Path,
+        target: Target,
         files_only: bool,
         source_out: &mut Option<Source>,
         warnings: &mut Vec<String>,
@@ -235,6 +242,7 @@ impl Inspector {
                     &source,
                     warnings,
                     deadline,
+                    target,
                     behaviour,
                 )
                 .map(|(meta, degraded)| {
@@ -242,10 +250,11 @@ impl Inspector {
                     meta
                 });
         };
+        let context = self.cache_context(target);
         let key = CacheKey {
             file_sha256: sha,
             file_name: &source.filename,
-            context: self.cache_context(),
+            context: &context,
         };
         let lookup = Instant::now();
         if let Some((meta, stored, seen)) = cache.load(&key) {
@@ -264,6 +273,7 @@ impl Inspector {
             &source,
             warnings,
             deadline,
+            target,
             behaviour,
         )?;
         // Only an answer that depends on nothing but the input's bytes and sdistill is
@@ -284,19 +294,17 @@ impl Inspector {
 
     /// Everything besides the input's bytes that shapes an answer: a change to any of it
     /// makes earlier cache entries unreachable.
-    fn cache_context(&self) -> &str {
-        self.context.get_or_init(|| {
-            format!(
-                "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?} observe={}",
-                env!("CARGO_PKG_VERSION"),
-                runtime::Lock::key(),
-                guest::driver_sha256(),
-                self.options.target,
-                self.options.limits,
-                self.options.sandbox,
-                self.options.observe,
-            )
-        })
+    fn cache_context(&self, target: Target) -> String {
+        format!(
+            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?} observe={}",
+            env!("CARGO_PKG_VERSION"),
+            runtime::Lock::key(),
+            guest::driver_sha256(),
+            target,
+            self.options.limits,
+            self.options.sandbox,
+            self.options.observe,
+        )
     }
 
     /// The cached answer for the archive named `file_name` whose sha256 is `sha256`,
@@ -324,7 +332,7 @@ impl Inspector {
         self.cache().ok()?.load_entry(&CacheKey {
             file_sha256: sha256,
             file_name,
-            context: self.cache_context(),
+            context: &self.cache_context(self.options.target),
         })
     }
 
@@ -345,6 +353,7 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
         deadline: Instant,
+        target: Target,
         behaviour: &mut Option<Behaviour>,
     ) -> Result<(Metadata, Vec<String>)> {
         let mut claims = Vec::new();
@@ -355,6 +364,7 @@ impl Inspector {
             source,
             warnings,
             deadline,
+            target,
             &mut claims,
             behaviour,
         )?;
@@ -378,6 +388,7 @@ impl Inspector {
         source: &Source,
         warnings: &mut Vec<String>,
         deadline: Instant,
+        target: Target,
         claims: &mut Vec<crate::identity::Claim>,
         behaviour: &mut Option<Behaviour>,
     ) -> Result<(Metadata, Vec<String>)> {
@@ -482,7 +493,7 @@ impl Inspector {
             &findings,
             limits,
             &work_dir,
-            self.options.target,
+            target,
             deadline,
             &mut seen,
         );
@@ -499,7 +510,7 @@ impl Inspector {
         let mut built = out.metadata;
         static_meta::normalize_extras(&mut built);
         let mut meta = Metadata::from_core(built, out.method, findings.build, source, warnings);
-        meta.target = Some(self.options.target);
+        meta.target = Some(target);
         Ok((meta, out.degraded))
     }
 

@@ -1280,6 +1280,50 @@ fn credentials_are_redacted_and_the_output_behaves_like_a_file() {
     assert!(!stderr.contains(secret), "{stderr}");
 }
 
+/// The extras walk (celery[redis] with packaging pinned): the newest `lib[x]` needs a `pin`
+/// the user pinned otherwise, and each `app` needs a `lib` at least as new as itself, so
+/// both must step back one release. Before extras were tied to their projects, the lock
+/// read the metadata of every release of both, down to the oldest `app` (an sdist that
+/// does not build), and failed there. It now reads a handful of metadata files.
+#[test]
+fn an_extra_that_cannot_take_its_newest_version_does_not_walk_history() {
+    let mut entries = vec![
+        wheel_with_metadata("pin", "1.0", &[], ""),
+        wheel_with_metadata("pin", "2.0", &[], ""),
+        wheel_with_metadata("xdep", "1.0", &[], ""),
+    ];
+    for n in 1..=40u32 {
+        let v = format!("{n}.0");
+        let mut lib = vec!["xdep; extra == \"x\""];
+        if n == 40 {
+            lib.push("pin==1.0; extra == \"x\"");
+        }
+        entries.push(wheel_with_metadata("lib", &v, &lib, "Provides-Extra: x\n"));
+        let min = format!("lib>={n}.0");
+        let app = [min.as_str(), "lib[x]; extra == \"x\""];
+        if n <= 5 {
+            // The oldest releases: sdists whose build fails, as celery 3.0.0's does.
+            entries.push(entry(
+                "app",
+                &format!("app-{v}.tar.gz"),
+                dynamic_sdist("app", &v, "__import__('sys').exit('boom: old release')"),
+            ));
+        } else {
+            entries.push(wheel_with_metadata("app", &v, &app, "Provides-Extra: x\n"));
+        }
+    }
+    let l = Locker::with(entries);
+    let pins = l.ok(&["app[x]", "pin==2.0"]);
+    assert_eq!(pins.version("app"), "39.0");
+    assert_eq!(pins.version("lib"), "39.0");
+    assert_eq!(pins.get("lib").extras, ["x"]);
+    assert_eq!(pins.version("xdep"), "1.0");
+    let server = l.server.as_ref().unwrap();
+    let metadata = server.count(".metadata");
+    assert!(metadata <= 16, "{metadata} metadata files read");
+    assert_eq!(server.count(".tar.gz"), 0, "an old sdist was fetched");
+}
+
 /// `--fail-on`: a lock whose inputs' build code reached the level is not written (exit 4),
 /// whether the answer was computed now or comes from the metadata cache; without the flag
 /// the behaviour is reported, not an error.

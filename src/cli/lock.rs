@@ -17,9 +17,12 @@ use crate::error::Error;
 use crate::index::UploadTime;
 use crate::inspect::{Options, SandboxMode};
 use crate::resolve::config::LockConfig;
+use crate::resolve::config::OneOrMany;
+use crate::resolve::matrix::{Matrix, DEFAULT_PLATFORMS};
 use crate::resolve::output::{self, check, Format, RenderOptions};
 use crate::resolve::{requirements, IndexProvider, LockRequest, Resolution, Strategy, TargetEnv};
-use crate::sandbox::{runtime, Notify, SandboxConfig};
+use crate::sandbox::{runtime, Notify, SandboxConfig, Target};
+use std::str::FromStr;
 
 /// Exit status of `--check` when the lock is stale.
 pub const EXIT_STALE: u8 = 4;
@@ -70,13 +73,21 @@ pub(super) struct LockArgs {
     /// More indexes; files of every index are considered (repeatable).
     #[arg(long)]
     extra_index_url: Vec<String>,
-    /// The target Python version (3.12 or 3.12.4) [default: 3.12].
+    /// The target Python version (3.12 or 3.12.4) [default: 3.12]. Repeat it for one lock
+    /// valid on several (a universal lock, with markers).
     #[arg(long)]
-    python_version: Option<String>,
+    python_version: Vec<String>,
     /// The target platform: linux, macos or windows, optionally with an architecture
-    /// (linux-aarch64, macos-arm64, windows-x86_64) [default: linux].
+    /// (linux-aarch64, macos-arm64, windows-x86_64) [default: linux]. Repeat it for one
+    /// lock valid on several (a universal lock, with markers).
     #[arg(long)]
-    platform: Option<String>,
+    platform: Vec<String>,
+    /// One lock for every platform (Linux, macOS and Windows on x86-64 and ARM64, unless
+    /// --platform names some) and CPython version (3.10 to 3.14 as the projects'
+    /// requires-python allows, unless --python-version names some), with markers; sdists
+    /// whose dependencies come from their build are built as each platform.
+    #[arg(long)]
+    universal: bool,
     /// Use only wheels for these projects (comma-separated names, :all: or :none:).
     #[arg(long, value_name = "NAMES")]
     only_binary: Vec<String>,
@@ -129,6 +140,12 @@ pub(super) struct LockArgs {
     /// likely not build with pip or uv on the target.
     #[arg(long)]
     strict: bool,
+    /// Use only dependency metadata whose bytes were checked against a sha256: the wheel
+    /// itself (downloaded whole) or a PEP 658 file with the hash the index states. Without
+    /// it, large wheels' METADATA is read with HTTP range requests where the server allows
+    /// (faster; part of a file cannot be hash-checked; the JSON report marks which).
+    #[arg(long)]
+    verified_metadata_only: bool,
     /// Do not read `[tool.sdistill]` from pyproject.toml.
     #[arg(long)]
     no_config: bool,
@@ -178,7 +195,11 @@ pub(super) fn lock(args: LockArgs) -> u8 {
 /// The flags after `[tool.sdistill]` filled what the command line left out.
 struct Settings {
     index_urls: Vec<String>,
-    env: TargetEnv,
+    /// The platforms asked for (empty: the default, Linux x86-64, or every platform).
+    platforms: Vec<Target>,
+    /// The Python versions asked for (empty: the default, 3.12, or the supported ones).
+    pythons: Vec<(u64, u64, u64)>,
+    universal: bool,
     format: Format,
     selection: Selection,
     strategy: Strategy,
@@ -192,6 +213,7 @@ struct Settings {
     annotate: bool,
     emit_index_url: bool,
     strict: bool,
+    verified_only: bool,
 }
 
 fn usage(detail: String) -> Error {
@@ -215,20 +237,23 @@ fn settings(
         .or_else(|| config.index_url.clone())
         .unwrap_or_else(|| runtime::DEFAULT_INDEX_URL.to_string())];
     index_urls.extend(list(&args.extra_index_url, &config.extra_index_url));
-    let python = args
-        .python_version
-        .clone()
-        .or_else(|| config.python_version.clone())
-        .unwrap_or_else(|| "3.12".to_string());
-    let platform = args
-        .platform
-        .clone()
-        .or_else(|| config.platform.clone())
-        .unwrap_or_else(|| "linux".to_string());
-    let env = TargetEnv {
-        python: TargetEnv::parse_python(&python)?,
-        target: TargetEnv::parse_platform(&platform)?,
+    // Repeatable flags on the command line replace the file's list (unlike additive
+    // lists such as --extra): `--python-version 3.13` means that version only.
+    let or_config = |cli: &[String], file: &Option<OneOrMany>| -> Vec<String> {
+        if cli.is_empty() {
+            file.as_ref().map(OneOrMany::to_vec).unwrap_or_default()
+        } else {
+            cli.to_vec()
+        }
     };
+    let pythons = or_config(&args.python_version, &config.python_version)
+        .iter()
+        .map(|p| TargetEnv::parse_python(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let platforms = or_config(&args.platform, &config.platform)
+        .iter()
+        .map(|p| TargetEnv::parse_platform(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let format = match args.format.as_deref().or(config.format.as_deref()) {
         Some(f) => Format::parse(f).ok_or_else(|| {
             usage(format!(
@@ -262,7 +287,9 @@ fn settings(
     let no_default_groups = flag(args.no_default_groups, config.no_default_groups);
     Ok(Settings {
         index_urls,
-        env,
+        platforms,
+        pythons,
+        universal: flag(args.universal, config.universal),
         format,
         selection: Selection {
             extras: list(&args.extra, &config.extra),
@@ -286,6 +313,7 @@ fn settings(
         annotate: !flag(args.no_annotate, config.no_annotate),
         emit_index_url: flag(args.emit_index_url, config.emit_index_url),
         strict: flag(args.strict, config.strict),
+        verified_only: flag(args.verified_metadata_only, config.verified_metadata_only),
     })
 }
 
@@ -331,7 +359,13 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
             "--check compares with the lock file named by -o FILE".to_string(),
         ));
     }
-    let env = settings.env;
+    // The platforms are known before the inputs are read (a project's setup.py runs as
+    // each); the Python versions of a universal lock may depend on its requires-python.
+    let targets: Vec<Target> = match (settings.platforms.is_empty(), settings.universal) {
+        (false, _) => settings.platforms.clone(),
+        (true, true) => DEFAULT_PLATFORMS.to_vec(),
+        (true, false) => vec![Target::default()],
+    };
 
     // `-q`/`-v` are global flags (see `cli::Verbosity`).
     let quiet = super::level() == super::Level::Quiet;
@@ -356,22 +390,27 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
             auto_install: !args.offline,
             notify: notify.clone(),
         },
-        target: env.target,
+        target: targets[0],
         work_dir: args.work_dir.clone(),
         cache: !args.no_cache,
         observe: false,
     };
-    let provider = IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
+    let mut provider =
+        IndexProvider::new(&settings.index_urls, options, args.offline, notify.clone())?;
+    provider.set_verified_only(settings.verified_only);
 
     let mut set = requirements::RequirementSet::default();
-    let project_warnings = lock_inputs::read_inputs(
+    let read = lock_inputs::read_inputs(
         &inputs,
         &constraints,
         &settings.selection,
-        &env,
+        &targets,
         provider.inspector(),
         &mut set,
     )?;
+    let project_warnings = read.warnings;
+    let matrix = lock_matrix(&settings, &targets, &read.requires_python)?;
+    let env = matrix.envs()[0];
     let mut request = LockRequest {
         requirements: set.requirements,
         constraints: set.constraints,
@@ -406,9 +445,20 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         None => None,
     };
     if let Some(previous) = previous.as_ref().filter(|_| !args.upgrade) {
-        for (name, pin) in &previous.pins {
-            if let Ok(v) = pin.version.parse() {
-                request.preferences.insert(name.clone(), v);
+        for pin in previous.pins.values() {
+            let name = crate::metadata::normalize_name(&pin.name);
+            let Ok(v) = pin.version.parse() else {
+                continue;
+            };
+            // A universal lock's pin holds where its marker does.
+            let marker = pin.marker.as_deref().and_then(|m| {
+                crate::metadata::guarded(|| pep508_rs::MarkerTree::from_str(m).ok()).flatten()
+            });
+            match marker {
+                Some(m) if matrix.is_universal() => request.marked_preferences.push((name, v, m)),
+                _ => {
+                    request.preferences.insert(name, v);
+                }
             }
         }
     }
@@ -416,12 +466,13 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
         let (name, pin) = p.split_once("==").unwrap_or((p.as_str(), ""));
         let name = crate::metadata::normalize_name(name);
         request.preferences.remove(&name);
+        request.marked_preferences.retain(|(n, _, _)| *n != name);
         if let Ok(v) = pin.trim().parse() {
             request.preferences.insert(name, v);
         }
     }
 
-    let outcome = crate::resolve::resolve(&request, &provider, &notify);
+    let outcome = crate::resolve::resolve_matrix(&request, &matrix, &provider, &notify);
     if overwrite {
         eprint!("\r\x1b[K");
     }
@@ -452,7 +503,7 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
     resolution
         .packages
         .retain(|p| !settings.no_emit.contains(p.name.as_ref()));
-    if let Some(code) = report_build_help(&resolution, &env, settings.strict, quiet) {
+    if let Some(code) = report_build_help(&resolution, &matrix, settings.strict, quiet) {
         return Ok(code);
     }
     let command =
@@ -460,6 +511,7 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
     let no_urls: Vec<String> = Vec::new();
     let render_options = RenderOptions {
         env: &env,
+        matrix: matrix.is_universal().then_some(&matrix),
         command: &command,
         header: settings.header,
         annotate: settings.annotate,
@@ -514,27 +566,74 @@ fn lock_inner(args: &LockArgs) -> Result<u8, Error> {
                 })?;
         }
     }
+    let net = provider.net_stats();
+    if !quiet {
+        // Retries change nothing in the lock, but say the network was not well.
+        for r in &net.retried {
+            eprintln!("sdistill: warning: retried {}", shown(r));
+        }
+    }
     if progress {
         let s = provider.stats();
         eprintln!(
-            "sdistill: locked {} packages for {} ({} index pages, {} metadata files, {} downloads, {} sandbox runs, {} from cache)",
+            "sdistill: locked {} packages for {} ({} index pages, {} metadata files, {} range reads, {} downloads, {} sandbox runs, {} from cache; {} requests, {} retried)",
             resolution.packages.len(),
-            env.describe(),
+            matrix.describe(),
             s.pages_fetched,
             s.metadata_files,
+            net.range_reads,
             s.downloads,
             s.sandbox_runs,
-            s.cache_hits
+            s.cache_hits,
+            net.requests,
+            net.retries
         );
     }
     Ok(EXIT_OK)
+}
+
+/// The environments of the lock: `--universal` (the projects' `requires-python` narrowing
+/// the default Python versions), the platforms and versions named, or the default target.
+/// Every project input must admit every environment's Python.
+fn lock_matrix(
+    settings: &Settings,
+    targets: &[Target],
+    requires_python: &[(String, String)],
+) -> Result<Matrix, Error> {
+    let specifiers: Vec<pep440_rs::VersionSpecifiers> = requires_python
+        .iter()
+        .filter_map(|(_, rp)| pep440_rs::VersionSpecifiers::from_str(rp).ok())
+        .collect();
+    let combined: pep440_rs::VersionSpecifiers =
+        specifiers.iter().flat_map(|s| s.iter().cloned()).collect();
+    let matrix = if settings.universal {
+        Matrix::universal(targets, &settings.pythons, Some(&combined))?
+    } else {
+        let pythons = if settings.pythons.is_empty() {
+            vec![TargetEnv::default().python]
+        } else {
+            settings.pythons.clone()
+        };
+        Matrix::new(targets, &pythons)?
+    };
+    for (origin, rp) in requires_python {
+        for env in matrix.envs() {
+            if !env.admits(rp) {
+                return Err(usage(format!(
+                    "{origin} requires Python {rp}; the lock is for {} (see --python-version)",
+                    env.describe()
+                )));
+            }
+        }
+    }
+    Ok(matrix)
 }
 
 /// Says which pins needed build help in the sandbox (their sdists will likely not build
 /// with pip or uv on the target); with `strict`, refuses the lock: `Some(exit status)`.
 fn report_build_help(
     resolution: &Resolution,
-    env: &TargetEnv,
+    matrix: &Matrix,
     strict: bool,
     quiet: bool,
 ) -> Option<u8> {
@@ -552,7 +651,7 @@ fn report_build_help(
         if strict { "error" } else { "warning" },
         if count == 1 { "" } else { "s" },
         if count == 1 { "it" } else { "them" },
-        env.describe()
+        matrix.describe()
     );
     for p in helped {
         eprintln!(
@@ -561,7 +660,7 @@ fn report_build_help(
             p.version,
             p.metadata_source
                 .as_ref()
-                .map(|m| shown(&m.0))
+                .map(|m| shown(&m.file))
                 .unwrap_or_default(),
             shown(&p.caveats.join("; "))
         );

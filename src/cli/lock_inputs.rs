@@ -11,7 +11,7 @@ use crate::inspect::Inspector;
 use crate::resolve::config::LockConfig;
 use crate::resolve::project::{project_dir, Project};
 use crate::resolve::requirements::{self, RequirementSet};
-use crate::resolve::TargetEnv;
+use crate::sandbox::Target;
 
 /// Largest standard input read as requirements.
 const MAX_STDIN: u64 = 8 * 1024 * 1024;
@@ -110,17 +110,27 @@ pub(super) struct Selection {
     pub default_groups: Vec<String>,
 }
 
+/// What reading the inputs found besides requirements.
+#[derive(Debug, Default)]
+pub(super) struct InputsRead {
+    /// The projects' warnings, prefixed with their name.
+    pub warnings: Vec<String>,
+    /// Each project's `requires-python`, with the project (`NAME (FILE)`).
+    pub requires_python: Vec<(String, String)>,
+}
+
 /// Reads every input into `set`: requirements, files, standard input, and each project's
 /// requirements for the selected extras and groups. Projects that need the sandbox are
-/// evaluated through `inspector`. Returns the projects' warnings, prefixed with their name.
+/// evaluated through `inspector`, as each of `targets` (the platforms of the lock: a
+/// requirement only some platforms' builds ask for gets their marker).
 pub(super) fn read_inputs(
     inputs: &[Input],
     constraints: &[Input],
     selection: &Selection,
-    env: &TargetEnv,
+    targets: &[Target],
     inspector: &Inspector,
     set: &mut RequirementSet,
-) -> Result<Vec<String>> {
+) -> Result<InputsRead> {
     let mut stdin_used = false;
     let mut read_stdin = |constraint: bool, set: &mut RequirementSet| -> Result<()> {
         if std::mem::replace(&mut stdin_used, true) {
@@ -141,7 +151,9 @@ pub(super) fn read_inputs(
             Input::Requirement(text) => set.requirements.push(requirements::parse_arg(text)?),
             Input::File(path) => set.read(path, false)?,
             Input::Stdin => read_stdin(false, set)?,
-            Input::Project(dir) => projects.push(Project::read(dir, inspector)?),
+            Input::Project(dir) => {
+                projects.push(Project::read_for_targets(dir, inspector, targets)?)
+            }
         }
     }
     for input in constraints {
@@ -155,7 +167,7 @@ pub(super) fn read_inputs(
             }
         }
     }
-    let mut warnings = Vec::new();
+    let mut read = InputsRead::default();
     if projects.is_empty() {
         let named = !selection.extras.is_empty()
             || selection.all_extras
@@ -166,7 +178,7 @@ pub(super) fn read_inputs(
                 detail: "--extra, --all-extras, --group and --all-groups need a project input (a directory, pyproject.toml, setup.cfg or setup.py)".to_string(),
             });
         }
-        return Ok(warnings);
+        return Ok(read);
     }
     for wanted in &selection.extras {
         let normalized = crate::metadata::normalize_name(wanted);
@@ -199,15 +211,7 @@ pub(super) fn read_inputs(
     }
     for project in &projects {
         if let Some(rp) = &project.requires_python {
-            if !env.admits(rp) {
-                return Err(Error::Usage {
-                    detail: format!(
-                        "{} requires Python {rp}; the lock is for {} (see --python-version)",
-                        project.origin(),
-                        env.describe()
-                    ),
-                });
-            }
+            read.requires_python.push((project.origin(), rp.clone()));
         }
         let extras: Vec<String> = if selection.all_extras {
             project.extras.clone()
@@ -232,14 +236,14 @@ pub(super) fn read_inputs(
         };
         set.requirements
             .extend(project.requirements(&extras, &groups)?);
-        warnings.extend(
+        read.warnings.extend(
             project
                 .warnings
                 .iter()
                 .map(|w| format!("{}: {w}", project.origin())),
         );
     }
-    Ok(warnings)
+    Ok(read)
 }
 
 #[cfg(test)]

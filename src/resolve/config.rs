@@ -18,10 +18,12 @@ pub struct LockConfig {
     pub index_url: Option<String>,
     /// `--extra-index-url`.
     pub extra_index_url: Option<Vec<String>>,
-    /// `--python-version`.
-    pub python_version: Option<String>,
-    /// `--platform`.
-    pub platform: Option<String>,
+    /// `--python-version`: one version, or a list (a universal lock's Pythons).
+    pub python_version: Option<OneOrMany>,
+    /// `--platform`: one platform, or a list (a universal lock's platforms).
+    pub platform: Option<OneOrMany>,
+    /// `--universal`.
+    pub universal: Option<bool>,
     /// `--only-binary`.
     pub only_binary: Option<Vec<String>>,
     /// `--no-binary`.
@@ -60,6 +62,28 @@ pub struct LockConfig {
     pub no_emit_package: Option<Vec<String>>,
     /// `--strict`.
     pub strict: Option<bool>,
+    /// `--verified-metadata-only`.
+    pub verified_metadata_only: Option<bool>,
+}
+
+/// A key that takes one value or a list (`python-version = "3.12"` or `["3.11", "3.12"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::One(v) => vec![v.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
 }
 
 impl LockConfig {

@@ -7,8 +7,8 @@ use pep440_rs::VersionSpecifiers;
 use pep508_rs::{ExtraName, MarkerTree, PackageName};
 
 use super::{
-    DistFile, Edge, LockedDependency, LockedDirect, LockedPackage, Node, Resolution, Solver,
-    Version,
+    DistFile, Edge, LockedDependency, LockedDirect, LockedPackage, MetadataSource, Node,
+    Resolution, Solver, Version,
 };
 use crate::error::{Error, Result};
 use crate::index::Sha256Hex;
@@ -127,15 +127,19 @@ impl Solver<'_> {
                     .and_then(parse_specifiers),
                 via: via.remove(name).unwrap_or_default().into_iter().collect(),
                 marker,
-                metadata_source: metadata
-                    .as_ref()
-                    .map(|m| (m.filename.clone(), m.method.clone())),
+                metadata_source: metadata.as_ref().map(|m| MetadataSource {
+                    file: m.filename.clone(),
+                    method: m.method.clone(),
+                    integrity: m.integrity,
+                }),
                 dependencies: dependencies(name, selected, &out_edges)?,
                 caveats: metadata
                     .as_ref()
                     .map(|m| super::caveats::caveats(&m.method, &m.warnings))
                     .unwrap_or_default(),
                 yanked: candidate.is_some_and(|c| c.yanked),
+                environments: Vec::new(),
+                targets: Vec::new(),
             });
         }
         let mut warnings: Vec<String> = self.warnings.borrow().iter().cloned().collect();

@@ -86,7 +86,7 @@ impl Solver<'_> {
 /// the binary policy and `--exclude-newer` left of `listed`.
 pub(super) fn unusable(
     listed: &[DistFile],
-    allowed: &[DistFile],
+    allowed: &[&DistFile],
     request: &LockRequest,
     wheels_ok: bool,
     sdists_ok: bool,
@@ -118,6 +118,7 @@ pub(super) fn unusable(
     }
     let fits_python: Vec<&DistFile> = allowed
         .iter()
+        .copied()
         .filter(|f| f.requires_python.as_deref().is_none_or(|r| env.admits(r)))
         .collect();
     if fits_python.is_empty() {
@@ -186,6 +187,10 @@ mod tests {
         )
     }
 
+    fn refs(files: &[DistFile]) -> Vec<&DistFile> {
+        files.iter().collect()
+    }
+
     #[test]
     fn says_which_pythons_or_platforms_the_wheels_are_for() {
         let request = LockRequest::default();
@@ -193,12 +198,12 @@ mod tests {
             .map(|m| file(&format!("torch-2.1.0-cp3{m}-cp3{m}-manylinux1_x86_64.whl")))
             .collect();
         assert_eq!(
-            unusable(&wheels, &wheels, &request, true, true),
+            unusable(&wheels, &refs(&wheels), &request, true, true),
             "has wheels for CPython 3.8\u{2013}3.11 only"
         );
         let win = vec![file("torch-2.1.0-cp312-cp312-win_amd64.whl")];
         assert_eq!(
-            unusable(&win, &win, &request, true, true),
+            unusable(&win, &refs(&win), &request, true, true),
             "has wheels for CPython 3.12 only"
         );
         let mixed = vec![
@@ -206,14 +211,14 @@ mod tests {
             file("torch-2.1.0-py3-none-macosx_11_0_arm64.whl"),
         ];
         assert_eq!(
-            unusable(&mixed, &mixed, &request, true, true),
+            unusable(&mixed, &refs(&mixed), &request, true, true),
             "has wheels for macosx_11_0_arm64, win_amd64 only"
         );
         let mut newer = file("torch-2.1.0.tar.gz");
         newer.requires_python = Some(">=3.13".into());
         let listed = vec![newer];
         assert_eq!(
-            unusable(&listed, &listed, &request, true, true),
+            unusable(&listed, &refs(&listed), &request, true, true),
             "requires Python >=3.13"
         );
         assert!(unusable(&listed, &[], &request, true, false).contains("--only-binary"));

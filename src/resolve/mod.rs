@@ -1,4 +1,5 @@
-//! Locking: requirements in, exact hash-pinned versions out, for one target environment.
+//! Locking: requirements in, exact hash-pinned versions out, for one target environment
+//! (or, through [`universal`], for every environment of a matrix).
 //!
 //! | module | job |
 //! |---|---|
@@ -9,6 +10,11 @@
 //! | [`environment`] | the target: marker environment, `Requires-Python`, wheel tags |
 //! | [`provider`] | versions and dependencies: the [`MetadataProvider`] seam, [`IndexProvider`] |
 //! | (this module) | the PubGrub adapter: extras, yanked, pre-releases, direct references |
+//! | `candidates` | which versions the target can install, and which one to try first |
+//! | `fetch` | the provider's answers, shared with worker threads that fetch ahead |
+//! | `requires` | what a version's metadata makes it depend on, extras tied to projects |
+//! | [`matrix`] | the environments of a universal lock, and the markers that pick them |
+//! | [`universal`] | one resolution per environment, merged into pins with markers |
 //! | `versions` | PEP 440 specifiers as version sets |
 //! | [`types`] | the request and the [`Resolution`] |
 //! | [`caveats`] | which answers needed help a real build will not get |
@@ -17,22 +23,30 @@
 //! The resolver is [`pubgrub`] over [`pep440_rs`] versions. Version sets are
 //! `Ranges<Version>` built from PEP 440 specifiers, so `~=`, `!=1.*`, `===` and friends
 //! keep their PEP 440 meaning. An extra `name[x]` is its own package that pins `name` to
-//! the same version and adds the requirements `x` turns on, as uv models it. Markers are
+//! the same version and adds the requirements `x` turns on (see [`Node`] for why it is two
+//! packages, and `tie_extras_to_bases` for the ranges it inherits). Decisions depend only
+//! on the inputs and the index's contents: PubGrub's priorities use the order in which
+//! packages were met, never how fast their answers came back. Markers are
 //! evaluated for the target; a package that only some marker pulled in is written with
 //! that marker (combined along every path that reaches it).
 
+mod candidates;
 pub mod caveats;
 pub mod config;
 pub mod direct;
 pub mod environment;
+mod fetch;
 mod finish;
 pub mod groups;
 mod hints;
+pub mod matrix;
 pub mod output;
 pub mod project;
 pub mod provider;
 pub mod requirements;
+mod requires;
 pub mod types;
+pub mod universal;
 mod versions;
 
 use std::cell::RefCell;
@@ -40,29 +54,35 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::rc::Rc;
-use std::str::FromStr;
+use std::sync::Arc;
 
-use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree};
+use pep508_rs::{MarkerEnvironment, MarkerTree};
 use pubgrub::{
     DefaultStringReporter, Dependencies, DependencyConstraints, DependencyProvider,
     PackageResolutionStatistics, PubGrubError, Ranges, Reporter,
 };
 
 use crate::error::{Error, Result};
-use crate::metadata::{normalize_name, parse_requirement};
+use crate::metadata::normalize_name;
 use crate::sandbox::Notify;
+use candidates::Candidate;
 use direct::{DirectDist, DirectRef};
+use fetch::Fetcher;
+use requires::tie_extras_to_bases;
 use versions::{pinned_version, specifier_set, Set};
 
 pub use environment::TargetEnv;
 /// Re-exported so callers name the same PEP 440/508 types the resolver uses.
 pub use pep440_rs::Version;
 pub use pep508_rs::Requirement as Pep508Requirement;
-pub use provider::{DistFile, DistMetadata, IndexProvider, MetadataProvider, ProjectVersion};
-pub use types::{
-    LockRequest, LockedDependency, LockedDirect, LockedPackage, NameSet, Resolution,
-    RootRequirement, Strategy,
+pub use provider::{
+    DistFile, DistMetadata, IndexProvider, Integrity, MetadataProvider, ProjectVersion,
 };
+pub use types::{
+    LockRequest, LockedDependency, LockedDirect, LockedPackage, MetadataSource, NameSet,
+    Resolution, RootRequirement, Strategy, TargetAnswer,
+};
+pub use universal::resolve_matrix;
 pub(crate) use versions::salvage;
 
 /// Resolves `request` with facts from `provider`. Progress lines go to `notify`.
@@ -71,8 +91,66 @@ pub fn resolve(
     provider: &dyn MetadataProvider,
     notify: &Notify,
 ) -> Result<Resolution> {
-    let solver = Solver::new(request, provider, notify)?;
-    let selected = match pubgrub::resolve(&solver, Node::Root, Version::new([0u64])) {
+    let markers = request.env.markers();
+    let constraints = constraint_sets(request, &markers)?;
+    let root_names = request
+        .requirements
+        .iter()
+        .map(|r| normalize_name(r.requirement.name.as_ref()))
+        .collect();
+    let fetcher = Fetcher::new(
+        provider,
+        request,
+        markers.clone(),
+        constraints.clone(),
+        root_names,
+    );
+    std::thread::scope(|scope| {
+        for _ in 0..fetch::WORKERS {
+            scope.spawn(|| fetcher.work());
+        }
+        // The workers stop when the resolution ends, however it ends.
+        let _closer = fetcher.closer();
+        let solver = Solver::new(request, provider, &fetcher, notify, markers, constraints)?;
+        loop {
+            match solve(&solver, provider) {
+                Err(_) if solver.restart_needed() => continue,
+                outcome => return outcome,
+            }
+        }
+    })
+}
+
+/// Distinct versions of one project the resolver may try before it starts over with that
+/// project decided early and what kept rejecting it decided late (see [`Solver::early`]).
+const WALK_LIMIT: usize = 5;
+/// How many start-overs one resolution may take.
+const MAX_RESTARTS: usize = 8;
+
+/// The versions `-c` constraint files allow, by project (only those whose marker holds on
+/// the target).
+fn constraint_sets(
+    request: &LockRequest,
+    markers: &MarkerEnvironment,
+) -> Result<BTreeMap<String, Set>> {
+    let mut constraints: BTreeMap<String, Set> = BTreeMap::new();
+    for c in &request.constraints {
+        if !c.requirement.marker.evaluate(markers, &[]) {
+            continue;
+        }
+        let set = specifier_set(&c.requirement).map_err(|detail| Error::Usage {
+            detail: format!("{}: {detail}", c.origin),
+        })?;
+        let name = normalize_name(c.requirement.name.as_ref());
+        let entry = constraints.entry(name).or_insert_with(Ranges::full);
+        *entry = entry.intersection(&set);
+    }
+    Ok(constraints)
+}
+
+/// Runs PubGrub and turns its answer into a [`Resolution`] or an explained failure.
+fn solve(solver: &Solver<'_>, provider: &dyn MetadataProvider) -> Result<Resolution> {
+    let selected = match pubgrub::resolve(solver, Node::Root, Version::new([0u64])) {
         Ok(selected) => selected,
         Err(PubGrubError::NoSolution(tree)) => {
             // The root is a made-up package at a made-up version: say "you" instead.
@@ -86,7 +164,7 @@ pub fn resolve(
             for hint in solver
                 .hints(&explanation)
                 .into_iter()
-                .chain(provider.warnings())
+                .chain(solver.provider_warnings())
             {
                 explanation.push_str("\nhint: ");
                 explanation.push_str(&hint);
@@ -99,23 +177,32 @@ pub fn resolve(
     };
     let selected: BTreeMap<Node, Version> = selected.into_iter().collect();
     let mut resolution = solver.finish(&selected)?;
-    resolution.warnings.extend(provider.warnings());
+    resolution.warnings.extend(solver.provider_warnings());
+    let _ = provider;
     Ok(resolution)
 }
 
 /// A PubGrub package: the user's requirements, a project, or a project with one extra.
+///
+/// An extra is two packages. `Extra(name, x)` at version V only ties the project and
+/// the extra's own requirements to V (no metadata needed to say so); `ExtraDeps(name, x)`
+/// at V holds what the extra adds, read from V's metadata. When the project is decided at
+/// a version the extra cannot take (its requirements conflict), PubGrub then runs through
+/// the extra's other versions without fetching anything, each one failing at once on the
+/// tie, instead of reading the metadata of every release of the project.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Node {
     Root,
     Base(String),
     Extra(String, String),
+    ExtraDeps(String, String),
 }
 
 impl Node {
     fn project(&self) -> Option<&str> {
         match self {
             Node::Root => None,
-            Node::Base(n) | Node::Extra(n, _) => Some(n),
+            Node::Base(n) | Node::Extra(n, _) | Node::ExtraDeps(n, _) => Some(n),
         }
     }
 }
@@ -125,24 +212,13 @@ impl fmt::Display for Node {
         match self {
             Node::Root => f.write_str("your requirements"),
             Node::Base(n) => f.write_str(n),
-            Node::Extra(n, e) => write!(f, "{n}[{e}]"),
+            Node::Extra(n, e) | Node::ExtraDeps(n, e) => write!(f, "{n}[{e}]"),
         }
     }
 }
 
 /// A version's dependencies, or why they could not be read (which ends the lock).
 type MetadataOutcome = std::result::Result<Rc<DistMetadata>, String>;
-
-/// A version the target can install, and its files.
-struct Candidate {
-    version: Version,
-    /// Files pip may pick on the target, best source of metadata first.
-    usable: Vec<DistFile>,
-    /// Every file of the version the binary policy allows: the lock's hashes.
-    all: Vec<DistFile>,
-    /// Every usable file is yanked.
-    yanked: bool,
-}
 
 struct Edge {
     to: Node,
@@ -153,6 +229,8 @@ struct Edge {
 struct Solver<'a> {
     request: &'a LockRequest,
     provider: &'a dyn MetadataProvider,
+    /// Every answer from the provider goes through it (shared with the workers).
+    fetcher: &'a Fetcher<'a>,
     notify: &'a Notify,
     markers: MarkerEnvironment,
     constraints: BTreeMap<String, Set>,
@@ -168,27 +246,44 @@ struct Solver<'a> {
     excluded: RefCell<BTreeMap<String, Vec<(Version, String)>>>,
     /// Every range any requirement asked of a project (hints only suggest versions in it).
     requested: RefCell<BTreeMap<String, Set>>,
+    /// When each project was first met (the root's requirements first, then in the order
+    /// PubGrub asked for dependencies): the order of [`Solver::prioritize`], which must not
+    /// depend on how fast anything was fetched.
+    discovered: RefCell<BTreeMap<String, usize>>,
+    /// The version each project was last decided at: an extra takes the same one.
+    decided: RefCell<BTreeMap<String, Version>>,
+    /// The versions chosen so far for each project (walking back through its history
+    /// makes the fetcher fetch ahead).
+    tries: RefCell<BTreeMap<String, BTreeSet<Version>>>,
+    /// Projects decided before the others: each was walked back through more than
+    /// [`WALK_LIMIT`] releases in an earlier attempt (kombu, rejected again and again by
+    /// the packaging version decided before it), so the resolution started over deciding
+    /// it early — at its newest version that fits — and what kept rejecting it
+    /// ([`Solver::late`]) after everything else, to adapt. This is uv's "conflict early /
+    /// conflict late", and gives the answers pip and uv give; it depends only on the
+    /// inputs.
+    early: RefCell<BTreeSet<String>>,
+    /// Projects decided after every other: what kept rejecting a walked project — a
+    /// decided project whose requirement excluded the versions tried, or one whose decided
+    /// version the tried versions' requirements excluded (the culprits).
+    late: RefCell<BTreeSet<String>>,
+    /// The ranges each (package, version) required, to find the culprits of a walk.
+    required: RefCell<BTreeMap<(Node, Version), BTreeMap<Node, Set>>>,
+    /// Start-overs so far.
+    restarts: std::cell::Cell<usize>,
+    /// The project whose walk asked for a start-over.
+    restart: RefCell<Option<String>>,
 }
 
 impl<'a> Solver<'a> {
     fn new(
         request: &'a LockRequest,
         provider: &'a dyn MetadataProvider,
+        fetcher: &'a Fetcher<'a>,
         notify: &'a Notify,
+        markers: MarkerEnvironment,
+        constraints: BTreeMap<String, Set>,
     ) -> Result<Self> {
-        let markers = request.env.markers();
-        let mut constraints: BTreeMap<String, Set> = BTreeMap::new();
-        for c in &request.constraints {
-            if !c.requirement.marker.evaluate(&markers, &[]) {
-                continue;
-            }
-            let set = specifier_set(&c.requirement).map_err(|detail| Error::Usage {
-                detail: format!("{}: {detail}", c.origin),
-            })?;
-            let name = normalize_name(c.requirement.name.as_ref());
-            let entry = constraints.entry(name).or_insert_with(Ranges::full);
-            *entry = entry.intersection(&set);
-        }
         let mut references: BTreeMap<String, DirectRef> = BTreeMap::new();
         let mut root_names = BTreeSet::new();
         for r in &request.requirements {
@@ -213,9 +308,11 @@ impl<'a> Solver<'a> {
             }
             references.insert(name, reference);
         }
+        fetcher.skip(references.keys().cloned());
         let solver = Self {
             request,
             provider,
+            fetcher,
             notify,
             markers,
             constraints,
@@ -227,6 +324,14 @@ impl<'a> Solver<'a> {
             root_names,
             excluded: RefCell::new(BTreeMap::new()),
             requested: RefCell::new(BTreeMap::new()),
+            discovered: RefCell::new(BTreeMap::new()),
+            decided: RefCell::new(BTreeMap::new()),
+            tries: RefCell::new(BTreeMap::new()),
+            early: RefCell::new(BTreeSet::new()),
+            late: RefCell::new(BTreeSet::new()),
+            required: RefCell::new(BTreeMap::new()),
+            restarts: std::cell::Cell::new(0),
+            restart: RefCell::new(None),
         };
         solver.fetch_direct(references)
     }
@@ -261,6 +366,66 @@ impl<'a> Solver<'a> {
         Ok(self)
     }
 
+    /// Whether the last attempt stopped to start over (a project walked too far); if so,
+    /// that project now comes last and the per-attempt state is reset. Answers, edges and
+    /// warnings are kept: they depend only on the project and version.
+    fn restart_needed(&self) -> bool {
+        let Some(name) = self.restart.borrow_mut().take() else {
+            return false;
+        };
+        let culprits = self.culprits(&name);
+        self.notify.say(&format!(
+            "{name}: tried more than {WALK_LIMIT} versions; starting over with it decided early and {} late",
+            if culprits.is_empty() { "nothing".to_string() } else { culprits.join(", ") }
+        ));
+        self.late.borrow_mut().remove(&name);
+        self.late.borrow_mut().extend(culprits);
+        self.early.borrow_mut().insert(name);
+        self.restarts.set(self.restarts.get() + 1);
+        self.discovered.borrow_mut().clear();
+        self.decided.borrow_mut().clear();
+        self.tries.borrow_mut().clear();
+        true
+    }
+
+    /// What kept rejecting the versions of `walked` tried in this attempt: decided projects
+    /// whose requirement on it excluded them (celery 5.7.0 requires kombu>=5.7.0), and
+    /// projects at a version that the tried versions' requirements (their extras' too)
+    /// excluded (kombu[redis] 5.7.0 requires packaging==26.3, packaging was at 26.4).
+    fn culprits(&self, walked: &str) -> Vec<String> {
+        let tries = self.tries.borrow();
+        let decided = self.decided.borrow();
+        let required = self.required.borrow();
+        let early = self.early.borrow();
+        let Some(tried) = tries.get(walked) else {
+            return Vec::new();
+        };
+        let mut out = BTreeSet::new();
+        for (p, v) in decided.iter().filter(|(p, _)| *p != walked) {
+            let asks = required
+                .iter()
+                .filter(|((node, version), _)| node.project() == Some(p.as_str()) && version == v)
+                .filter_map(|(_, deps)| deps.get(&Node::Base(walked.to_string())));
+            for range in asks {
+                if tried.iter().any(|t| !range.contains(t)) {
+                    out.insert(p.clone());
+                }
+            }
+        }
+        for ((node, version), deps) in required.iter() {
+            if node.project() != Some(walked) || !tried.contains(version) {
+                continue;
+            }
+            for (dep, range) in deps {
+                let Node::Base(d) = dep else { continue };
+                if d != walked && decided.get(d).is_some_and(|at| !range.contains(at)) {
+                    out.insert(d.clone());
+                }
+            }
+        }
+        out.into_iter().filter(|c| !early.contains(c)).collect()
+    }
+
     /// Records a warning, cut to a readable length: warnings quote requirement text from
     /// metadata, which may be megabytes long.
     fn warn(&self, text: String) {
@@ -289,64 +454,16 @@ impl<'a> Solver<'a> {
                 .insert(name.to_string(), only.clone());
             return Ok(only);
         }
-        let versions = self.provider.versions(name)?;
-        Ok(self.store_candidates(name, versions))
-    }
-
-    /// Applies the target and the binary policy to what the provider listed.
-    fn store_candidates(&self, name: &str, versions: Vec<ProjectVersion>) -> Rc<Vec<Candidate>> {
-        let env = &self.request.env;
-        let wheels_ok =
-            !self.request.no_binary.contains(name) || self.request.only_binary.contains(name);
-        let sdists_ok = !self.request.only_binary.contains(name);
-        let mut out = Vec::new();
-        let cutoff = self.request.exclude_newer;
-        let mut excluded = Vec::new();
-        for pv in versions {
-            let listed = pv.files;
-            let all: Vec<DistFile> = listed
-                .iter()
-                .filter(|f| if f.is_wheel() { wheels_ok } else { sdists_ok })
-                .filter(|f| cutoff.is_none_or(|c| f.upload_time.is_some_and(|t| t < c)))
-                .cloned()
-                .collect();
-            let fits = |f: &&DistFile| f.requires_python.as_deref().is_none_or(|r| env.admits(r));
-            let mut usable: Vec<DistFile> = all
-                .iter()
-                .filter(fits)
-                .filter(|f| !f.is_wheel() || env.wheel_compatible(f.filename.as_str()))
-                .cloned()
-                .collect();
-            if usable.is_empty() {
-                if !listed.is_empty() {
-                    let why = hints::unusable(&listed, &all, self.request, wheels_ok, sdists_ok);
-                    excluded.push((pv.version, why));
-                }
-                continue;
-            }
-            let yanked = usable.iter().all(|f| f.yanked);
-            if !yanked {
-                usable.retain(|f| !f.yanked);
-            }
-            // Best source of dependencies first: a wheel's metadata file, a wheel, an sdist.
-            usable.sort_by_key(|f| (!f.is_wheel(), f.core_metadata.is_none()));
-            out.push(Candidate {
-                version: pv.version,
-                usable,
-                all,
-                yanked,
-            });
-        }
-        out.sort_by(|a, b| b.version.cmp(&a.version));
-        excluded.sort_by(|a, b| b.0.cmp(&a.0));
+        let versions = self.fetcher.versions(name)?;
+        let (candidates, excluded) = candidates::installable(self.request, name, &versions);
         self.excluded
             .borrow_mut()
             .insert(name.to_string(), excluded);
-        let out = Rc::new(out);
+        let candidates = Rc::new(candidates);
         self.candidates
             .borrow_mut()
-            .insert(name.to_string(), out.clone());
-        out
+            .insert(name.to_string(), candidates.clone());
+        Ok(candidates)
     }
 
     fn metadata(&self, name: &str, version: &Version) -> Result<MetadataOutcome> {
@@ -358,9 +475,21 @@ impl<'a> Solver<'a> {
         let Some(c) = candidates.iter().find(|c| &c.version == version) else {
             return Ok(Err("no usable file".to_string()));
         };
-        let fetched = self.provider.metadata(name, version, &c.usable);
+        let fetched = self.fetcher.metadata(name, version, &c.usable);
         let file = c.usable.first().map(|f| f.filename.as_str()).unwrap_or("?");
-        self.record_metadata(name, version, file, fetched)
+        self.record_metadata(name, version, file, fetched.map(Arc::unwrap_or_clone))
+    }
+
+    /// What the provider refused on the index pages of the projects this resolution read
+    /// (not of pages the fetcher read ahead for nothing, which would depend on timing).
+    fn provider_warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.provider.warnings();
+        for name in self.candidates.borrow().keys() {
+            out.extend(self.provider.project_warnings(name));
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Keeps a provider answer: dependencies, or why they could not be read.
@@ -395,53 +524,19 @@ impl<'a> Solver<'a> {
         Ok(result)
     }
 
-    /// Fetches, in parallel, what the resolver will most likely ask next: the versions of
-    /// every new dependency and the metadata of the version it will probably pick. Index
-    /// round trips and sandbox runs then overlap instead of queueing one by one. A wrong
-    /// guess costs only the fetch; failures are left for the real request to report.
+    /// Tells the fetcher what the resolver will most likely ask next: every dependency
+    /// just learnt, with the range and extras asked (it fetches their versions, the likely
+    /// version's metadata, and so on down the graph, on its workers). Returns at once.
     fn prefetch(&self, deps: &BTreeMap<Node, Set>) {
-        let names: Vec<&str> = deps
-            .keys()
-            .filter_map(Node::project)
-            .filter(|n| !self.candidates.borrow().contains_key(*n) && !self.direct.contains_key(*n))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let provider = self.provider;
-        let listed = parallel(&names, |name| provider.versions(name).ok());
-        for (name, versions) in names.iter().zip(listed) {
-            if let Some(v) = versions {
-                self.store_candidates(name, v);
-            }
-        }
-        let mut wanted: Vec<(String, Version, Vec<DistFile>)> = Vec::new();
         for (node, range) in deps {
-            let Some(name) = node.project() else { continue };
-            let Ok(Some(version)) = self.choose_version(node, range) else {
-                continue;
+            let extras = match node {
+                Node::Extra(_, e) => BTreeSet::from([e.clone()]),
+                _ => BTreeSet::new(),
             };
-            let key = (name.to_string(), version.clone());
-            if self.metadata.borrow().contains_key(&key)
-                || wanted.iter().any(|w| w.0 == name && w.1 == version)
-            {
-                continue;
-            }
-            let candidates = self.candidates.borrow().get(name).cloned();
-            if let Some(c) = candidates.and_then(|c| {
-                c.iter()
-                    .find(|c| c.version == version)
-                    .map(|c| c.usable.clone())
-            }) {
-                wanted.push((name.to_string(), version, c));
-            }
-        }
-        let fetched = parallel(&wanted, |(name, version, files)| {
-            provider.metadata(name, version, files)
-        });
-        for ((name, version, files), result) in wanted.iter().zip(fetched) {
-            if !matches!(result, Err(Error::Index { .. })) {
-                let file = files.first().map(|f| f.filename.as_str()).unwrap_or("?");
-                let _ = self.record_metadata(name, version, file, result);
+            if let Some(name) = node.project() {
+                if !self.direct.contains_key(name) {
+                    self.fetcher.hint(name, range, extras);
+                }
             }
         }
     }
@@ -450,87 +545,6 @@ impl<'a> Solver<'a> {
         match self.constraints.get(name) {
             Some(c) => set.intersection(c),
             None => set,
-        }
-    }
-
-    /// The dependencies `requirements` add for `extras` (an empty slice: the base ones;
-    /// otherwise only those the extras switch on).
-    fn add_requirements(
-        &self,
-        from: (&Node, &Version),
-        owner: &str,
-        requirements: &[String],
-        extra: Option<&str>,
-        deps: &mut BTreeMap<Node, Set>,
-        edges: &mut Vec<Edge>,
-    ) {
-        let extras: Vec<ExtraName> = extra
-            .and_then(|e| ExtraName::from_str(e).ok())
-            .into_iter()
-            .collect();
-        for text in requirements {
-            let req = match parse_requirement(text) {
-                Ok(r) => r,
-                Err(e) => match salvage(text) {
-                    // pip's and uv's parsers still take the project from legacy text such
-                    // as `pytz (>dev)`; so does the lock, without the unusable version.
-                    Some(r) => {
-                        self.warn(format!(
-                            "{owner} {}: requirement `{text}` is not PEP 508 ({e}); using `{r}` without its version constraint",
-                            from.1
-                        ));
-                        r
-                    }
-                    None => {
-                        self.warn(format!(
-                            "{owner} {}: ignoring requirement `{text}` ({e})",
-                            from.1
-                        ));
-                        continue;
-                    }
-                },
-            };
-            let wanted = req.marker.evaluate(&self.markers, &extras);
-            let base = req.marker.evaluate(&self.markers, &[]);
-            if !wanted || (extra.is_some() && base) {
-                continue;
-            }
-            let set = match specifier_set(&req) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.warn(format!(
-                        "{owner} {}: ignoring requirement `{text}` ({e})",
-                        from.1
-                    ));
-                    continue;
-                }
-            };
-            let name = normalize_name(req.name.as_ref());
-            let marker = req.marker.clone().simplify_extras(&extras);
-            let mut targets = Vec::new();
-            if name != owner || !req.extras.is_empty() {
-                if name != owner {
-                    targets.push(Node::Base(name.clone()));
-                }
-                for e in &req.extras {
-                    targets.push(Node::Extra(name.clone(), normalize_name(e.as_ref())));
-                }
-            }
-            for node in targets {
-                // An extra of the project itself is at the same version.
-                let set = if name == owner {
-                    Ranges::singleton(from.1.clone())
-                } else {
-                    self.constrained(&name, set.clone())
-                };
-                let slot = deps.entry(node.clone()).or_insert_with(Ranges::full);
-                *slot = slot.intersection(&set);
-                edges.push(Edge {
-                    to: node,
-                    marker: marker.clone(),
-                    origin: None,
-                });
-            }
         }
     }
 }
@@ -568,24 +582,36 @@ impl DependencyProvider for Solver<'_> {
     type VS = Set;
     type M = String;
     type Err = Error;
-    type Priority = (bool, u32, Reverse<usize>);
+    type Priority = (bool, bool, bool, Reverse<usize>, bool);
 
     fn prioritize(
         &self,
         package: &Node,
         range: &Set,
-        stats: &PackageResolutionStatistics,
+        _stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
-        // Pinned packages first (they cannot branch), then the most conflicted, then the
-        // ones with the fewest known versions.
-        let known = package
+        // Pinned packages first (they cannot branch); then projects an earlier attempt had
+        // to walk (`early`), and what kept rejecting them after all others (`late`); then
+        // the order projects were met, breadth-first from your requirements, as pip and uv
+        // go; a project before its own extras, so an extra finds its project decided and
+        // takes that version (see `choose_version`). Only the inputs and the index's
+        // contents shape this, never how fast an answer came back.
+        let discovered = package
             .project()
-            .and_then(|n| self.candidates.borrow().get(n).map(|c| c.len()))
+            .and_then(|n| self.discovered.borrow().get(n).copied())
             .unwrap_or(usize::MAX);
+        let late = package
+            .project()
+            .is_some_and(|n| self.late.borrow().contains(n));
+        let early = package
+            .project()
+            .is_some_and(|n| self.early.borrow().contains(n));
         (
             pinned_version(range).is_some(),
-            stats.conflict_count(),
-            Reverse(known),
+            early,
+            !late,
+            Reverse(discovered),
+            !matches!(package, Node::Extra(..)),
         )
     }
 
@@ -594,36 +620,40 @@ impl DependencyProvider for Solver<'_> {
             return Ok(Some(Version::new([0u64])));
         };
         let candidates = self.candidates(name)?;
-        // PEP 592: a yanked version only for an exact pin (`==V`, which covers `V+local`).
-        let pinned = pinned_version(range);
-        let lowest = match self.request.strategy {
-            Strategy::Highest => false,
-            Strategy::Lowest => true,
-            Strategy::LowestDirect => self.root_names.contains(name),
+        let lowest = candidates::lowest_first(self.request, name, &self.root_names);
+        // An extra is its project at the same version: take the version the project was
+        // decided at. Choosing on its own, an extra would try the newest version, learn
+        // that only its base's version fits, and try the next, walking through the whole
+        // history one metadata fetch at a time.
+        let decided = match package {
+            Node::Extra(..) => self.decided.borrow().get(name).cloned(),
+            _ => None,
         };
-        // Candidates are newest first; the lowest strategies walk them the other way.
-        let mut fits: Vec<&Candidate> = candidates
-            .iter()
-            .filter(|c| range.contains(&c.version))
-            .filter(|c| !c.yanked || pinned.as_ref() == Some(&c.version.clone().without_local()))
-            .collect();
-        if lowest {
-            fits.reverse();
-        }
-        if let Some(preferred) = self.request.preferences.get(name) {
-            if let Some(c) = fits.iter().find(|c| &c.version == preferred) {
-                return Ok(Some(c.version.clone()));
+        let mut prefer: Vec<&Version> = decided.iter().collect();
+        prefer.extend(self.request.preferences.get(name));
+        let chosen = candidates::pick(&candidates, range, self.request, lowest, &prefer)
+            .map(|c| c.version.clone());
+        if let (Node::Base(_), Some(version)) = (package, &chosen) {
+            self.decided
+                .borrow_mut()
+                .insert(name.to_string(), version.clone());
+            let tries = {
+                let mut tries = self.tries.borrow_mut();
+                let slot = tries.entry(name.to_string()).or_default();
+                slot.insert(version.clone());
+                slot.len()
+            };
+            let fits = candidates::fitting(&candidates, range, lowest);
+            self.fetcher.batch(name, &fits, version, tries);
+            let early = self.early.borrow().contains(name);
+            if tries > WALK_LIMIT && !early && self.restarts.get() < MAX_RESTARTS {
+                *self.restart.borrow_mut() = Some(name.to_string());
+                return Err(Error::Internal {
+                    detail: format!("start over with {name} early"),
+                });
             }
         }
-        let chosen = if self.request.prerelease {
-            fits.first()
-        } else {
-            // Pre-releases only where no final release fits (pip's rule).
-            fits.iter()
-                .find(|c| !c.version.any_prerelease())
-                .or_else(|| fits.first())
-        };
-        Ok(chosen.map(|c| c.version.clone()))
+        Ok(chosen)
     }
 
     fn get_dependencies(
@@ -665,7 +695,20 @@ impl DependencyProvider for Solver<'_> {
                     }
                 }
             }
-            Node::Base(name) | Node::Extra(name, _) => {
+            Node::Extra(name, e) => {
+                for to in [
+                    Node::Base(name.clone()),
+                    Node::ExtraDeps(name.clone(), e.clone()),
+                ] {
+                    deps.insert(to.clone(), Ranges::singleton(version.clone()));
+                    edges.push(Edge {
+                        to,
+                        marker: MarkerTree::TRUE,
+                        origin: None,
+                    });
+                }
+            }
+            Node::Base(name) | Node::ExtraDeps(name, _) => {
                 let meta = match self.metadata(name, version)? {
                     Ok(m) => m,
                     Err(detail) => return Err(Error::NoMetadata { detail }),
@@ -678,16 +721,10 @@ impl DependencyProvider for Solver<'_> {
                     }
                 }
                 let extra = match package {
-                    Node::Extra(_, e) => {
+                    Node::ExtraDeps(_, e) => {
                         if !meta.provides_extra.iter().any(|p| normalize_name(p) == *e) {
                             self.warn(format!("{name} {version} does not provide the extra `{e}`"));
                         }
-                        deps.insert(Node::Base(name.clone()), Ranges::singleton(version.clone()));
-                        edges.push(Edge {
-                            to: Node::Base(name.clone()),
-                            marker: MarkerTree::TRUE,
-                            origin: None,
-                        });
                         Some(e.as_str())
                     }
                     _ => None,
@@ -700,6 +737,31 @@ impl DependencyProvider for Solver<'_> {
                     &mut deps,
                     &mut edges,
                 );
+                // What the project itself requires holds for its extras too.
+                let mut implied = BTreeMap::new();
+                if extra.is_some() {
+                    let base = (&Node::Base(name.clone()), version);
+                    let mut unused = Vec::new();
+                    self.add_requirements(
+                        base,
+                        name,
+                        &meta.requires_dist,
+                        None,
+                        &mut implied,
+                        &mut unused,
+                    );
+                }
+                tie_extras_to_bases(&mut deps, &implied);
+            }
+        }
+        self.required
+            .borrow_mut()
+            .insert((package.clone(), version.clone()), deps.clone());
+        {
+            let mut discovered = self.discovered.borrow_mut();
+            for name in deps.keys().filter_map(Node::project) {
+                let next = discovered.len();
+                discovered.entry(name.to_string()).or_insert(next);
             }
         }
         {

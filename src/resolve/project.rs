@@ -26,6 +26,7 @@ use super::RootRequirement;
 use crate::error::{Error, Result};
 use crate::inspect::Inspector;
 use crate::metadata::{normalize_name, parse_requirement};
+use crate::sandbox::Target;
 use crate::static_meta::{parse_pyproject, with_extra_marker};
 
 /// Largest `pyproject.toml` read.
@@ -81,6 +82,38 @@ impl Project {
     /// Reads the project in `dir`: statically when its `[project]` table declares its
     /// dependencies, otherwise through `inspector` (the sandbox).
     pub fn read(dir: &Path, inspector: &Inspector) -> Result<Self> {
+        Self::read_for(dir, inspector, inspector.options().target)
+    }
+
+    /// [`Project::read`] for a universal lock: a project whose dependencies come from its
+    /// build is evaluated as each of `targets` (its `setup.py` may choose dependencies by
+    /// `sys.platform`, `os.name` or `platform.machine()`), and a requirement that only some
+    /// platforms' builds ask for gets the marker of those platforms
+    /// (`pywin32 ; sys_platform == 'win32' and platform_machine == 'AMD64'`). A static
+    /// `[project]` table is read once.
+    pub fn read_for_targets(dir: &Path, inspector: &Inspector, targets: &[Target]) -> Result<Self> {
+        let Some((first_target, others)) = targets.split_first() else {
+            return Self::read(dir, inspector);
+        };
+        let mut first = Self::read_for(dir, inspector, *first_target)?;
+        if !first.method.starts_with("sandbox") || others.is_empty() {
+            return Ok(first);
+        }
+        let mut answers = vec![(*first_target, first.requires.clone())];
+        for t in others {
+            let other = Self::read_for(dir, inspector, *t)?;
+            for w in other.warnings {
+                if !first.warnings.contains(&w) {
+                    first.warnings.push(w);
+                }
+            }
+            answers.push((*t, other.requires));
+        }
+        first.requires = requirements_by_target(&answers)?;
+        Ok(first)
+    }
+
+    fn read_for(dir: &Path, inspector: &Inspector, target: Target) -> Result<Self> {
         let usage = |detail: String| Error::Usage {
             detail: format!("{}: {detail}", dir.display()),
         };
@@ -119,7 +152,7 @@ impl Project {
                 warnings: Vec::new(),
             });
         }
-        let report = inspector.inspect_report(dir);
+        let report = inspector.inspect_report_for(dir, target);
         let meta = report.outcome.map_err(|e| match e {
             // The machine, not the project: keep the error (and its exit status).
             Error::Runtime { .. }
@@ -314,6 +347,48 @@ fn static_project(text: &str) -> Option<Result<StaticProject>> {
         extras.push(normalized);
     }
     Some(Ok((name, requires, extras, table.requires_python)))
+}
+
+/// The requirements of every target's answer, each with the marker of the targets that
+/// asked for it (none when all did), in the order they first appear.
+fn requirements_by_target(answers: &[(Target, Vec<String>)]) -> Result<Vec<String>> {
+    let mut order: Vec<&String> = Vec::new();
+    let mut asked: std::collections::BTreeMap<&String, BTreeSet<Target>> = Default::default();
+    for (target, requires) in answers {
+        for r in requires {
+            if !asked.contains_key(r) {
+                order.push(r);
+            }
+            asked.entry(r).or_default().insert(*target);
+        }
+    }
+    let mut out = Vec::new();
+    for text in order {
+        let targets = &asked[text];
+        if targets.len() == answers.len() {
+            out.push(text.clone());
+            continue;
+        }
+        let mut req = parse_requirement(text).map_err(|e| Error::Usage {
+            detail: format!("`{text}` is not a PEP 508 requirement: {e}"),
+        })?;
+        // The marker of those platforms among all of them (the Python version is invisible
+        // to the build, so only the platform's dimensions can decide).
+        let all: Vec<Target> = answers.iter().map(|(t, _)| *t).collect();
+        let platforms = super::matrix::Matrix::new(&all, &[(3, 12, 0)])?;
+        let set: BTreeSet<usize> = platforms
+            .envs()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| targets.contains(&e.target))
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(only) = super::matrix::marker_for(&set, &platforms, None) {
+            req.marker.and(only);
+        }
+        out.push(req.to_string());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -17,27 +17,29 @@
 //! (`files/<sha256>/<file name>`, `metadata-files/<sha256>.metadata`) are made only of
 //! hex digits and validated file names.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 
 use super::direct::{DirectDist, DirectLocation, DirectRef};
+use super::TargetEnv;
 use crate::dirs::CacheDir;
 use crate::dist_cache::{DistCache, MAX_METADATA_FILE};
 use crate::error::{Error, Result};
+use crate::index::range::RangeRead;
 use crate::index::{
-    merge_pages, DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, Sha256Hex,
-    UploadTime, MAX_DOWNLOAD,
+    merge_pages, DistFilename, IndexClient, ListedFile, MetadataFile, ProjectPage, RawPage,
+    Sha256Hex, UploadTime, MAX_DOWNLOAD,
 };
 use crate::inspect::{hash_file, Inspector, Options};
 use crate::metadata::{normalize_name, CoreMetadata};
 use crate::observe::{Behaviour, Severity};
-use crate::sandbox::{runtime, Notify};
+use crate::sandbox::{runtime, Notify, Target};
 
 /// One distribution file of a version, as the index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +113,45 @@ pub struct DistMetadata {
     pub method: String,
     /// Anything worth a reader's attention.
     pub warnings: Vec<String>,
+    /// How far the bytes it was read from were checked against a hash.
+    pub integrity: Integrity,
     /// What the file's build code tried, when build code ran for this answer.
     pub behaviour: Option<Behaviour>,
+}
+
+/// How far the bytes an answer was read from were checked against a hash: what the lock
+/// rests on when the index is not trusted to serve consistent files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Integrity {
+    /// Read from the distribution file itself, checked against the sha256 the lock pins
+    /// (a wheel's METADATA, an sdist's static metadata or build).
+    #[default]
+    File,
+    /// A PEP 658 metadata file checked against the sha256 the index states for it.
+    MetadataFileHash,
+    /// A PEP 658 metadata file the index states no sha256 for: checked against nothing.
+    MetadataFileUnhashed,
+    /// A wheel's METADATA read with HTTP range requests: part of the file, which no hash
+    /// can check (the wheel's sha256 covers the whole file).
+    RangeRead,
+}
+
+impl Integrity {
+    /// Whether the bytes were checked against a stated sha256.
+    pub fn verified(self) -> bool {
+        matches!(self, Self::File | Self::MetadataFileHash)
+    }
+
+    /// The name used in reports: `file-sha256`, `metadata-file-sha256`,
+    /// `unhashed-metadata-file`, `range-read`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file-sha256",
+            Self::MetadataFileHash => "metadata-file-sha256",
+            Self::MetadataFileUnhashed => "unhashed-metadata-file",
+            Self::RangeRead => "range-read",
+        }
+    }
 }
 
 /// The two questions a resolver asks. Implement it to feed sdistill's resolver from
@@ -120,11 +159,29 @@ pub struct DistMetadata {
 pub trait MetadataProvider: Send + Sync {
     /// Every version of `name` (normalized) the source knows, with its files.
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>>;
-    /// The dependencies of one version, from `files` (usable ones, best first).
-    fn metadata(&self, name: &str, version: &Version, files: &[DistFile]) -> Result<DistMetadata>;
-    /// What the source refused so far (files that were not what they claimed), for the
-    /// lock's warnings: a refused file is never used, but never dropped silently either.
+    /// [`MetadataProvider::versions`], shared: a provider that keeps its answers (a
+    /// project can list thousands of files) hands out the same list instead of a copy.
+    fn versions_shared(&self, name: &str) -> Result<Arc<Vec<ProjectVersion>>> {
+        self.versions(name).map(Arc::new)
+    }
+    /// The dependencies of one version on `target`, from `files` (usable ones, best
+    /// first). The target matters for an sdist whose build code must run: its `setup.py`
+    /// may choose dependencies by platform, and is run as `target`.
+    fn metadata(
+        &self,
+        name: &str,
+        version: &Version,
+        files: &[DistFile],
+        target: &TargetEnv,
+    ) -> Result<DistMetadata>;
+    /// What the source refused so far that belongs to no project, for the lock's warnings.
     fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What the source refused on `name`'s pages (files that were not what they claimed),
+    /// for the lock's warnings: a refused file is never used, but never dropped silently
+    /// either. Asked only for the projects a resolution read.
+    fn project_warnings(&self, _name: &str) -> Vec<String> {
         Vec::new()
     }
     /// Fetches the file of a direct reference (`name @ URL`), checks or computes its
@@ -161,14 +218,32 @@ pub struct IndexProvider {
     indexes: Vec<IndexClient>,
     cache_root: PathBuf,
     offline: bool,
+    /// Use only metadata whose bytes were checked against a stated sha256: no range reads,
+    /// no PEP 658 file without a hash (`--verified-metadata-only`).
+    verified_only: bool,
+    /// Read wheels' METADATA with range requests where the server allows.
+    range_reads: bool,
     inspector: Inspector,
     notify: Notify,
-    pages: Mutex<BTreeMap<String, Vec<ProjectVersion>>>,
-    refused: Mutex<BTreeSet<String>>,
+    pages: Mutex<BTreeMap<String, Arc<Vec<ProjectVersion>>>>,
+    /// Refused index files, by project.
+    refused: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Answers computed in this process, by file sha256 and — for answers the sandbox
+    /// computed, which hold only for the platform it imitated — target. A universal lock
+    /// asks for the same file once per environment.
+    answers: Mutex<HashMap<AnswerKey, Result<DistMetadata>>>,
     counters: [AtomicUsize; 5],
     /// The behaviour report of every sdist whose build code ran, answer or not.
     behaviours: Mutex<Vec<(String, Behaviour)>>,
 }
+
+/// A file's sha256, and the target when the answer holds for that target only.
+type AnswerKey = (Sha256Hex, Option<Target>);
+
+/// Wheels at least this large have their METADATA read with range requests (when allowed
+/// and the server serves ranges); smaller ones are downloaded whole, which costs about as
+/// much as the two or three requests of a range read and is checked against the sha256.
+const RANGE_READ_MIN: u64 = 256 * 1024;
 
 /// Largest file a direct reference without a stated hash may download.
 const MAX_DIRECT_FILE: u64 = 4 * 1024 * 1024 * 1024;
@@ -196,13 +271,37 @@ impl IndexProvider {
             indexes,
             cache_root,
             offline,
+            verified_only: false,
+            range_reads: true,
             inspector: Inspector::new(options),
             notify,
             pages: Mutex::new(BTreeMap::new()),
-            refused: Mutex::new(BTreeSet::new()),
+            refused: Mutex::new(BTreeMap::new()),
+            answers: Mutex::new(HashMap::new()),
             counters: Default::default(),
             behaviours: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Uses only metadata whose bytes were checked against a stated sha256: a wheel is
+    /// downloaded rather than read with range requests, and a PEP 658 file the index gives
+    /// no hash for is not used.
+    pub fn set_verified_only(&mut self, on: bool) {
+        self.verified_only = on;
+    }
+
+    /// Allows (the default) or forbids reading wheels' METADATA with range requests.
+    pub fn set_range_reads(&mut self, on: bool) {
+        self.range_reads = on;
+    }
+
+    /// What the HTTP clients did so far (requests, retries, range reads).
+    pub fn net_stats(&self) -> crate::index::NetSummary {
+        let mut all = crate::index::NetSummary::default();
+        for index in &self.indexes {
+            all.add(&index.net_stats());
+        }
+        all
     }
 
     /// Every sdist evaluated so far whose build code's behaviour reached `level` (file
@@ -260,16 +359,17 @@ impl IndexProvider {
     /// project names never become paths).
     fn page_cache_name(index: &IndexClient, name: &PackageName) -> String {
         let key = hex::encode(Sha256::digest(format!("{}\0{name}", index.base_url())));
-        format!("{}.json", &key[..32])
+        format!("{}.page", &key[..32])
     }
 
-    /// The validated files of `name` on `index`. The page is cached as listed, so a cached
-    /// page goes through the same validation as a fresh one.
+    /// The validated files of `name` on `index`. The page is cached as the index served it
+    /// (a line saying `json` or `html`, then the body), so a cached page is parsed and
+    /// validated exactly like a fresh one, and keeping it costs no re-serialization.
     fn project_files(&self, index: &IndexClient, name: &PackageName) -> Result<ProjectPage> {
         let pages = self.cache_sub(&["index-pages"])?;
         let file = Self::page_cache_name(index, name);
-        let listing: Vec<ListedFile> = if self.offline {
-            let text = pages
+        let raw = if self.offline {
+            let bytes = pages
                 .read(&file, MAX_CACHED_PAGE)
                 .map_err(|_| Error::Index {
                     detail: format!(
@@ -277,24 +377,57 @@ impl IndexProvider {
                     index.url()
                 ),
                 })?;
-            serde_json::from_slice(&text).map_err(|e| Error::Index {
-                detail: format!(
-                    "{}: unreadable cached index page: {e}",
-                    pages.path().join(&file).display()
-                ),
-            })?
-        } else {
-            let listing = index.listing(name, None)?;
-            self.count(0);
-            if let Ok(bytes) = serde_json::to_vec(&listing) {
-                let _ = pages.write_atomic(&file, &bytes);
+            let text = String::from_utf8_lossy(&bytes);
+            match text.split_once('\n') {
+                Some(("json", body)) => Some(RawPage {
+                    json: true,
+                    body: body.to_string(),
+                }),
+                Some(("html", body)) => Some(RawPage {
+                    json: false,
+                    body: body.to_string(),
+                }),
+                Some(("none", _)) => None,
+                _ => {
+                    return Err(Error::Index {
+                        detail: format!(
+                            "{}: unreadable cached index page",
+                            pages.path().join(&file).display()
+                        ),
+                    })
+                }
             }
-            listing
+        } else {
+            let raw = index.page(name, None)?;
+            self.count(0);
+            let kept = match &raw {
+                Some(p) => format!("{}\n{}", if p.json { "json" } else { "html" }, p.body),
+                None => "none\n".to_string(),
+            };
+            // A warm lock reads the same pages again: rewriting hundreds of megabytes of
+            // unchanged pages would cost more than reading them.
+            let same_len = pages
+                .open(&file)
+                .and_then(|f| f.metadata())
+                .is_ok_and(|m| m.len() == kept.len() as u64);
+            let unchanged = same_len
+                && pages
+                    .read(&file, MAX_CACHED_PAGE)
+                    .is_ok_and(|old| old == kept.as_bytes());
+            if !unchanged {
+                let _ = pages.write_atomic(&file, kept.as_bytes());
+            }
+            raw
+        };
+        let listing: Vec<ListedFile> = match &raw {
+            Some(page) => index.parse_page(name, page)?,
+            None => Vec::new(),
         };
         let page = ProjectPage::from_listing(name, listing);
         if let Ok(mut refused) = self.refused.lock() {
+            let mine = refused.entry(normalize_name(name.as_ref())).or_default();
             for r in &page.refused {
-                refused.insert(format!("{}: {r}", index.url()));
+                mine.insert(format!("{}: {r}", index.url()));
             }
         }
         Ok(page)
@@ -364,6 +497,7 @@ impl IndexProvider {
         file: &DistFile,
         method: &str,
         warnings: Vec<String>,
+        integrity: Integrity,
     ) -> DistMetadata {
         DistMetadata {
             requires_dist: core.requires_dist,
@@ -372,18 +506,35 @@ impl IndexProvider {
             filename: file.filename.to_string(),
             method: method.to_string(),
             warnings,
+            integrity,
             behaviour: None,
         }
     }
 
-    fn metadata_from(&self, file: &DistFile) -> Result<DistMetadata> {
-        if let Some(meta) = file.core_metadata.as_ref().filter(|_| file.is_wheel()) {
+    fn metadata_from(&self, file: &DistFile, target: Target) -> Result<DistMetadata> {
+        let usable_file = |m: &&MetadataFile| !self.verified_only || m.sha256.is_some();
+        if let Some(meta) = file
+            .core_metadata
+            .as_ref()
+            .filter(|_| file.is_wheel())
+            .filter(usable_file)
+        {
             match self.metadata_file(file, meta) {
                 Ok(text) => {
                     let label = format!("{}.metadata", file.filename);
                     let core = CoreMetadata::parse(&text, &label)?;
                     let warnings = core.validate(&label)?;
-                    return Ok(Self::from_core(core, file, "metadata-file", warnings));
+                    let integrity = match meta.sha256 {
+                        Some(_) => Integrity::MetadataFileHash,
+                        None => Integrity::MetadataFileUnhashed,
+                    };
+                    return Ok(Self::from_core(
+                        core,
+                        file,
+                        "metadata-file",
+                        warnings,
+                        integrity,
+                    ));
                 }
                 // A broken metadata file is not the end: the wheel itself has METADATA.
                 Err(e) if !self.offline => self.notify.say(&format!(
@@ -393,12 +544,13 @@ impl IndexProvider {
                 Err(e) => return Err(e),
             }
         }
-        let path = self.local_file(file)?;
-        if !file.is_wheel() {
-            self.notify
-                .say(&format!("reading metadata of {}", file.filename));
+        if file.is_wheel() {
+            return self.wheel_metadata(file);
         }
-        let report = self.inspector.inspect_report(&path);
+        let path = self.local_file(file)?;
+        self.notify
+            .say(&format!("reading metadata of {}", file.filename));
+        let report = self.inspector.inspect_report_for(&path, target);
         if let (Some(seen), Ok(mut all)) = (&report.behaviour, self.behaviours.lock()) {
             all.push((file.filename.to_string(), seen.clone()));
         }
@@ -413,8 +565,130 @@ impl IndexProvider {
             filename: file.filename.to_string(),
             method: meta.method.as_str().to_string(),
             warnings: report.warnings,
+            integrity: Integrity::File,
             behaviour: report.behaviour,
         })
+    }
+
+    /// A wheel's METADATA: kept from an earlier download (by the wheel's sha256), read
+    /// with range requests (unless verified metadata is required, the wheel is small, or
+    /// it is in the cache already), or from the downloaded, sha256-checked wheel.
+    fn wheel_metadata(&self, file: &DistFile) -> Result<DistMetadata> {
+        // Both names are hex digests: nothing from the index becomes a path.
+        let verified = self.cache_sub(&["wheel-metadata"])?;
+        let verified_name = format!("{}.metadata", file.sha256);
+        if let Ok(bytes) = verified.read(&verified_name, MAX_METADATA_FILE) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            return self.wheel_answer(file, &text, "wheel", Integrity::File);
+        }
+        let downloaded = self
+            .cache_sub(&["files", file.sha256.as_str()])?
+            .is_file(file.filename.as_str());
+        let big_enough = file.size.is_none_or(|s| s >= RANGE_READ_MIN);
+        if self.range_reads && !self.verified_only && !downloaded && big_enough {
+            if let Some(answer) = self.wheel_metadata_by_range(file)? {
+                return Ok(answer);
+            }
+        }
+        let path = self.local_file(file)?;
+        let (_, text) =
+            crate::archive::read_wheel_metadata(&path, &self.inspector.options().limits)?;
+        let answer = self.wheel_answer(file, &text, "wheel", Integrity::File);
+        if answer.is_ok() {
+            let _ = verified.write_atomic(&verified_name, text.as_bytes());
+        }
+        answer
+    }
+
+    /// The METADATA of a wheel read with range requests (cached under a digest of its URL
+    /// and sha256, apart from verified metadata: where the bytes came from is part of the
+    /// key, so another index's lock never reads them). `None` when the read was declined:
+    /// the caller downloads the wheel.
+    fn wheel_metadata_by_range(&self, file: &DistFile) -> Result<Option<DistMetadata>> {
+        let url = crate::index::url_without_credentials(&file.url)
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let key = hex::encode(Sha256::digest(format!("{url}\0{}", file.sha256)));
+        let cache = self.cache_sub(&["range-metadata"])?;
+        let name = format!("{key}.metadata");
+        if let Ok(bytes) = cache.read(&name, MAX_METADATA_FILE) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            return self
+                .wheel_answer(file, &text, "wheel-range", Integrity::RangeRead)
+                .map(Some);
+        }
+        if self.offline {
+            return Ok(None);
+        }
+        let limits = &self.inspector.options().limits;
+        match self
+            .http()?
+            .wheel_metadata_by_range(&file.url, file.size, limits)
+        {
+            // The requests covered the whole (small) wheel: it is checked like a download.
+            RangeRead::Read {
+                text,
+                whole: Some(sha),
+                ..
+            } => {
+                if sha != file.sha256 {
+                    return Err(Error::Index {
+                        detail: format!(
+                            "{}: sha256 {sha} does not match the index's {}",
+                            crate::index::redact_url(&file.url),
+                            file.sha256
+                        ),
+                    });
+                }
+                let answer = self.wheel_answer(file, &text, "wheel", Integrity::File);
+                if answer.is_ok() {
+                    let verified = self.cache_sub(&["wheel-metadata"])?;
+                    let _ = verified.write_atomic(&format!("{sha}.metadata"), text.as_bytes());
+                }
+                answer.map(Some)
+            }
+            RangeRead::Read { text, .. } => {
+                self.notify.say(&format!(
+                    "{}: METADATA read with range requests",
+                    file.filename
+                ));
+                let answer = self.wheel_answer(file, &text, "wheel-range", Integrity::RangeRead);
+                if answer.is_ok() {
+                    let _ = cache.write_atomic(&name, text.as_bytes());
+                }
+                answer.map(Some)
+            }
+            RangeRead::Declined(why) => {
+                self.notify.say(&format!(
+                    "{}: no range read ({why}); downloading it",
+                    file.filename
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Dependencies from a wheel's METADATA text, checked like any answer: parsed and
+    /// validated, extras normalized, and the name and version those of the file name.
+    fn wheel_answer(
+        &self,
+        file: &DistFile,
+        text: &str,
+        method: &str,
+        integrity: Integrity,
+    ) -> Result<DistMetadata> {
+        let label = format!("{}: METADATA", file.filename);
+        let mut core = CoreMetadata::parse(text, &label)?;
+        let warnings = core.validate(&label)?;
+        crate::static_meta::normalize_extras(&mut core);
+        crate::identity::check(
+            Some(file.filename.as_str()),
+            &[],
+            &core.name,
+            &core.version,
+            &[],
+        )?;
+        Ok(Self::from_core(core, file, method, warnings, integrity))
     }
 }
 
@@ -506,12 +780,16 @@ impl IndexProvider {
 
 impl MetadataProvider for IndexProvider {
     fn versions(&self, name: &str) -> Result<Vec<ProjectVersion>> {
+        self.versions_shared(name).map(|v| v.as_ref().clone())
+    }
+
+    fn versions_shared(&self, name: &str) -> Result<Arc<Vec<ProjectVersion>>> {
         let name = normalize_name(name);
         if let Some(found) = self.pages.lock().ok().and_then(|p| p.get(&name).cloned()) {
             return Ok(found);
         }
         let Some(project) = crate::dist_filename::project_name(&name) else {
-            return Ok(Vec::new());
+            return Ok(Arc::new(Vec::new()));
         };
         let mut by_version: BTreeMap<Version, Vec<DistFile>> = BTreeMap::new();
         let pages = self
@@ -541,23 +819,51 @@ impl MetadataProvider for IndexProvider {
                 index: index_urls.get(position).cloned().flatten(),
             });
         }
-        let versions: Vec<ProjectVersion> = by_version
-            .into_iter()
-            .map(|(version, files)| ProjectVersion { version, files })
-            .collect();
+        let versions: Arc<Vec<ProjectVersion>> = Arc::new(
+            by_version
+                .into_iter()
+                .map(|(version, files)| ProjectVersion { version, files })
+                .collect(),
+        );
         if let Ok(mut pages) = self.pages.lock() {
             pages.insert(name, versions.clone());
         }
         Ok(versions)
     }
 
-    fn metadata(&self, name: &str, version: &Version, files: &[DistFile]) -> Result<DistMetadata> {
+    fn metadata(
+        &self,
+        name: &str,
+        version: &Version,
+        files: &[DistFile],
+        target: &TargetEnv,
+    ) -> Result<DistMetadata> {
         let Some(first) = files.first() else {
             return Err(Error::NoMetadata {
                 detail: format!("{name} {version} has no usable file"),
             });
         };
-        self.metadata_from(first)
+        let sandbox_target = target.target;
+        let known = |key: &AnswerKey| self.answers.lock().ok().and_then(|a| a.get(key).cloned());
+        let any = (first.sha256.clone(), None);
+        let mine = (first.sha256.clone(), Some(sandbox_target));
+        if let Some(answer) = known(&any).or_else(|| known(&mine)) {
+            return answer;
+        }
+        let answer = self.metadata_from(first, sandbox_target);
+        let key = match &answer {
+            // Only the sandbox sees the target: every other answer holds for all.
+            Ok(m) if !m.method.starts_with("sandbox") => Some(any),
+            Ok(_) => Some(mine),
+            // The network, the runtime or a directory may work next time.
+            Err(Error::Index { .. } | Error::Io { .. } | Error::Runtime { .. })
+            | Err(Error::UnsafeDirectory { .. }) => None,
+            Err(_) => Some(mine),
+        };
+        if let (Some(key), Ok(mut answers)) = (key, self.answers.lock()) {
+            answers.insert(key, answer.clone());
+        }
+        answer
     }
 
     fn direct(&self, reference: &DirectRef) -> Result<DirectDist> {
@@ -619,15 +925,17 @@ impl MetadataProvider for IndexProvider {
                 filename: reference.filename.to_string(),
                 method: meta.method.as_str().to_string(),
                 warnings: report.warnings,
+                integrity: Integrity::File,
                 behaviour: report.behaviour,
             },
         })
     }
 
-    fn warnings(&self) -> Vec<String> {
+    fn project_warnings(&self, name: &str) -> Vec<String> {
         self.refused
             .lock()
-            .map(|r| r.iter().cloned().collect())
+            .ok()
+            .and_then(|r| r.get(name).map(|w| w.iter().cloned().collect()))
             .unwrap_or_default()
     }
 }

@@ -98,6 +98,10 @@ pub struct LockRequest {
     pub only_binary: NameSet,
     /// Versions to keep when they still fit (the previous lock's pins).
     pub preferences: BTreeMap<String, Version>,
+    /// Versions to keep where their marker holds (a previous universal lock's pins, which
+    /// may pin a project at several versions for different environments); where one holds
+    /// it wins over [`LockRequest::preferences`].
+    pub marked_preferences: Vec<(String, Version, MarkerTree)>,
     /// Newest or oldest versions first.
     pub strategy: Strategy,
     /// Only files uploaded before this instant (`--exclude-newer`); a file whose upload
@@ -151,8 +155,8 @@ pub struct LockedPackage {
     pub via: Vec<String>,
     /// The marker under which it is needed, when only some environments need it.
     pub marker: Option<MarkerTree>,
-    /// Which file answered its dependencies, and how (`metadata-file`, `sandbox-egg-info`, ...).
-    pub metadata_source: Option<(String, String)>,
+    /// Which file answered its dependencies, how, and how far its bytes were checked.
+    pub metadata_source: Option<MetadataSource>,
     /// The pinned projects it depends on.
     pub dependencies: Vec<LockedDependency>,
     /// Why its metadata may not be what a build on the target gives: compatibility help,
@@ -161,12 +165,42 @@ pub struct LockedPackage {
     pub caveats: Vec<String>,
     /// The chosen version is yanked (selected only because it was pinned with `==`).
     pub yanked: bool,
+    /// In a universal lock: the environments ([`super::matrix::Matrix::env_label`]) this
+    /// pin is for. Empty in a single-target lock.
+    pub environments: Vec<String>,
+    /// In a universal lock: where the dependencies came from in each group of
+    /// environments (an sdist's build runs once per platform, and may answer differently).
+    pub targets: Vec<TargetAnswer>,
+}
+
+/// One answer for a pin's dependencies in a universal lock, and where it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAnswer {
+    /// The environments whose resolution used this answer.
+    pub environments: Vec<String>,
+    /// The file, method and check.
+    pub source: MetadataSource,
+    /// The pinned projects it made this pin depend on there.
+    pub dependencies: Vec<PackageName>,
+}
+
+/// Where a pin's dependencies were read: the file, the method, the check its bytes passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataSource {
+    /// The file name (validated) whose metadata answered.
+    pub file: String,
+    /// How: `metadata-file` (PEP 658), `wheel`, `wheel-range` (HTTP range requests), or an
+    /// sdistill method (`pkg-info`, `sandbox-egg-info`, ...).
+    pub method: String,
+    /// How far its bytes were checked against a hash.
+    pub integrity: super::Integrity,
 }
 
 /// A successful lock.
 #[derive(Debug, Clone)]
 pub struct Resolution {
-    /// Pinned projects, sorted by name.
+    /// Pinned projects, sorted by name (and version: a universal lock may pin a project at
+    /// several versions, for disjoint sets of environments).
     pub packages: Vec<LockedPackage>,
     /// Everything worth a reader's attention (skipped requirements, missing extras).
     pub warnings: Vec<String>,

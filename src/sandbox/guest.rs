@@ -87,7 +87,19 @@ pub enum Fallback {
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Target {
     /// Operating system.
     pub platform: TargetPlatform,
@@ -96,7 +108,19 @@ pub struct Target {
 }
 
 /// Operating systems a target can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetPlatform {
     /// `sys.platform == "linux"`.
@@ -109,7 +133,19 @@ pub enum TargetPlatform {
 }
 
 /// CPU architectures a target can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum TargetMachine {
     /// x86-64 (`AMD64` on Windows).
     #[default]

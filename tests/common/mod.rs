@@ -321,6 +321,48 @@ pub struct IndexServer {
     pub url: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Served>>>,
+}
+
+/// One request the test index answered, for tests that count what a lock fetched.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// The request path (`/simple/demo/`, `/files/demo-1.0.tar.gz`).
+    pub path: String,
+    /// The `Range` header, if the client sent one.
+    pub range: Option<String>,
+    /// The status line's code (0 when the connection was dropped instead).
+    pub status: u16,
+    /// Bytes of body sent.
+    pub bytes: usize,
+}
+
+/// A failure the test index serves instead of an answer.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// `503 Service Unavailable`.
+    Unavailable,
+    /// `429 Too Many Requests` with `Retry-After: N` seconds.
+    TooMany(u64),
+    /// The connection is closed without an answer (as a reset or a dropped proxy does).
+    Reset,
+    /// Nothing at all for this long, then the answer.
+    Stall(std::time::Duration),
+    /// The status line and headers, then nothing for this long, then the body.
+    StallBody(std::time::Duration),
+}
+
+/// How the test index behaves.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// PEP 691 JSON pages (with PEP 700 `size` and `upload-time`) to clients that ask.
+    pub json: bool,
+    /// Answer `Range` requests with `206 Partial Content` (otherwise the whole file, as a
+    /// server without range support does).
+    pub ranges: bool,
+    /// Faults served to the first requests whose path starts with the given prefix, one
+    /// fault per request, in order.
+    pub faults: Vec<(String, Fault)>,
 }
 
 /// One file on the test index.
@@ -374,23 +416,51 @@ impl IndexServer {
 
     /// Serves `raw` pages first (exact path), then the pages and files of `entries`.
     pub fn start_with(entries: Vec<IndexEntry>, raw: Vec<RawPage>) -> Self {
-        Self::serve(entries, raw, false)
+        Self::serve(entries, raw, ServerOptions::default())
     }
 
     /// Serves PEP 691 JSON pages (with PEP 700 `size` and `upload-time`) to clients that
     /// ask for them, HTML to the others.
     pub fn start_json(entries: Vec<IndexEntry>) -> Self {
-        Self::serve(entries, Vec::new(), true)
+        Self::serve(
+            entries,
+            Vec::new(),
+            ServerOptions {
+                json: true,
+                ..Default::default()
+            },
+        )
     }
 
-    fn serve(entries: Vec<IndexEntry>, raw: Vec<RawPage>, json: bool) -> Self {
-        use std::io::{BufRead, BufReader};
+    /// Serves `entries` as `options` say.
+    pub fn start_options(entries: Vec<IndexEntry>, options: ServerOptions) -> Self {
+        Self::serve(entries, Vec::new(), options)
+    }
+
+    /// Every request answered so far.
+    pub fn served(&self) -> Vec<Served> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Requests answered so far whose path ends with `suffix`.
+    pub fn count(&self, suffix: &str) -> usize {
+        self.served()
+            .iter()
+            .filter(|s| s.path.ends_with(suffix))
+            .count()
+    }
+
+    fn serve(entries: Vec<IndexEntry>, raw: Vec<RawPage>, options: ServerOptions) -> Self {
         use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/simple/", listener.local_addr().unwrap());
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = stop.clone();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new((entries, raw, options.json, options.ranges));
+        let faults = Arc::new(Mutex::new(options.faults));
+        let (stop2, log2) = (stop.clone(), log.clone());
         let thread = std::thread::spawn(move || {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
             while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
@@ -401,47 +471,146 @@ impl IndexServer {
                         continue;
                     }
                 };
-                stream.set_nonblocking(false).ok();
-                stream
-                    .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                    .ok();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    continue;
-                }
-                let mut wants_json = false;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if lower.starts_with("accept:") && lower.contains("vnd.pypi.simple.v1+json") {
-                        wants_json = true;
-                    }
-                }
-                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let (status, ctype, body) = match raw.iter().find(|r| r.path == path) {
-                    Some(r) => ("200 OK", r.content_type, r.body.clone()),
-                    None if json && wants_json && path.starts_with("/simple/") => {
-                        Self::respond_json(&entries, &path)
-                    }
-                    None => Self::respond(&entries, &path),
-                };
-                let mut stream = stream;
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&body);
+                let (shared, faults, log, stop) =
+                    (shared.clone(), faults.clone(), log2.clone(), stop2.clone());
+                // One thread per connection: clients keep connections alive and reuse them.
+                std::thread::spawn(move || Self::connection(stream, &shared, &faults, &log, &stop));
             }
         });
         Self {
             url,
             stop,
             thread: Some(thread),
+            log,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn connection(
+        stream: std::net::TcpStream,
+        shared: &(Vec<IndexEntry>, Vec<RawPage>, bool, bool),
+        faults: &std::sync::Mutex<Vec<(String, Fault)>>,
+        log: &std::sync::Mutex<Vec<Served>>,
+        stop: &std::sync::atomic::AtomicBool,
+    ) {
+        use std::io::{BufRead, BufReader};
+        let (entries, raw, json, ranges) = shared;
+        stream.set_nonblocking(false).ok();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut stream = stream;
+        loop {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let mut request = String::new();
+            if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                return;
+            }
+            // A stopped server answers nothing, also on a connection kept alive from before.
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let mut wants_json = false;
+            let mut range = None;
+            let mut close = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if lower.starts_with("accept:") && lower.contains("vnd.pypi.simple.v1+json") {
+                    wants_json = true;
+                }
+                if let Some(r) = lower.strip_prefix("range:") {
+                    range = Some(r.trim().to_string());
+                }
+                if lower.starts_with("connection:") && lower.contains("close") {
+                    close = true;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let fault = {
+                let mut faults = faults.lock().unwrap();
+                let at = faults
+                    .iter()
+                    .position(|(prefix, _)| path.starts_with(prefix.as_str()));
+                at.map(|i| faults.remove(i).1)
+            };
+            let record = |status: u16, bytes: usize| {
+                log.lock().unwrap().push(Served {
+                    path: path.clone(),
+                    range: range.clone(),
+                    status,
+                    bytes,
+                })
+            };
+            let mut stall_body = None;
+            match fault {
+                Some(Fault::Reset) => {
+                    record(0, 0);
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                Some(Fault::Unavailable) => {
+                    record(503, 0);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+                    );
+                    continue;
+                }
+                Some(Fault::TooMany(after)) => {
+                    record(429, 0);
+                    let _ = stream.write_all(format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {after}\r\nContent-Length: 0\r\n\r\n"
+                    ).as_bytes());
+                    continue;
+                }
+                Some(Fault::Stall(d)) => std::thread::sleep(d),
+                Some(Fault::StallBody(d)) => stall_body = Some(d),
+                None => {}
+            }
+            let (mut status, ctype, mut body) = match raw.iter().find(|r| r.path == path) {
+                Some(r) => ("200 OK", r.content_type, r.body.clone()),
+                None if *json && wants_json && path.starts_with("/simple/") => {
+                    Self::respond_json(entries, &path)
+                }
+                None => Self::respond(entries, &path),
+            };
+            let mut extra = String::new();
+            if *ranges && path.starts_with("/files/") && status.starts_with("200") {
+                extra.push_str("Accept-Ranges: bytes\r\n");
+                if let Some((start, end)) = range.as_deref().and_then(|r| byte_range(r, body.len()))
+                {
+                    extra.push_str(&format!(
+                        "Content-Range: bytes {start}-{}/{}\r\n",
+                        end - 1,
+                        body.len()
+                    ));
+                    body = body[start..end].to_vec();
+                    status = "206 Partial Content";
+                }
+            }
+            let code: u16 = status[..3].parse().unwrap_or(0);
+            record(code, body.len());
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}{}\r\n",
+                body.len(),
+                if close { "Connection: close\r\n" } else { "" }
+            );
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            if let Some(d) = stall_body {
+                let _ = stream.flush();
+                std::thread::sleep(d);
+            }
+            if stream.write_all(&body).is_err() || close {
+                return;
+            }
         }
     }
 
@@ -527,6 +696,26 @@ impl IndexServer {
     }
 }
 
+/// The bytes a `Range: bytes=...` header asks of a body of `len` bytes, as `start..end`;
+/// `None` for a range that cannot be satisfied (the whole body is then sent).
+fn byte_range(header: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = header.strip_prefix("bytes=")?.trim();
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = if a.is_empty() {
+        let n: usize = b.parse().ok()?;
+        (len.saturating_sub(n), len)
+    } else {
+        let start: usize = a.parse().ok()?;
+        let end = if b.is_empty() {
+            len
+        } else {
+            (b.parse::<usize>().ok()? + 1).min(len)
+        };
+        (start, end)
+    };
+    (start < end).then_some((start, end))
+}
+
 impl Drop for IndexServer {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -556,6 +745,10 @@ pub fn share_modules_into(cache: &Path) -> String {
     let private = cache.join("modules");
     std::fs::create_dir_all(&private).unwrap();
     for entry in std::fs::read_dir(&modules).unwrap().flatten() {
+        // Another process may be building a snapshot there (a temporary directory).
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         let to = private.join(entry.file_name());
         if std::fs::hard_link(entry.path(), &to).is_err() {
             std::fs::copy(entry.path(), &to).unwrap();

@@ -76,8 +76,9 @@ pub fn diff(old: &LockSummary, new: &LockSummary) -> Vec<Change> {
 }
 
 /// `name[extras]==version ; marker` (or `@ url`), as a reader would write the pin.
-fn pin(name: &str, p: &PinSummary) -> String {
-    let mut out = name.to_string();
+fn pin(key: &str, p: &PinSummary) -> String {
+    let name = if p.name.is_empty() { key } else { &p.name };
+    let mut out = crate::metadata::normalize_name(name);
     if !p.extras.is_empty() {
         let extras: Vec<&str> = p.extras.iter().map(String::as_str).collect();
         out.push_str(&format!("[{}]", extras.join(",")));

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{marker_text, LockSummary, PinSummary, RenderOptions};
 use crate::error::{Error, Result};
+use crate::resolve::matrix::Matrix;
 use crate::resolve::{LockedPackage, Resolution};
 
 /// The schema name of the report.
@@ -23,6 +24,9 @@ struct Report {
     schema: String,
     sdistill: String,
     target: String,
+    /// A universal lock's environments (`linux-x86_64-3.12`...); empty for one target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    environments: Vec<String>,
     #[serde(default)]
     command: Option<String>,
     packages: Vec<Package>,
@@ -56,6 +60,22 @@ struct Package {
     via: Vec<String>,
     #[serde(default)]
     dependencies: Vec<Dependency>,
+    /// A universal lock's environments this pin is for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    environments: Vec<String>,
+    /// A universal lock: where the dependencies came from in each group of environments
+    /// (an sdist built as each platform may answer differently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<Target>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Target {
+    environments: Vec<String>,
+    #[serde(flatten)]
+    metadata: Metadata,
+    /// The pinned projects this answer made the pin depend on there.
+    dependencies: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,10 +93,19 @@ struct File {
 struct Metadata {
     /// The file whose metadata answered.
     file: String,
-    /// sdistill's method name (`metadata-file`, `wheel`, `pkg-info`, `sandbox-egg-info`...).
+    /// sdistill's method name (`metadata-file`, `wheel`, `wheel-range`, `pkg-info`,
+    /// `sandbox-egg-info`...).
     method: String,
-    /// The kind of source: `pep658`, `wheel`, `static-sdist` or `sandbox`.
+    /// The kind of source: `pep658`, `wheel`, `wheel-range`, `static-sdist` or `sandbox`.
     source: String,
+    /// Whether the bytes it was read from were checked against a stated sha256.
+    #[serde(default)]
+    verified: bool,
+    /// Which check: `file-sha256` (the pinned file itself), `metadata-file-sha256` (a PEP
+    /// 658 file against the hash the index states), `unhashed-metadata-file`, or
+    /// `range-read` (part of a wheel read with HTTP range requests, which no hash covers).
+    #[serde(default)]
+    integrity: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,7 +120,11 @@ pub fn render(resolution: &Resolution, options: &RenderOptions) -> Result<String
     let report = Report {
         schema: SCHEMA.to_string(),
         sdistill: env!("CARGO_PKG_VERSION").to_string(),
-        target: options.env.describe(),
+        target: options.describe_target(),
+        environments: options
+            .matrix
+            .map(|m| m.envs().iter().map(Matrix::env_label).collect())
+            .unwrap_or_default(),
         command: options.header.then(|| options.command.to_string()),
         packages: resolution
             .packages
@@ -108,11 +141,22 @@ pub fn render(resolution: &Resolution, options: &RenderOptions) -> Result<String
     Ok(text)
 }
 
+fn metadata(m: &crate::resolve::MetadataSource) -> Metadata {
+    Metadata {
+        file: m.file.clone(),
+        method: m.method.clone(),
+        source: source_kind(&m.method).to_string(),
+        verified: m.integrity.verified(),
+        integrity: m.integrity.as_str().to_string(),
+    }
+}
+
 /// The kind of source a method name stands for.
 fn source_kind(method: &str) -> &'static str {
     match method {
         "metadata-file" => "pep658",
         "wheel" => "wheel",
+        "wheel-range" => "wheel-range",
         m if m.starts_with("sandbox") => "sandbox",
         _ => "static-sdist",
     }
@@ -153,11 +197,7 @@ fn package(p: &LockedPackage) -> Result<Package> {
                 index: f.index.clone(),
             })
             .collect(),
-        metadata: p.metadata_source.as_ref().map(|(file, method)| Metadata {
-            file: file.clone(),
-            method: method.clone(),
-            source: source_kind(method).to_string(),
-        }),
+        metadata: p.metadata_source.as_ref().map(metadata),
         build_help: p.caveats.clone(),
         yanked: p.yanked,
         via: p.via.clone(),
@@ -172,6 +212,16 @@ fn package(p: &LockedPackage) -> Result<Package> {
                 })
             })
             .collect::<Result<_>>()?,
+        environments: p.environments.clone(),
+        targets: p
+            .targets
+            .iter()
+            .map(|t| Target {
+                environments: t.environments.clone(),
+                metadata: metadata(&t.source),
+                dependencies: t.dependencies.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
     })
 }
 
@@ -190,16 +240,14 @@ pub fn read_summary(text: &str) -> Result<LockSummary> {
     }
     let mut summary = LockSummary::default();
     for p in report.packages {
-        summary.pins.insert(
-            crate::metadata::normalize_name(&p.name),
-            PinSummary {
-                version: p.version,
-                extras: p.extras.into_iter().collect(),
-                marker: p.marker,
-                url: p.url,
-                hashes: p.hashes.into_iter().collect::<BTreeSet<_>>(),
-            },
-        );
+        summary.insert(PinSummary {
+            name: p.name,
+            version: p.version,
+            extras: p.extras.into_iter().collect(),
+            marker: p.marker,
+            url: p.url,
+            hashes: p.hashes.into_iter().collect::<BTreeSet<_>>(),
+        });
     }
     Ok(summary)
 }

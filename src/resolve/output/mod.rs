@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::error::Result;
+use crate::resolve::matrix::Matrix;
 use crate::resolve::{Resolution, TargetEnv};
 
 /// An output format.
@@ -75,6 +76,8 @@ impl Format {
 pub struct RenderOptions<'a> {
     /// The target, for the header and `pylock.toml`'s `environments`.
     pub env: &'a TargetEnv,
+    /// The environments of a universal lock (`None`: the single target `env`).
+    pub matrix: Option<&'a Matrix>,
     /// The command line as the header shows it (quoted, credentials redacted).
     pub command: &'a str,
     /// Write the header (`--no-header` turns it off).
@@ -93,11 +96,22 @@ impl<'a> RenderOptions<'a> {
     pub fn new(env: &'a TargetEnv, command: &'a str) -> Self {
         Self {
             env,
+            matrix: None,
             command,
             header: true,
             annotate: true,
             strip_extras: false,
             index_urls: &[],
+        }
+    }
+}
+
+impl RenderOptions<'_> {
+    /// What the lock is for, in one line: the target, or the matrix.
+    pub fn describe_target(&self) -> String {
+        match self.matrix {
+            Some(m) => m.describe(),
+            None => self.env.describe(),
         }
     }
 }
@@ -115,6 +129,8 @@ pub fn render(format: Format, resolution: &Resolution, options: &RenderOptions) 
 /// One pin as a lock file states it, in the terms every format shares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PinSummary {
+    /// The project, as written.
+    pub name: String,
     /// The pinned version.
     pub version: String,
     /// Extras written on the pin.
@@ -130,8 +146,30 @@ pub struct PinSummary {
 /// The pins of a lock file by normalized name: what `--check` compares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockSummary {
-    /// Pins by project name.
+    /// Pins by project name; by `name ; marker` for a project a universal lock pins at
+    /// several versions (one per set of environments).
     pub pins: BTreeMap<String, PinSummary>,
+}
+
+impl LockSummary {
+    /// Adds a pin of `pin.name`, keyed by its normalized name while it is the only pin of
+    /// its project, else every pin of the project by `name ; marker`.
+    pub fn insert(&mut self, pin: PinSummary) {
+        let name = crate::metadata::normalize_name(&pin.name);
+        let keyed = |p: &PinSummary| format!("{name} ; {}", p.marker.as_deref().unwrap_or(""));
+        if let Some(only) = self.pins.remove(&name) {
+            self.pins.insert(keyed(&only), only);
+            self.pins.insert(keyed(&pin), pin);
+        } else if self
+            .pins
+            .keys()
+            .any(|k| k.strip_prefix(&name).is_some_and(|r| r.starts_with(" ; ")))
+        {
+            self.pins.insert(keyed(&pin), pin);
+        } else {
+            self.pins.insert(name, pin);
+        }
+    }
 }
 
 /// Reads a lock file of `format` back into its pins. Text the format cannot read is a

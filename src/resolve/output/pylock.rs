@@ -5,8 +5,9 @@
 //! - `lock-version = "1.0"`, `created-by = "sdistill"`;
 //! - `environments`: one marker that holds exactly on the target (`sys_platform`,
 //!   `platform_machine`, `implementation_name`, the Python version), because markers
-//!   were evaluated and wheels chosen for that target alone;
-//! - `requires-python`: the target's version (`==3.12.*`);
+//!   were evaluated and wheels chosen for that target alone; for a universal lock, one
+//!   marker per platform of its matrix with the Python versions locked for it;
+//! - `requires-python`: the target's version (`==3.12.*`), or the matrix's range;
 //! - one `[[packages]]` entry per pin: `name`, `version`, `marker` (when only some paths
 //!   need it), `requires-python` (from its metadata), `index`, `dependencies` (names, for
 //!   auditing), and its files: `sdist` and `wheels` with `name`, `url`, `size` and
@@ -139,6 +140,9 @@ struct PackageToolSdistill {
     build_help: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     via: Vec<String>,
+    /// A universal lock's environments this pin is for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    environments: Vec<String>,
 }
 
 /// Renders `resolution` as `pylock.toml`.
@@ -148,15 +152,37 @@ pub fn render(resolution: &Resolution, options: &RenderOptions) -> Result<String
         .iter()
         .map(|p| package(p, options.annotate))
         .collect::<Result<Vec<_>>>()?;
+    let (environments, requires_python) = match options.matrix {
+        Some(matrix) => (
+            matrix
+                .environment_markers()
+                .iter()
+                .map(|m| {
+                    marker_text(m)
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| Error::UnsafeOutput {
+                            package: "pylock.toml".to_string(),
+                            reason: "an environment's marker has no text".to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            matrix.requires_python(),
+        ),
+        None => (
+            vec![environment(options.env)?],
+            requires_python(options.env),
+        ),
+    };
     let document = Document {
         lock_version: "1.0".to_string(),
-        environments: vec![environment(options.env)?],
-        requires_python: Some(requires_python(options.env)),
+        environments,
+        requires_python: Some(requires_python),
         created_by: "sdistill".to_string(),
         packages,
         tool: options.header.then(|| Tool {
             sdistill: ToolSdistill {
-                target: options.env.describe(),
+                target: options.describe_target(),
                 command: Some(options.command.to_string()),
             },
         }),
@@ -267,10 +293,11 @@ fn package(p: &LockedPackage, annotate: bool) -> Result<Package> {
     if annotate {
         out.tool = Some(PackageTool {
             sdistill: PackageToolSdistill {
-                metadata_file: p.metadata_source.as_ref().map(|m| m.0.clone()),
-                metadata_method: p.metadata_source.as_ref().map(|m| m.1.clone()),
+                metadata_file: p.metadata_source.as_ref().map(|m| m.file.clone()),
+                metadata_method: p.metadata_source.as_ref().map(|m| m.method.clone()),
                 build_help: p.caveats.clone(),
                 via: p.via.clone(),
+                environments: p.environments.clone(),
             },
         });
     }
@@ -313,16 +340,14 @@ pub fn read_summary(text: &str) -> Result<LockSummary> {
         if let Some(a) = &p.archive {
             hashes.insert(a.hashes.sha256.to_ascii_lowercase());
         }
-        summary.pins.insert(
-            crate::metadata::normalize_name(&p.name),
-            PinSummary {
-                version: p.version.unwrap_or_default(),
-                extras: BTreeSet::new(),
-                marker: p.marker,
-                url: p.archive.map(|a| a.url),
-                hashes,
-            },
-        );
+        summary.insert(PinSummary {
+            name: p.name,
+            version: p.version.unwrap_or_default(),
+            extras: BTreeSet::new(),
+            marker: p.marker,
+            url: p.archive.map(|a| a.url),
+            hashes,
+        });
     }
     Ok(summary)
 }

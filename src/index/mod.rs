@@ -6,15 +6,19 @@
 //! there. Every download is streamed to a temporary file, checked against the expected
 //! size and sha256, and only then moved into place: a bad or partial download never lands.
 
+pub mod http;
+pub mod range;
+
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
-use ureq::tls::{RootCerts, TlsConfig};
-use ureq::Agent;
+
+use http::Failure;
+pub use http::{NetStats, NetSummary};
 
 use crate::dirs::CacheDir;
 pub use crate::dist_filename::{DistFilename, InvalidFilename, WheelTags};
@@ -343,9 +347,16 @@ where
 }
 
 /// The file name a URL ends with, percent-decoded: the name pip gives the file.
+///
+/// Listed URLs were resolved and re-serialized by the `url` crate when the page was read
+/// (`scheme://authority/path[?query]`, fragment removed), so the path is what lies between
+/// the first `/` after the authority and any `?`; its last segment is read as the URL
+/// parser would, without parsing each of a page's thousands of URLs a second time.
 fn url_filename(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    let last = parsed.path_segments()?.next_back()?;
+    let (_, rest) = url.split_once("://")?;
+    let path = &rest[rest.find('/')?..];
+    let path = path.split(['?', '#']).next()?;
+    let last = path.rsplit('/').next()?;
     percent_encoding::percent_decode_str(last)
         .decode_utf8()
         .ok()
@@ -444,9 +455,18 @@ fn redact_authority_text(url: &str) -> String {
     )
 }
 
+/// A project page as an index served it: PEP 691 JSON or PEP 503 HTML, nothing believed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPage {
+    /// The body is PEP 691 JSON (otherwise HTML).
+    pub json: bool,
+    /// The body, at most 64 MiB.
+    pub body: String,
+}
+
 /// A client for one index (PEP 503 base URL such as `https://pypi.org/simple/`).
 pub struct IndexClient {
-    agent: Agent,
+    http: http::Http,
     base: url::Url,
 }
 
@@ -466,22 +486,15 @@ impl IndexClient {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let agent = Agent::config_builder()
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .timeout_global(Some(Duration::from_secs(600)))
-            .timeout_connect(Some(Duration::from_secs(20)))
-            .user_agent(concat!("sdistill/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let agent = Agent::with_parts(
-            agent,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            SerialResolver,
-        );
-        Ok(Self { agent, base })
+        Ok(Self {
+            http: http::Http::new(),
+            base,
+        })
+    }
+
+    /// What this client did on the network so far.
+    pub fn net_stats(&self) -> NetSummary {
+        self.http.stats.snapshot()
     }
 
     /// The validated files of `project` (name normalized per PEP 503); files that are not
@@ -495,63 +508,72 @@ impl IndexClient {
         ))
     }
 
-    /// A GET request, bounded by `deadline` when one is given.
-    fn get(
-        &self,
-        url: &str,
-        deadline: Option<Instant>,
-    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
-        let request = self.agent.get(url);
-        match deadline {
-            Some(at) => request
-                .config()
-                .timeout_global(Some(at.saturating_duration_since(Instant::now())))
-                .build(),
-            None => request,
-        }
-    }
-
     /// What the index lists for `project`, as it lists it (nothing believed yet).
     pub fn listing(
         &self,
         project: &PackageName,
         deadline: Option<Instant>,
     ) -> Result<Vec<ListedFile>> {
-        let url = self
-            .base
+        match self.page(project, deadline)? {
+            None => Ok(Vec::new()),
+            Some(page) => self.parse_page(project, &page),
+        }
+    }
+
+    /// The page of `project` as the index served it (`None`: the index has no such
+    /// project), for a caller that keeps it (a cache read back with
+    /// [`IndexClient::parse_page`]).
+    pub fn page(
+        &self,
+        project: &PackageName,
+        deadline: Option<Instant>,
+    ) -> Result<Option<RawPage>> {
+        let url = self.page_url(project)?;
+        let page = url.as_str();
+        let accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
+        self.http
+            .get(page, &[("Accept", accept)], deadline, |mut resp| {
+                let status = resp.status().as_u16();
+                // An index answers 404 for a project it does not have: no files, not a failure.
+                if status == 404 {
+                    return Ok(None);
+                }
+                if !(200..300).contains(&status) {
+                    return Err(http::status_error(page, status));
+                }
+                let json = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|t| t.contains("json"));
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_PAGE)
+                    .read_to_string()
+                    .map_err(|e| Failure::from_ureq(page, e))?;
+                self.http.received(body.len());
+                Ok(Some(RawPage { json, body }))
+            })
+    }
+
+    /// The files a page of `project` lists (from [`IndexClient::page`], or a kept copy),
+    /// with their URLs resolved against the page's URL.
+    pub fn parse_page(&self, project: &PackageName, page: &RawPage) -> Result<Vec<ListedFile>> {
+        let url = self.page_url(project)?;
+        if page.json {
+            parse_json_page(&page.body, &url)
+        } else {
+            Ok(parse_html_page(&page.body, &url))
+        }
+    }
+
+    fn page_url(&self, project: &PackageName) -> Result<url::Url> {
+        self.base
             .join(&format!("{project}/"))
             .map_err(|e| Error::Index {
                 detail: format!("bad project URL: {e}"),
-            })?;
-        let resp = self
-            .get(url.as_str(), deadline)
-            .header(
-                "Accept",
-                "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
-            )
-            .call();
-        let mut resp = match resp {
-            // An index answers 404 for a project it does not have: no files, not a failure.
-            Err(ureq::Error::StatusCode(404)) => return Ok(Vec::new()),
-            other => other.map_err(|e| index_error(url.as_str(), e))?,
-        };
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_PAGE)
-            .read_to_string()
-            .map_err(|e| index_error(url.as_str(), e))?;
-        if content_type.contains("json") {
-            parse_json_page(&body, &url)
-        } else {
-            Ok(parse_html_page(&body, &url))
-        }
+            })
     }
 
     /// Downloads `url` into the cache directory `dir` as `name`, verifying size (when
@@ -643,6 +665,7 @@ impl IndexClient {
         placed
     }
 
+    /// Streams `url` into `tmp` (emptied first on every attempt), hashing it.
     fn download_into(
         &self,
         url: &str,
@@ -652,46 +675,51 @@ impl IndexClient {
         mut tmp: std::fs::File,
         deadline: Option<Instant>,
     ) -> Result<(Sha256Hex, u64)> {
-        let resp = self
-            .get(url, deadline)
-            .call()
-            .map_err(|e| index_error(url, e))?;
-        let mut reader = resp.into_body().into_with_config().limit(limit).reader();
-        let mut hasher = Sha256::new();
-        let mut total = 0u64;
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = reader.read(&mut buf).map_err(|e| Error::Index {
-                detail: format!("{}: {}", redact_url(url), redact_urls(&e.to_string())),
-            })?;
-            if n == 0 {
-                break;
+        let (got, total) = self.http.get(url, &[], deadline, |resp| {
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(http::status_error(url, status));
             }
-            total += n as u64;
-            if total >= limit {
-                return Err(Error::Index {
-                    detail: format!(
-                        "{}: larger than {} bytes",
-                        redact_url(url),
-                        limit.saturating_sub(1)
-                    ),
-                });
+            let local = |e: std::io::Error| Failure::Permanent(Error::io(redact_url(url), e));
+            tmp.set_len(0).map_err(local)?;
+            tmp.seek(std::io::SeekFrom::Start(0)).map_err(local)?;
+            let mut reader = resp.into_body().into_with_config().limit(limit).reader();
+            let mut hasher = Sha256::new();
+            let mut total = 0u64;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| Failure::from_io(url, e))?;
+                if n == 0 {
+                    break;
+                }
+                self.http.received(n);
+                total += n as u64;
+                if total >= limit {
+                    return Err(Failure::Permanent(Error::Index {
+                        detail: format!(
+                            "{}: larger than {} bytes",
+                            redact_url(url),
+                            limit.saturating_sub(1)
+                        ),
+                    }));
+                }
+                hasher.update(&buf[..n]);
+                tmp.write_all(&buf[..n]).map_err(local)?;
             }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])
-                .map_err(|e| Error::io(redact_url(url), e))?;
-        }
+            Ok((Sha256Hex::from_digest(hasher.finalize().into()), total))
+        })?;
         if let Some(expected) = size {
             if total != expected {
                 return Err(Error::Index {
                     detail: format!(
-                        "{}: got {total} bytes, the lock says {expected}",
+                        "{}: got {total} bytes, expected {expected}",
                         redact_url(url)
                     ),
                 });
             }
         }
-        let got = Sha256Hex::from_digest(hasher.finalize().into());
         if let Some(expected) = sha256 {
             if got != *expected {
                 return Err(Error::Index {
@@ -725,26 +753,30 @@ impl IndexClient {
     /// (PyPI lists ~700,000 projects), so it is read up to `limit` bytes.
     pub fn project_list(&self, limit: u64) -> Result<Vec<PackageName>> {
         let url = self.base.as_str();
-        let mut resp = self
-            .get(url, None)
-            .header(
-                "Accept",
-                "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
-            )
-            .call()
-            .map_err(|e| index_error(url, e))?;
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_string()
-            .map_err(|e| index_error(url, e))?;
+        let accept = [(
+            "Accept",
+            "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+        )];
+        let (content_type, body) = self.http.get(url, &accept, None, |mut resp| {
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(http::status_error(url, status));
+            }
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(limit)
+                .read_to_string()
+                .map_err(|e| Failure::from_ureq(url, e))?;
+            self.http.received(body.len());
+            Ok((content_type, body))
+        })?;
         // Typed, not a `serde_json::Value`: PyPI's list has ~900,000 entries, and a value
         // tree of it takes ten times the memory of the names.
         #[derive(serde::Deserialize)]
@@ -776,10 +808,13 @@ impl IndexClient {
     /// Starts downloading `url`: the caller reads the body as it arrives (a proxy streams
     /// it on and checks its hash as it goes). The request ends by `deadline` when given.
     pub fn open(&self, url: &str, deadline: Option<Instant>) -> Result<Download> {
-        let resp = self
-            .get(url, deadline)
-            .call()
-            .map_err(|e| index_error(url, e))?;
+        let resp = self.http.get(url, &[], deadline, |resp| {
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(http::status_error(url, status));
+            }
+            Ok(resp)
+        })?;
         let length = resp
             .headers()
             .get("content-length")
@@ -802,16 +837,20 @@ impl IndexClient {
         sha256: Option<&Sha256Hex>,
         limit: u64,
     ) -> Result<Vec<u8>> {
-        let mut resp = self
-            .get(url, None)
-            .call()
-            .map_err(|e| index_error(url, e))?;
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| index_error(url, e))?;
+        let bytes = self.http.get(url, &[], None, |mut resp| {
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(http::status_error(url, status));
+            }
+            let bytes = resp
+                .body_mut()
+                .with_config()
+                .limit(limit)
+                .read_to_vec()
+                .map_err(|e| Failure::from_ureq(url, e))?;
+            self.http.received(bytes.len());
+            Ok(bytes)
+        })?;
         if let Some(expected) = sha256 {
             let got = Sha256Hex::of(&bytes);
             if got != *expected {
@@ -844,14 +883,24 @@ fn project_name(project: &str) -> Result<PackageName> {
     })
 }
 
-/// Resolves each host once per process, one lookup at a time.
+/// Resolves each host once per process, one lookup at a time, hedging a stalled one.
 ///
 /// The resolver parallelises index requests, and concurrent `getaddrinfo` calls on some
-/// networks lose a DNS reply and stall for the resolver's 5 s timeout (measured on these
-/// machines: 1 in ~10 concurrent lookups). Serialising lookups and remembering answers
-/// costs one round trip per host.
+/// networks lose a DNS reply and stall for the resolver's 5 s timeout. Measured on these
+/// machines (2026-11-26): 75 of 240 lookups of pypi.org and files.pythonhosted.org made 16
+/// at a time took over a second (5 s each), so lookups stay serialised and remembered (one
+/// per host per process). Even one at a time, 2 in 60 lost their reply and took 5 s: a
+/// lookup with no answer after [`HEDGE_AFTER`] is asked again alongside (up to
+/// [`HEDGES`] at once), and the first answer wins.
 #[derive(Debug)]
-struct SerialResolver;
+pub(crate) struct SerialResolver;
+
+/// How long a lookup may take before another is started alongside it.
+const HEDGE_AFTER: std::time::Duration = std::time::Duration::from_millis(1200);
+/// Lookups of one host at most in flight.
+const HEDGES: usize = 3;
+/// The longest wait for an answer, when the request sets no resolve timeout.
+const MAX_LOOKUP: std::time::Duration = std::time::Duration::from_secs(30);
 
 type AddrCache = std::sync::Mutex<
     std::collections::HashMap<String, ureq::unversioned::resolver::ResolvedSocketAddrs>,
@@ -877,59 +926,261 @@ impl ureq::unversioned::resolver::Resolver for SerialResolver {
         if let Some(found) = cache.get(&key) {
             return Ok(found.clone());
         }
-        let addrs = ureq::unversioned::resolver::DefaultResolver::default()
-            .resolve(uri, config, timeout)?;
+        let limit = if timeout.after.is_not_happening() {
+            MAX_LOOKUP
+        } else {
+            (*timeout.after).min(MAX_LOOKUP)
+        };
+        let addrs = hedged_lookup(uri, config, limit, timeout.reason)?;
         cache.insert(key, addrs.clone());
         Ok(addrs)
     }
 }
 
-/// An HTTP failure, shown without credentials (the client's message can quote the URL).
-fn index_error(url: &str, e: ureq::Error) -> Error {
-    Error::Index {
-        detail: format!("{}: {}", redact_url(url), redact_urls(&e.to_string())),
+/// One lookup of `uri`'s host, another alongside each [`HEDGE_AFTER`] without an answer
+/// (up to [`HEDGES`]); the first answer wins, and `limit` bounds the whole wait. Lookups
+/// still running when an answer came finish on their own threads.
+fn hedged_lookup(
+    uri: &ureq::http::Uri,
+    config: &ureq::config::Config,
+    limit: std::time::Duration,
+    reason: ureq::Timeout,
+) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+    use std::sync::mpsc;
+    use ureq::unversioned::resolver::{DefaultResolver, Resolver};
+    let (tx, rx) = mpsc::channel();
+    let started_at = Instant::now();
+    let mut started = 0;
+    loop {
+        if started < HEDGES {
+            let (tx, uri, config) = (tx.clone(), uri.clone(), config.clone());
+            std::thread::spawn(move || {
+                let no_timeout = ureq::unversioned::transport::NextTimeout::default();
+                let _ = tx.send(DefaultResolver::default().resolve(&uri, &config, no_timeout));
+            });
+            started += 1;
+        }
+        let left = limit.saturating_sub(started_at.elapsed());
+        let wait = if started < HEDGES {
+            HEDGE_AFTER.min(left)
+        } else {
+            left
+        };
+        match rx.recv_timeout(wait) {
+            Ok(answer) => return answer,
+            Err(mpsc::RecvTimeoutError::Timeout) if started_at.elapsed() < limit => continue,
+            Err(_) => return Err(ureq::Error::Timeout(reason)),
+        }
+    }
+}
+
+/// A PEP 691 page, read without building a JSON tree of it: a page can list thousands of
+/// files, and every one of them would be a map of strings. Each field is taken only when
+/// it has the type PEP 691 gives it (anything else is as if absent, as before), so a
+/// field of the wrong type costs at most its own file, and an entry of `files` that is
+/// not an object lists no file. Whatever is not read is skipped without recursion.
+#[derive(serde::Deserialize)]
+struct JsonPage<'a> {
+    #[serde(borrow)]
+    files: Vec<JsonEntry<'a>>,
+}
+
+/// One entry of `files`: an object is a file; anything else (a list is never read as a
+/// file by position) lists none.
+struct JsonEntry<'a>(Option<JsonFile<'a>>);
+
+/// The fields of a file sdistill reads; a repeated key counts as its last value, as in a
+/// JSON tree.
+#[derive(Default)]
+struct JsonFile<'a> {
+    filename: Loose<'a>,
+    url: Loose<'a>,
+    hashes: Loose<'a>,
+    yanked: Loose<'a>,
+    requires_python: Loose<'a>,
+    core_metadata: Loose<'a>,
+    dist_info_metadata: Loose<'a>,
+    size: Loose<'a>,
+    upload_time: Loose<'a>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for JsonEntry<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = JsonEntry<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut file = JsonFile::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match key.as_ref() {
+                        "filename" => &mut file.filename,
+                        "url" => &mut file.url,
+                        "hashes" => &mut file.hashes,
+                        "yanked" => &mut file.yanked,
+                        "requires-python" => &mut file.requires_python,
+                        "core-metadata" => &mut file.core_metadata,
+                        "dist-info-metadata" => &mut file.dist_info_metadata,
+                        "size" => &mut file.size,
+                        "upload-time" => &mut file.upload_time,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = map.next_value()?;
+                }
+                Ok(JsonEntry(Some(file)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(JsonEntry(None))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+                Ok(JsonEntry(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(JsonEntry(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(JsonEntry(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(JsonEntry(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(JsonEntry(None))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok(JsonEntry(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A JSON value of a page field: a string, a boolean, a number, an object's `sha256`
+/// (the only key sdistill reads in `hashes` and `core-metadata`), or something ignored.
+#[derive(Default)]
+enum Loose<'a> {
+    #[default]
+    Absent,
+    Str(std::borrow::Cow<'a, str>),
+    Bool(bool),
+    Number(Option<u64>),
+    Object(Option<std::borrow::Cow<'a, str>>),
+    Other,
+}
+
+impl<'a> Loose<'a> {
+    fn str(&self) -> Option<&str> {
+        match self {
+            Loose::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Loose<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Str(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Str(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Str(std::borrow::Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Bool(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Number(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Number(u64::try_from(v).ok()))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Number(None))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut sha256 = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "sha256" {
+                        if let Loose::Str(s) = map.next_value::<Loose<'de>>()? {
+                            sha256 = Some(s);
+                        }
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Loose::Object(sha256))
+            }
+        }
+        d.deserialize_any(Visit)
     }
 }
 
 fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
-    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| Error::Index {
-        detail: format!("{}: bad PEP 691 JSON: {e}", redact_url(page.as_str())),
-    })?;
-    let files = value
-        .get("files")
-        .and_then(|f| f.as_array())
-        .ok_or_else(|| Error::Index {
-            detail: format!(
+    let parsed: JsonPage = serde_json::from_str(body).map_err(|e| Error::Index {
+        detail: if e.to_string().contains("missing field `files`") {
+            format!(
                 "{}: PEP 691 page without `files`",
                 redact_url(page.as_str())
-            ),
-        })?;
-    Ok(files
+            )
+        } else {
+            format!("{}: bad PEP 691 JSON: {e}", redact_url(page.as_str()))
+        },
+    })?;
+    Ok(parsed
+        .files
         .iter()
+        .filter_map(|f| f.0.as_ref())
         .filter_map(|f| {
-            let filename = f.get("filename")?.as_str()?.to_string();
-            let url = page.join(f.get("url")?.as_str()?).ok()?;
-            let sha256 = f
-                .get("hashes")
-                .and_then(|h| h.get("sha256"))
-                .and_then(|h| h.as_str())
-                .map(str::to_string);
-            let (yanked, yanked_reason) = match f.get("yanked") {
-                Some(serde_json::Value::Bool(b)) => (*b, None),
-                Some(serde_json::Value::String(reason)) => (true, Some(reason.clone())),
-                _ => (false, None),
+            let filename = f.filename.str()?.to_string();
+            let url = page.join(f.url.str()?).ok()?;
+            let sha256 = match &f.hashes {
+                Loose::Object(Some(h)) => Some(h.to_string()),
+                _ => None,
             };
-            let requires_python = f
-                .get("requires-python")
-                .and_then(|r| r.as_str())
-                .map(str::to_string);
-            let core_metadata = match f
-                .get("core-metadata")
-                .or_else(|| f.get("dist-info-metadata"))
-            {
-                Some(serde_json::Value::Bool(true)) => Some(ListedMetadata { sha256: None }),
-                Some(serde_json::Value::Object(h)) => Some(ListedMetadata {
-                    sha256: h.get("sha256").and_then(|v| v.as_str()).map(str::to_string),
+            let yanked = matches!(f.yanked, Loose::Bool(true) | Loose::Str(_));
+            let yanked_reason = f.yanked.str().map(str::to_string);
+            let metadata = match &f.core_metadata {
+                Loose::Absent => &f.dist_info_metadata,
+                other => other,
+            };
+            let core_metadata = match metadata {
+                Loose::Bool(true) => Some(ListedMetadata { sha256: None }),
+                Loose::Object(h) => Some(ListedMetadata {
+                    sha256: h.as_ref().map(|h| h.to_string()),
                 }),
                 _ => None,
             };
@@ -938,14 +1189,14 @@ fn parse_json_page(body: &str, page: &url::Url) -> Result<Vec<ListedFile>> {
                 url: strip_fragment(url),
                 sha256,
                 yanked,
-                requires_python,
+                requires_python: f.requires_python.str().map(str::to_string),
                 core_metadata,
-                size: f.get("size").and_then(|s| s.as_u64()),
+                size: match f.size {
+                    Loose::Number(n) => n,
+                    _ => None,
+                },
                 yanked_reason,
-                upload_time: f
-                    .get("upload-time")
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string),
+                upload_time: f.upload_time.str().map(str::to_string),
             })
         })
         .collect())
@@ -1051,18 +1302,26 @@ fn html_unescape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// An index page is untrusted: JSON nested 100,000 deep is an `index` error (serde_json's
-    /// recursion limit), not a stack overflow.
+    /// An index page is untrusted: JSON nested 100,000 deep lists no file or is an `index`
+    /// error, never a stack overflow (what sdistill does not read is skipped without
+    /// recursion).
     #[test]
-    fn deeply_nested_pep691_json_is_an_error() {
+    fn deeply_nested_pep691_json_is_harmless() {
         let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
-        let deep = format!(
-            r#"{{"files": {}{}}}"#,
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        let err = parse_json_page(&deep, &page).unwrap_err();
-        assert_eq!(err.kind(), "index", "{err}");
+        let (n, a, o) = (100_000, "[", "{\"a\": ");
+        for (open, close) in [(a, "]"), (o, "}")] {
+            let (open, close) = (open.repeat(n), close.repeat(n));
+            for deep in [
+                format!(r#"{{"files": {open}1{close}}}"#),
+                format!(r#"{{"files": [{open}1{close}]}}"#),
+                format!(r#"{{"files": [{{"hashes": {{"sha256": {open}1{close}}}}}]}}"#),
+            ] {
+                match parse_json_page(&deep, &page) {
+                    Ok(files) => assert!(files.is_empty()),
+                    Err(e) => assert_eq!(e.kind(), "index"),
+                }
+            }
+        }
     }
 
     #[test]
@@ -1135,6 +1394,93 @@ mod tests {
         assert!(files[1].core_metadata.is_some());
         assert!(files[2].core_metadata.is_none());
         assert!(parse_json_page("{}", &page).is_err());
+    }
+
+    #[test]
+    fn pep691_fields_of_the_wrong_type_are_as_if_absent() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        let body = r#"{"files": [
+            {"filename": "demo-1.0.tar.gz", "url": 5},
+            {"filename": ["demo-1.1.tar.gz"], "url": "demo-1.1.tar.gz"},
+            {"filename": "demo-1.2.tar.gz", "url": "demo-1.2.tar.gz", "hashes": ["aa"],
+             "size": "12", "yanked": 1, "requires-python": 3, "upload-time": null,
+             "core-metadata": "yes", "dist-info-metadata": true, "extra": {"a": [1, {}]}},
+            {"filename": "demo-1.3.tar.gz", "url": "demo-1.3.tar.gz", "size": -1,
+             "hashes": {"md5": "x", "sha256": {"nested": "aa"}}, "core-metadata": {"sha256": 7}},
+            {"filename": "demo-1.4.tar.gz", "url": "demo-1.4.tar.gz", "size": 1.5,
+             "hashes": {"sha256": "a\u0062"}, "core-metadata": null, "dist-info-metadata": true}]}"#;
+        let files = parse_json_page(body, &page).unwrap();
+        assert_eq!(files.len(), 3, "{files:?}");
+        let f = &files[0];
+        assert_eq!(f.url, "https://example.invalid/simple/demo/demo-1.2.tar.gz");
+        assert_eq!((f.sha256.as_deref(), f.size, f.yanked), (None, None, false));
+        assert_eq!(
+            (f.requires_python.as_deref(), f.upload_time.as_deref()),
+            (None, None)
+        );
+        // `core-metadata` present (of whatever type) wins over `dist-info-metadata`.
+        assert!(f.core_metadata.is_none());
+        let f = &files[1];
+        assert_eq!((f.sha256.as_deref(), f.size), (None, None));
+        assert_eq!(
+            f.core_metadata.as_ref().map(|m| m.sha256.clone()),
+            Some(None)
+        );
+        // An escaped string is read (and owned) like a plain one.
+        assert_eq!(files[2].sha256.as_deref(), Some("ab"));
+        assert!(files[2].core_metadata.is_none());
+        // A list is not read as a file by position; a repeated key counts as its last value.
+        let odd = r#"{"files": ["demo-1.0.tar.gz", ["demo-1.0.tar.gz", "demo-1.0.tar.gz"], 1, null,
+            {"filename": "x", "filename": "demo-1.0.tar.gz", "url": "a", "url": "demo-1.0.tar.gz"}]}"#;
+        let files = parse_json_page(odd, &page).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].filename, "demo-1.0.tar.gz");
+        assert_eq!(
+            files[0].url,
+            "https://example.invalid/simple/demo/demo-1.0.tar.gz"
+        );
+        for bad in [r#"{"files": {}}"#, r#"{"files": "x"}"#, r#"{"files": []"#] {
+            assert_eq!(
+                parse_json_page(bad, &page).unwrap_err().kind(),
+                "index",
+                "{bad}"
+            );
+        }
+        let err = parse_json_page(r#"{"meta": {}}"#, &page).unwrap_err();
+        assert!(err.to_string().contains("without `files`"), "{err}");
+    }
+
+    /// The file name of a listed URL is read from its text as the URL parser would read it.
+    #[test]
+    fn url_filenames_agree_with_the_url_parser() {
+        let page = url::Url::parse("https://example.invalid/simple/demo/").unwrap();
+        for href in [
+            "demo-1.0.tar.gz",
+            "../../f/demo%2D1.0.tar.gz?x=1/y.tar.gz",
+            "https://u:p@h.invalid:8080/a/b/demo-1.0.tar.gz#sha256=aa",
+            "https://h.invalid/a/demo-1.0.tar.gz/",
+            "https://h.invalid",
+            "https://h.invalid/a%2Fdemo-1.0.tar.gz",
+            "https://h.invalid/d\u{e9}mo-1.0.tar.gz",
+            "https://h.invalid/d%FFmo.tar.gz",
+            "https://h.invalid/a b/demo 1.0.tar.gz?q#f",
+            "file:///tmp/demo-1.0.tar.gz",
+            "file://host/demo-1.0.tar.gz",
+            "https://[::1]/x/demo-1.0.tar.gz",
+        ] {
+            let url = strip_fragment(page.join(href).unwrap());
+            let parsed = url::Url::parse(&url).unwrap();
+            let expected = parsed
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .and_then(|last| {
+                    percent_encoding::percent_decode_str(last)
+                        .decode_utf8()
+                        .ok()
+                        .map(|s| s.into_owned())
+                });
+            assert_eq!(url_filename(&url), expected, "{href} -> {url}");
+        }
     }
 
     fn listed(filename: &str, url: &str, sha256: Option<&str>) -> ListedFile {
