@@ -144,9 +144,13 @@ def main() -> int:
     # The cached path: warm the cache, then a manifest 100x longer, no download.
     with tempfile.TemporaryDirectory() as tmp:
         run_workers(args.sdistill, ["".join(l + "\n" for l in lines)], 2, [], Path(tmp))
-        server.shutdown()  # nothing may be downloaded from here on
+        # Nothing may be downloaded from here on: the server is gone (closed, so a
+        # connection is refused rather than left waiting in its backlog) and the run is
+        # --offline; entries with no cached answer (failures are never cached) fail fast.
+        server.shutdown()
+        server.server_close()
         wall, usage, out = run_workers(
-            args.sdistill, ["".join(l + "\n" for l in lines) * 100], 2, [], Path(tmp)
+            args.sdistill, ["".join(l + "\n" for l in lines) * 100], 2, ["--offline"], Path(tmp)
         )
         cached = sum(1 for l in out if json.loads(l)["cached"])
     print(f"cached: {len(out)} entries (100x the corpus) in {wall:.1f} s = {len(out) / wall:.0f}/s, "
