@@ -8,7 +8,10 @@
 //! fail-closed refusals (status, reason phrase, a body no client reads as metadata, the
 //! sdist's bytes withheld), streamed files checked against their sha256 (a mismatch breaks
 //! the transfer), range requests, only listed files reachable, the access log, /health,
-//! credentials never shown, a cache shared by two servers, and graceful shutdown.
+//! credentials never shown, a cache shared by two servers, graceful shutdown, and the file
+//! cache's budget: clients that stop reading (`--send-timeout`), copies in use never
+//! removed from under their readers, listed sizes checked, unlisted ones reserved as the
+//! bytes arrive.
 
 mod common;
 
@@ -1121,4 +1124,47 @@ fn listed_sizes_are_checked_and_unlisted_ones_reserved_as_they_arrive() {
     let part = http(&srv.addr, "GET", &path, &[("Range", "bytes=0-9")]);
     assert_eq!(part.status, 503, "{}", part.text());
     assert!(part.text().contains("--max-cache-size"), "{}", part.text());
+}
+
+/// Every file under the cache's `files/`, temporary ones (`.name…`) included.
+fn all_cache_files(cache: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(cache.join("files")).into_iter().flatten() {
+        for file in std::fs::read_dir(dir.unwrap().path()).into_iter().flatten() {
+            out.push(file.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_stalled_download_from_the_upstream_gives_back_its_room() {
+    let entries = three_large_wheels();
+    let upstream = IndexServer::start_json(entries.clone());
+    let (cache, runtime) = private_cache();
+    let one = &entries[0];
+    let path = format!("/files/rnd/{}/{}", one.sha256(), one.filename);
+    let srv = ServeProcess::in_front_of(
+        &[&upstream.url],
+        &runtime,
+        cache.path(),
+        &["--max-cache-size", "20MiB", "--send-timeout", "1"],
+    );
+    // Streamed from the upstream into a temporary copy, to a client that never reads.
+    let stalled = stalled_request(&srv.addr, &path, None);
+    srv.wait_for_log("connection closed (--send-timeout)");
+    // The temporary copy (and the room it held) goes with the connection.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !all_cache_files(cache.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            all_cache_files(cache.path())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(stalled);
+    let part = http(&srv.addr, "GET", &path, &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, one.bytes[..10]);
 }
