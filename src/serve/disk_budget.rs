@@ -554,11 +554,26 @@ mod tests {
         assert!(budget.reserve(n as u64 * 8 + 1).is_none());
         eprintln!("impossible reservation: {:?}", t.elapsed());
         drop(pinned);
+        // Meanwhile another request pins a copy, over and over: how long does it wait?
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (b, d) = (budget.clone(), done.clone());
+        let other = std::thread::spawn(move || {
+            let mut worst = Duration::ZERO;
+            while !d.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = std::time::Instant::now();
+                drop(b.pin(&Sha256Hex::of(b"y"), "y"));
+                worst = worst.max(t.elapsed());
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            worst
+        });
         let t = std::time::Instant::now();
         let all = budget.reserve(n as u64 * 8);
+        eprintln!("reservation evicting every copy: {:?}", t.elapsed());
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
         eprintln!(
-            "reservation evicting every copy: {:?} (lock held only to choose them)",
-            t.elapsed()
+            "longest wait for the lock meanwhile: {:?}",
+            other.join().unwrap()
         );
         drop(all);
     }
