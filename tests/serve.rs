@@ -8,7 +8,10 @@
 //! fail-closed refusals (status, reason phrase, a body no client reads as metadata, the
 //! sdist's bytes withheld), streamed files checked against their sha256 (a mismatch breaks
 //! the transfer), range requests, only listed files reachable, the access log, /health,
-//! credentials never shown, a cache shared by two servers, and graceful shutdown.
+//! credentials never shown, a cache shared by two servers, graceful shutdown, and the file
+//! cache's budget: clients that stop reading (`--send-timeout`), copies in use never
+//! removed from under their readers, listed sizes checked, unlisted ones reserved as the
+//! bytes arrive.
 
 mod common;
 
@@ -903,4 +906,265 @@ fn several_upstreams_merge_like_lock_and_a_failing_one_fails_the_page() {
     let failed = get(&srv.addr, "/simple/demo/");
     assert_eq!(failed.status, 502, "{failed:?}");
     assert!(!failed.text().contains("127.0.0.1"), "{}", failed.text());
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// A file of `mib` MiB that does not compress (nothing in the path compresses, but the
+/// bytes are distinct per seed).
+fn large_bytes(seed: u8, mib: usize) -> Vec<u8> {
+    let mut x = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..mib * MIB)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A client that sends a request and then never reads: the server's writes to it block
+/// once the socket buffers are full (8 MiB is more than they hold on loopback).
+fn stalled_request(addr: &str, path: &str, range: Option<&str>) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let range = range.map_or(String::new(), |r| format!("Range: {r}\r\n"));
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n{range}\r\n").unwrap();
+    stream
+}
+
+/// Waits (30 s at most, a hang guard) until `needle` is in `count` log lines.
+fn wait_for_lines(srv: &ServeProcess, needle: &str, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while srv.log().iter().filter(|l| l.contains(needle)).count() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle} x{count} not in the log: {:#?}",
+            srv.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn three_large_wheels() -> Vec<IndexEntry> {
+    (1..=3)
+        .map(|i| {
+            entry(
+                "rnd",
+                &format!("rnd-{i}.0-py3-none-any.whl"),
+                large_bytes(i, 8),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn clients_that_stop_reading_let_go_of_the_file_cache() {
+    let entries = three_large_wheels();
+    let upstream = IndexServer::start_json(entries.clone());
+    let (cache, runtime) = private_cache();
+    let path = |e: &IndexEntry| format!("/files/rnd/{}/{}", e.sha256(), e.filename);
+    let srv = ServeProcess::in_front_of(
+        &[&upstream.url],
+        &runtime,
+        cache.path(),
+        &["--max-cache-size", "20MiB", "--send-timeout", "1"],
+    );
+    // Two range requests whose clients never read: each holds a copy in use.
+    let _stalled: Vec<_> = entries[..2]
+        .iter()
+        .map(|e| {
+            let s = stalled_request(&srv.addr, &path(e), Some("bytes=1-"));
+            wait_for_lines(&srv, &format!("{}\" 206", e.filename), 1);
+            s
+        })
+        .collect();
+    // The third needs room those two hold: it gets it once their clients are found gone
+    // (before the fix the 503 never cleared).
+    let third = &entries[2];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let part = loop {
+        let part = http(&srv.addr, "GET", &path(third), &[("Range", "bytes=0-9")]);
+        if part.status != 503 || std::time::Instant::now() > deadline {
+            break part;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, third.bytes[..10]);
+    srv.wait_for_log("connection closed (--send-timeout)");
+}
+
+/// Files under `cache` the process `pid` holds open (a removed one ends in
+/// ` (deleted)`).
+fn open_files(pid: u32, cache: &std::path::Path) -> Vec<String> {
+    let cache = cache.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(target) = std::fs::read_link(fd.unwrap().path()) {
+            let target = target.to_string_lossy().into_owned();
+            if target.starts_with(&cache) {
+                out.push(target);
+            }
+        }
+    }
+    out
+}
+
+/// Files the server holds open that are no longer in its cache directory.
+fn removed_but_open(pid: u32, cache: &std::path::Path) -> Vec<String> {
+    open_files(pid, cache)
+        .into_iter()
+        .filter(|f| f.ends_with("(deleted)"))
+        .collect()
+}
+
+#[test]
+fn a_copy_being_streamed_is_not_removed_from_under_its_reader() {
+    let entries = three_large_wheels();
+    let upstream = IndexServer::start_json(entries.clone());
+    let (cache, runtime) = private_cache();
+    let path = |e: &IndexEntry| format!("/files/rnd/{}/{}", e.sha256(), e.filename);
+    let srv = ServeProcess::in_front_of(
+        &[&upstream.url],
+        &runtime,
+        cache.path(),
+        &["--max-cache-size", "20MiB"],
+    );
+    let (one, two, three) = (&entries[0], &entries[1], &entries[2]);
+    assert_eq!(get(&srv.addr, &path(one)).body, one.bytes);
+    let ok = |e: &IndexEntry| format!("{}\" 200", e.filename);
+    wait_for_lines(&srv, &ok(one), 1);
+    // A full GET of the kept copy whose client never reads.
+    let stalled = stalled_request(&srv.addr, &path(one), None);
+    // Its response is logged when it ends: wait for the server to have the copy open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while open_files(srv.pid(), cache.path())
+        .iter()
+        .all(|f| !f.ends_with(&one.filename))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy was never opened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for e in [two, three] {
+        assert_eq!(get(&srv.addr, &path(e)).body, e.bytes);
+        wait_for_lines(&srv, &ok(e), 1);
+    }
+    // The copy in use stayed; the cache holds no more than its budget, and no removed
+    // copy is still open (its disk would be outside the budget).
+    let kept = kept_copies(cache.path());
+    assert!(kept.contains(&one.filename), "{kept:?}");
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(
+        removed_but_open(srv.pid(), cache.path()),
+        Vec::<String>::new()
+    );
+    drop(stalled);
+}
+
+#[test]
+fn listed_sizes_are_checked_and_unlisted_ones_reserved_as_they_arrive() {
+    // A page that lists a size larger than the file: refused like a streamed file is.
+    let liar = entry("liar", "liar-1.0-py3-none-any.whl", big_bytes(7));
+    let page = RawPage {
+        path: "/simple/liar/".into(),
+        content_type: "application/vnd.pypi.simple.v1+json",
+        body: serde_json::json!({
+            "meta": {"api-version": "1.1"},
+            "name": "liar",
+            "files": [{
+                "filename": liar.filename,
+                "url": format!("/files/{}", liar.filename),
+                "hashes": {"sha256": liar.sha256()},
+                "size": 20 * MIB,
+            }]
+        })
+        .to_string()
+        .into_bytes(),
+    };
+    let upstream = IndexServer::start_with(vec![liar.clone()], vec![page]);
+    let (cache, runtime) = private_cache();
+    let srv = ServeProcess::in_front_of(
+        &[&upstream.url],
+        &runtime,
+        cache.path(),
+        &["--max-cache-size", "40MiB"],
+    );
+    let path = format!("/files/liar/{}/{}", liar.sha256(), liar.filename);
+    let part = http(&srv.addr, "GET", &path, &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 502, "{}", part.text());
+    assert!(part.text().contains("its page lists"), "{}", part.text());
+    assert_eq!(kept_copies(cache.path()), Vec::<String>::new());
+    drop(srv);
+
+    // An HTML upstream lists no sizes: a file larger than a quarter of the budget is
+    // still served in part (room reserved as it arrives), and one larger than the
+    // budget is refused as the local cache's limit, not blamed on the upstream.
+    let fx = fixture();
+    let path = fx.path("big", "big-1.0-py3-none-any.whl");
+    let srv = fx.serve(&["--max-cache-size", "1MiB"]);
+    let part = http(&srv.addr, "GET", &path, &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, fx.bytes("big-1.0-py3-none-any.whl")[..10]);
+    drop(srv);
+    let (empty, runtime) = private_cache();
+    let srv = ServeProcess::in_front_of(
+        &[&fx.upstream.url],
+        &runtime,
+        empty.path(),
+        &["--max-cache-size", "200KiB"],
+    );
+    let part = http(&srv.addr, "GET", &path, &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 503, "{}", part.text());
+    assert!(part.text().contains("--max-cache-size"), "{}", part.text());
+}
+
+/// Every file under the cache's `files/`, temporary ones (`.name…`) included.
+fn all_cache_files(cache: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(cache.join("files")).into_iter().flatten() {
+        for file in std::fs::read_dir(dir.unwrap().path()).into_iter().flatten() {
+            out.push(file.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_stalled_download_from_the_upstream_gives_back_its_room() {
+    let entries = three_large_wheels();
+    let upstream = IndexServer::start_json(entries.clone());
+    let (cache, runtime) = private_cache();
+    let one = &entries[0];
+    let path = format!("/files/rnd/{}/{}", one.sha256(), one.filename);
+    let srv = ServeProcess::in_front_of(
+        &[&upstream.url],
+        &runtime,
+        cache.path(),
+        &["--max-cache-size", "20MiB", "--send-timeout", "1"],
+    );
+    // Streamed from the upstream into a temporary copy, to a client that never reads.
+    let stalled = stalled_request(&srv.addr, &path, None);
+    srv.wait_for_log("connection closed (--send-timeout)");
+    // The temporary copy (and the room it held) goes with the connection.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !all_cache_files(cache.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            all_cache_files(cache.path())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(stalled);
+    let part = http(&srv.addr, "GET", &path, &[("Range", "bytes=0-9")]);
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, one.bytes[..10]);
 }

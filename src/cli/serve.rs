@@ -49,6 +49,10 @@ pub(super) struct ServeArgs {
     /// are removed to make room, and a transfer that cannot have room is not kept.
     #[arg(long, value_parser = parse_size, default_value = "16GiB")]
     max_cache_size: u64,
+    /// Seconds a response may wait for its client to read before the connection is closed
+    /// (a client that stops reading would hold a copy and room in the file cache).
+    #[arg(long, default_value_t = ServeLimits::default().send_timeout.as_secs())]
+    send_timeout: u64,
     /// Seconds an upstream project page is reused.
     #[arg(long, default_value_t = ServeLimits::default().page_ttl.as_secs())]
     page_ttl: u64,
@@ -132,6 +136,7 @@ pub(super) fn serve(args: ServeArgs) -> u8 {
         max_file_size: args.max_file_size,
         max_cache_size: args.max_cache_size,
         page_ttl: Duration::from_secs(args.page_ttl),
+        send_timeout: Duration::from_secs(args.send_timeout.max(1)),
         failure_ttl: Duration::from_secs(args.failure_ttl),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..ServeLimits::default()

@@ -31,8 +31,9 @@ use crate::metadata::CoreMetadata;
 
 use super::access_log::Log;
 use super::config::ServeLimits;
+use super::copies::LocalCopy;
 use super::core_metadata::ServedMetadata;
-use super::disk_budget::{DiskBudget, Pin};
+use super::disk_budget::DiskBudget;
 use super::gate::Gate;
 use super::refusal::Refusal;
 use super::upstream::PageFile;
@@ -184,36 +185,20 @@ impl Answers {
         &self.budget
     }
 
-    /// A local copy of `file` checked against its sha256: the cached one, or a download
-    /// checked before it is kept (room made for it in the budget first). The copy is not
-    /// removed while the returned pin lives.
+    /// A local copy of `file` checked against its sha256 and listed size: the cached
+    /// one, or a download checked before it is kept (room made for it in the budget as
+    /// it arrives). The copy is not removed while the returned copy lives.
     pub async fn local_copy(
         &self,
         file: &PageFile,
         client: Arc<IndexClient>,
-    ) -> Result<(PathBuf, Pin), Error> {
+    ) -> Result<LocalCopy, Error> {
         let files = self.files.clone();
         let budget = self.budget.clone();
         let max = self.limits.max_file_size;
         let file = file.clone();
         tokio::task::spawn_blocking(move || {
-            let name = &file.file.filename;
-            let pin = budget.pin(&file.sha256, name.as_str());
-            if let Some(path) = files.verified_file(&file.sha256, name)? {
-                files.touch(&file.sha256, name.as_str());
-                return Ok((path, pin));
-            }
-            // The download is cut off at the room reserved for it.
-            let room = budget.reserve_or_refuse(budget.room_for(file.file.size, max))?;
-            let path = files.fetch_file(
-                &client,
-                &file.file.url,
-                &file.sha256,
-                name,
-                room.bytes(),
-                None,
-            )?;
-            Ok((path, pin))
+            super::copies::local_copy(&files, &budget, &client, &file, max)
         })
         .await
         .map_err(|e| Error::Internal {
@@ -345,7 +330,7 @@ impl Answers {
             ));
         }
         let (path, _in_use) = match self.local_copy(&file, client).await {
-            Ok(copy) => copy,
+            Ok(copy) => (copy.path, copy.in_use),
             Err(e) => return refused(Refusal::from_error(&name, &e)),
         };
         // Only sdists may run a guest; a wheel's METADATA is read at once.

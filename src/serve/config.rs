@@ -34,6 +34,9 @@ pub struct ServeLimits {
     pub max_request_head: usize,
     /// Time a client has to send its request head.
     pub header_timeout: Duration,
+    /// Time a write to a client may stay blocked (the client reads nothing) before the
+    /// connection is closed and what its response held is given back.
+    pub send_timeout: Duration,
     /// Largest distribution file proxied (as stated by the upstream and as counted).
     pub max_file_size: u64,
     /// Disk the kept copies of distribution files may take ([`super::disk_budget`]).
@@ -63,6 +66,7 @@ impl Default for ServeLimits {
             max_connections: 512,
             max_request_head: 16 * 1024,
             header_timeout: Duration::from_secs(15),
+            send_timeout: Duration::from_secs(60),
             max_file_size: crate::index::MAX_DOWNLOAD,
             max_cache_size: 16 * 1024 * 1024 * 1024,
             upstream_timeout: Duration::from_secs(60),

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::access_log::Note;
 use super::answers::Outcome;
 use super::config::SdistDownloads;
+use super::disk_budget::GROWTH;
 use super::range::{self, Ranged};
 use super::refusal::{hide_urls, Refusal};
 use super::upstream::PageFile;
@@ -86,17 +87,22 @@ pub async fn serve(
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     let url = file.file.url.clone();
     let budget = state.answers.budget().clone();
-    // Opened once, here: a copy removed to make room after this still streams whole.
+    // Pinned, then opened once, here: the copy is not removed while it streams (a
+    // removed copy still open would take disk the budget no longer counts), and the
+    // stream ends at the latest when the client stops reading for --send-timeout.
+    let in_use = budget.pin(&file.sha256, &name);
     let cached = dir.open(&name).ok();
     let note = if cached.is_some() {
         "file from cache"
     } else {
         "file from upstream"
     };
+    let sha256 = file.sha256.clone();
     tokio::task::spawn_blocking(move || {
         if let Some(source) = cached {
+            let _in_use = in_use;
             // Most recently used now: the last the budget would remove.
-            let _ = source.set_modified(std::time::SystemTime::now());
+            budget.touch(&sha256, &name);
             // The copy's own size: its sha256 is what was checked when it was kept, and
             // is checked again as it streams.
             let size = source.metadata().ok().map(|m| m.len());
@@ -107,9 +113,11 @@ pub async fn serve(
             if let verify::Ending::Failed(_) = verify::pump(source, &expected, None, head_tx, tx) {
                 // A damaged copy is never served twice.
                 let _ = dir.remove_file(&name);
+                budget.forget(&sha256, &name);
             }
             return;
         }
+        drop(in_use);
         match client.open(&url, None) {
             Ok(download) => {
                 if let (Some(listed), Some(sent)) = (expected.size, download.length) {
@@ -125,9 +133,11 @@ pub async fn serve(
                     ..expected
                 };
                 // Kept only if the budget has room for it; the client is served anyway.
+                // Without a size, room is reserved a step at a time as bytes arrive.
+                let first = expected.size.unwrap_or(GROWTH).min(expected.max);
                 let tee = budget
-                    .reserve(budget.room_for(expected.size, expected.max))
-                    .and_then(|room| Tee::new(dir, &name, room));
+                    .reserve(first)
+                    .and_then(|room| Tee::new(dir, &sha256, &name, room));
                 verify::pump(download, &expected, tee, head_tx, tx);
             }
             Err(e) => {
@@ -185,7 +195,7 @@ async fn ranged(
     client: Arc<crate::index::IndexClient>,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let (path, in_use) = match state.answers.local_copy(&file, client).await {
+    let copy = match state.answers.local_copy(&file, client).await {
         Ok(copy) => copy,
         Err(e) => {
             // A full file cache is the server's own state, and passes; anything else
@@ -203,10 +213,7 @@ async fn ranged(
             );
         }
     };
-    let len = match std::fs::metadata(&path) {
-        Ok(m) => m.len(),
-        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
-    };
+    let len = copy.size;
     let header_value = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (start, end) = match range::resolve(header_value, len) {
         Ranged::Part { start, end } => (start, end),
@@ -223,8 +230,10 @@ async fn ranged(
     let count = if len == 0 { 0 } else { end - start + 1 };
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(IN_FLIGHT);
     tokio::task::spawn_blocking(move || {
-        let _in_use = in_use;
-        send_slice(&path, start, count, tx)
+        // Pinned until the slice is sent or the client is gone (at the latest after
+        // --send-timeout without progress: the connection is closed, and `tx` fails).
+        let _in_use = copy.in_use;
+        send_slice(copy.file, start, count, tx)
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
@@ -246,10 +255,14 @@ async fn ranged(
     response
 }
 
-/// Sends `count` bytes of `path` from `start`.
-fn send_slice(path: &std::path::Path, start: u64, count: u64, tx: mpsc::Sender<io::Result<Bytes>>) {
-    let opened =
-        std::fs::File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(start)).map(|_| f));
+/// Sends `count` bytes of the open copy `file` from `start`.
+fn send_slice(
+    mut file: std::fs::File,
+    start: u64,
+    count: u64,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+) {
+    let opened = file.seek(SeekFrom::Start(start)).map(|_| file);
     let mut source = match opened {
         Ok(f) => f.take(count),
         Err(e) => {

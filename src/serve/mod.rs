@@ -12,8 +12,8 @@
 //! | `.metadata`: an sdist through the normal pipeline, a wheel from its metadata file | [`answers`], [`core_metadata`] |
 //! | refusing to answer, in a way every client stops on | [`refusal`], [`gate`] |
 //! | files: streamed from the upstream, hash-checked before the last byte leaves | [`files`], [`verify`], [`range`] |
-//! | the disk kept copies of files may take, least recently used removed first | [`disk_budget`] |
-//! | routes, the access log, the accept loop and graceful shutdown | [`routes`], [`access_log`], [`server`] |
+//! | the disk kept copies of files may take, least recently used removed first; local copies checked like streams | [`disk_budget`], [`copies`] |
+//! | routes, the access log, the accept loop, clients that stop reading, graceful shutdown | [`routes`], [`access_log`], [`server`], [`send_timeout`] |
 //!
 //! Two rules hold everywhere. **Only configured upstreams are proxied**: a file URL the
 //! server hands out names a project, a sha256 and a file name, and is served only if a
@@ -24,6 +24,7 @@
 pub mod access_log;
 pub mod answers;
 pub mod config;
+pub mod copies;
 pub mod core_metadata;
 pub mod disk_budget;
 pub mod files;
@@ -33,6 +34,7 @@ pub mod pages;
 pub mod range;
 pub mod refusal;
 pub mod routes;
+pub mod send_timeout;
 pub mod server;
 pub mod upstream;
 pub mod verify;

@@ -3,7 +3,8 @@
 //!
 //! Connections beyond `max_connections` wait in the kernel's listen backlog rather than
 //! being accepted and starved. A client gets `header_timeout` to send its request head,
-//! and a head larger than `max_request_head` is refused by hyper (431). On shutdown the
+//! and a head larger than `max_request_head` is refused by hyper (431); a response the
+//! client stops reading for `send_timeout` ends the connection ([`super::send_timeout`]). On shutdown the
 //! listener closes at once, open connections finish their current request (keep-alive is
 //! turned off for them) for up to `shutdown_grace`, and then the process stops running
 //! guests and ends.
@@ -24,6 +25,7 @@ use crate::inspect::Inspector;
 use super::access_log::{Log, Peer};
 use super::answers::Answers;
 use super::config::ServeConfig;
+use super::send_timeout::SendTimeout;
 use super::upstream::Upstreams;
 use super::{routes, SharedState, State};
 
@@ -145,6 +147,16 @@ impl Server {
                     async move { router.call(request).await }
                 },
             );
+            // A client that stops reading is gone: what its response holds (a pinned copy,
+            // room in the file cache, an upstream transfer) is given back.
+            let log = state.log.clone();
+            let timeout = limits.send_timeout;
+            let stream = SendTimeout::new(stream, timeout, move || {
+                log.event(&format!(
+                    "client {peer}: nothing could be sent for {}s; connection closed (--send-timeout)",
+                    timeout.as_secs()
+                ));
+            });
             let connection =
                 graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::dirs::CacheDir;
 use crate::index::Sha256Hex;
 
-use super::disk_budget::Reservation;
+use super::disk_budget::{Reservation, GROWTH};
 
 /// Bytes read and handed on at a time.
 pub const CHUNK: usize = 64 * 1024;
@@ -52,11 +52,13 @@ pub enum Head {
 /// renamed to `name` once the file matched.
 pub struct Tee {
     dir: CacheDir,
+    sha256: Sha256Hex,
     tmp: String,
     file: std::fs::File,
     name: String,
-    /// Room held in the file cache's budget while the copy is written: a copy that
-    /// would grow past it is given up (the client is served anyway).
+    /// Room held in the file cache's budget while the copy is written, grown as bytes
+    /// arrive when the size was not known: a copy that cannot have more room is given
+    /// up (the client is served anyway).
     room: Reservation,
     written: u64,
 }
@@ -64,11 +66,12 @@ pub struct Tee {
 impl Tee {
     /// A temporary file in `dir` for the file `name`; `None` when it cannot be made (the
     /// cache is best effort: the client is served anyway).
-    pub fn new(dir: CacheDir, name: &str, room: Reservation) -> Option<Self> {
+    pub fn new(dir: CacheDir, sha256: &Sha256Hex, name: &str, room: Reservation) -> Option<Self> {
         dir.sweep_stale();
         let (tmp, file) = dir.create_temp(name).ok()?;
         Some(Self {
             dir,
+            sha256: sha256.clone(),
             tmp,
             file,
             name: name.to_string(),
@@ -84,7 +87,17 @@ impl Tee {
     fn keep(self) {
         if self.file.sync_all().is_err() || self.dir.rename(&self.tmp, &self.name).is_err() {
             let _ = self.dir.remove_file(&self.tmp);
+            return;
         }
+        // Counted at its actual size from now on; the room held for it is given back.
+        self.room.kept(&self.sha256, &self.name, self.written);
+    }
+
+    /// Room for `more` bytes: what is held, else grown (by at least [`GROWTH`]).
+    fn room_for(&mut self, more: u64) -> bool {
+        let wanted = self.written.saturating_add(more);
+        let held = self.room.bytes();
+        wanted <= held || self.room.grow((wanted - held).max(GROWTH))
     }
 }
 
@@ -263,8 +276,9 @@ impl Check<'_> {
         }
         self.hasher.update(&buf);
         if let Some(t) = tee.as_mut() {
+            let fits = t.room_for(buf.len() as u64);
             t.written += buf.len() as u64;
-            if t.written > t.room.bytes() || t.file.write_all(&buf).is_err() {
+            if !fits || t.file.write_all(&buf).is_err() {
                 if let Some(t) = tee.take() {
                     t.discard();
                 }

@@ -980,6 +980,11 @@ impl ServeProcess {
         }
     }
 
+    /// The server's process id (to look at its open descriptors).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `sdistill serve` in front of `upstreams` (in order) with the installed `runtime`,
     /// offline (the runtime is there; build requirements come from the cache), and
     /// `extra` arguments.
