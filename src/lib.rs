@@ -16,7 +16,7 @@
 //! requirements on top of it. Below them all: [`answer`] (the types of one input's
 //! answer), [`limits`] (every limit and its default), [`error`] (the one error type),
 //! [`dirs`] (where files go on the host and who may touch them), [`notify`] (progress
-//! lines), [`cache`] (verified answers by sha256), [`atomic_file`] (whole-file writes of
+//! lines), [`cache`] (verified answers by sha256 and file name), [`atomic_file`] (whole-file writes of
 //! outputs), [`index`] (the package-index client), [`fetch`] (inputs named by project or
 //! URL, downloaded into the cache) and [`build_deps`] (build requirements for the guest).
 //! [`bulk`] streams a manifest of many inputs through [`inspect`] with bounded memory
