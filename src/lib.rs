@@ -20,7 +20,11 @@
 //! outputs), [`index`] (the package-index client), [`fetch`] (inputs named by project or
 //! URL, downloaded into the cache) and [`build_deps`] (build requirements for the guest).
 //! [`bulk`] streams a manifest of many inputs through [`inspect`] with bounded memory
-//! (`inspect --manifest`: scans at scale, resumable and shardable).
+//! (`inspect --manifest`: scans at scale, resumable and shardable), and [`serve`] is a
+//! package index that adds PEP 658 metadata files computed by [`inspect`] for pip and
+//! friends. Smaller helpers: [`identity`] (an answer must name the file it came from),
+//! [`dist_filename`] (wheel and sdist file names), [`dist_cache`] (verified distribution
+//! files kept by sha256) and [`upload_time`] (PEP 700 times).
 //! With the `python` feature, `python` is the `sdistill._native` extension module that the
 //! Python distribution (`pyproject.toml`, `python/sdistill/`) is built around.
 //!
