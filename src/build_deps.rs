@@ -386,6 +386,12 @@ impl BuildDeps {
         &self.cache
     }
 
+    /// The index build requirements come from: what a helper built from an sdist (whose
+    /// own build requirements come from there too) depends on besides the sdist's bytes.
+    pub fn index_url(&self) -> &str {
+        &self.index_url
+    }
+
     /// The index listing for `name` (validated files only); offline, the wheels already
     /// in the cache.
     fn files(&self, name: &str, deadline: Option<Instant>) -> Result<Vec<IndexFile>> {

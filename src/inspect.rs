@@ -296,7 +296,7 @@ impl Inspector {
     /// makes earlier cache entries unreachable.
     fn cache_context(&self, target: Target) -> String {
         format!(
-            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?} observe={}",
+            "sdistill={} lock={} driver={} target={:?} limits={:?} sandbox={:?} observe={} build-index={}",
             env!("CARGO_PKG_VERSION"),
             runtime::Lock::key(),
             guest::driver_sha256(),
@@ -304,6 +304,11 @@ impl Inspector {
             self.options.limits,
             self.options.sandbox,
             self.options.observe,
+            // Build requirements (setup_requires, [build-system].requires, helpers built
+            // from sdists) come from this index: another index can change the answer.
+            crate::index::url_without_credentials(&self.options.sandbox_config.index_url)
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
         )
     }
 

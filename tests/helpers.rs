@@ -88,12 +88,29 @@ fn an_sdist_only_helper_is_built_in_the_sandbox_and_reused_from_the_cache() {
     assert_eq!(v["version"], "4.2", "{v}");
     assert_eq!(v["requires_dist"], serde_json::json!(["x"]), "{v}");
     assert!(v["warnings"].as_array().unwrap().is_empty(), "{v}");
-    // Kept by the sdist's sha256.
-    let kept = cache.path().join("helper-wheels").join(&sha);
-    assert!(kept.join(".complete").is_file());
+    // Kept once, by the sdist's sha256 and the index its build requirements came from.
+    let kept: Vec<_> = std::fs::read_dir(cache.path().join("helper-wheels"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join(".complete").is_file())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_ne!(kept[0].file_name().to_string_lossy(), sha);
     // Offline, with no helper build allowed: the cached wheel (built from the same sdist
-    // bytes) is used, and a cache hit is not a build.
+    // bytes against the same index) is used, and a cache hit is not a build.
+    let index = server.url.clone();
     drop(server);
+    let (code, v) = inspect(
+        cache.path(),
+        &runtime,
+        &index,
+        &["--offline", "--max-helper-builds", "0"],
+        &input,
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["version"], "4.2", "{v}");
+    // Against another index, that build is not used: its own build requirements could
+    // differ there.
     let (code, v) = inspect(
         cache.path(),
         &runtime,
@@ -101,8 +118,8 @@ fn an_sdist_only_helper_is_built_in_the_sandbox_and_reused_from_the_cache() {
         &["--offline", "--max-helper-builds", "0"],
         &input,
     );
-    assert_eq!(code, 0, "{v}");
-    assert_eq!(v["version"], "4.2", "{v}");
+    assert_ne!(code, 0, "{v}");
+    assert_ne!(v["version"], "4.2", "{v}");
 }
 
 #[test]

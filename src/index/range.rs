@@ -134,18 +134,14 @@ enum Answer {
 impl RemoteFile<'_> {
     /// Fetches the tail, learning the length when the index did not state it.
     fn open(&mut self) -> Result<()> {
-        let header = match self.len {
-            Some(len) => format!(
-                "bytes={}-{}",
-                len.saturating_sub(TAIL),
-                len.saturating_sub(1)
-            ),
-            None => format!("bytes=-{TAIL}"),
+        let want = match self.len {
+            Some(len) => Want::Span(len.saturating_sub(TAIL), len.saturating_sub(1)),
+            None => Want::Suffix(TAIL),
         };
         if self.len == Some(0) {
             return Err(self.decline("the index says the file is empty".to_string()));
         }
-        let (start, data, total) = self.request(&header).map_err(|e| self.give_up(e))?;
+        let (start, data, total) = self.request(want).map_err(|e| self.give_up(e))?;
         if let Some(len) = self.len {
             if total != len {
                 return Err(self.decline(format!(
@@ -171,8 +167,10 @@ impl RemoteFile<'_> {
         self.decline(why)
     }
 
-    /// Sends one range request (`header` is the `Range` value) and checks the answer.
-    fn request(&mut self, header: &str) -> io::Result<(u64, Vec<u8>, u64)> {
+    /// Sends one range request and checks the answer: exactly the bytes asked for, never
+    /// more or others. (A server that answers a wider or shifted range could make the
+    /// bytes the zip reader parses differ from the bytes [`Self::whole_sha256`] hashes.)
+    fn request(&mut self, want: Want) -> io::Result<(u64, Vec<u8>, u64)> {
         if self.requests >= MAX_REQUESTS {
             return Err(io::Error::other(format!(
                 "more than {MAX_REQUESTS} range requests"
@@ -182,7 +180,8 @@ impl RemoteFile<'_> {
         let url = self.url;
         let budget = MAX_BYTES.saturating_sub(self.fetched);
         let http = &self.client.http;
-        let answer = http.get(url, &[("Range", header)], None, |mut resp| {
+        let header = want.header();
+        let answer = http.get(url, &[("Range", header.as_str())], None, |mut resp| {
             let status = resp.status().as_u16();
             if status != 206 {
                 return Ok(Answer::NoRanges(match status {
@@ -200,6 +199,11 @@ impl RemoteFile<'_> {
                     "a partial answer without a usable Content-Range".to_string(),
                 ));
             };
+            if !want.answered_by(start, end, total) {
+                return Ok(Answer::NoRanges(format!(
+                    "the server answered bytes {start}-{end}/{total} to `{header}`"
+                )));
+            }
             let want = end - start + 1;
             if want > budget {
                 return Ok(Answer::NoRanges(format!(
@@ -234,15 +238,15 @@ impl RemoteFile<'_> {
         let len = self.len?;
         let mut hasher = Sha256::new();
         let mut at = 0u64;
+        // Chunks are exactly the ranges asked for, which never overlap; anything but a
+        // gapless, overlap-free cover is not hashed (the bytes hashed must be the bytes
+        // the zip reader read, every one once).
         for (start, data) in &self.chunks {
-            if *start > at {
+            if *start != at {
                 return None;
             }
-            let skip = usize::try_from(at - start).ok()?;
-            if skip < data.len() {
-                hasher.update(&data[skip..]);
-                at = start + data.len() as u64;
-            }
+            hasher.update(data);
+            at = start + data.len() as u64;
         }
         (at == len).then(|| super::Sha256Hex::from_digest(hasher.finalize().into()))
     }
@@ -275,8 +279,7 @@ impl Read for RemoteFile<'_> {
         if let Some((next, _)) = self.chunks.range(self.pos + 1..).next() {
             end = end.min(*next);
         }
-        let header = format!("bytes={}-{}", self.pos, end - 1);
-        let (start, data, total) = self.request(&header)?;
+        let (start, data, total) = self.request(Want::Span(self.pos, end - 1))?;
         if start != self.pos || total != len || data.is_empty() {
             return Err(io::Error::other(
                 "the server answered another range than asked".to_string(),
@@ -309,6 +312,32 @@ impl Seek for RemoteFile<'_> {
     }
 }
 
+/// What one range request asks for.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// `bytes=START-END` (inclusive).
+    Span(u64, u64),
+    /// `bytes=-N`: the last N bytes (the file's length not yet known).
+    Suffix(u64),
+}
+
+impl Want {
+    fn header(self) -> String {
+        match self {
+            Want::Span(start, end) => format!("bytes={start}-{end}"),
+            Want::Suffix(n) => format!("bytes=-{n}"),
+        }
+    }
+
+    /// Whether `bytes START-END/TOTAL` is exactly this request's answer.
+    fn answered_by(self, start: u64, end: u64, total: u64) -> bool {
+        match self {
+            Want::Span(s, e) => start == s && end == e.min(total.saturating_sub(1)),
+            Want::Suffix(n) => end + 1 == total && start == total.saturating_sub(n),
+        }
+    }
+}
+
 /// `bytes START-END/TOTAL` as numbers, when consistent (`START <= END < TOTAL`).
 fn content_range(value: &str) -> Option<(u64, u64, u64)> {
     let rest = value.trim().strip_prefix("bytes ")?;
@@ -335,5 +364,17 @@ mod tests {
         assert_eq!(content_range("bytes */1000"), None);
         assert_eq!(content_range("bytes 0-99/*"), None);
         assert_eq!(content_range("items 0-99/1000"), None);
+    }
+
+    /// Only the range asked for is an answer: not a wider one, not a shifted one.
+    #[test]
+    fn an_answer_must_be_the_range_asked_for() {
+        assert!(Want::Span(0, 99).answered_by(0, 99, 1000));
+        assert!(!Want::Span(0, 0).answered_by(0, 999, 1000));
+        assert!(!Want::Span(900, 999).answered_by(1, 999, 1000));
+        assert!(Want::Suffix(100).answered_by(900, 999, 1000));
+        assert!(Want::Suffix(2000).answered_by(0, 999, 1000));
+        assert!(!Want::Suffix(100).answered_by(1, 999, 1000));
+        assert!(!Want::Suffix(100).answered_by(900, 998, 1000));
     }
 }

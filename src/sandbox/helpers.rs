@@ -14,8 +14,9 @@
 //!
 //! The wheel the guest hands back is hostile data: its file name must parse as a
 //! pure-Python wheel of the project and version of the sdist it was built from (and its
-//! METADATA must say the same, checked by the resolver), and it is unpacked with the rules
-//! for any wheel. Only a clean build is kept, under `helper-wheels/<sdist sha256>/`: one
+//! METADATA must say the same, checked before it is kept), and it is unpacked with the rules
+//! for any wheel. Only a clean build is kept, under `helper-wheels/<digest of the sdist's
+//! sha256 and the build-requirement index>/`: one
 //! whose own requirements were all provided; a helper that could not be built leaves
 //! nothing in the cache, so a later run tries again.
 
@@ -43,6 +44,24 @@ pub(super) struct Helpers<'a> {
     pub seen: &'a mut Observation,
 }
 
+/// The cache name of a helper's wheel: a digest of the sdist's sha256 *and* the index its
+/// own build requirements came from (without credentials). The wheel is the product of
+/// both — a helper whose setup.py copies a value from one of its build requirements
+/// builds differently against another index — so one index's build is never used for
+/// another's.
+fn helper_key(index_url: &str, sdist_sha256: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let index = crate::index::url_without_credentials(index_url)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| index_url.to_string());
+    let mut h = Sha256::new();
+    h.update(b"sdistill-helper-wheel/1\0");
+    h.update(index.as_bytes());
+    h.update(b"\0");
+    h.update(sdist_sha256.as_bytes());
+    hex::encode(h.finalize())
+}
+
 /// Whether a helper's failure is the helper's own (remembered for the process) or this
 /// input's (a bound, the deadline, or a helper of its own that could not be provided
 /// within the bounds): only the former says anything about the next input.
@@ -62,12 +81,9 @@ impl HelperBuilder for Helpers<'_> {
         let cache = CacheDir::open_root(root).map_err(|e| Error::io(root, e))?;
         let io = |e| Error::io(cache.path(), e);
         let trees = cache.subdir("helper-wheels").map_err(io)?;
-        if trees.is_dir(sha.as_str())
-            && trees
-                .subdir(sha.as_str())
-                .is_ok_and(|t| t.is_file(".complete"))
-        {
-            return Ok(trees.path().join(sha.as_str()));
+        let key = helper_key(deps.index_url(), sha.as_str());
+        if trees.is_dir(&key) && trees.subdir(&key).is_ok_and(|t| t.is_file(".complete")) {
+            return Ok(trees.path().join(&key));
         }
         if let Some(why) = deps.failed_helper(sha.as_str()) {
             return Err(Error::SetupFailed {
@@ -100,7 +116,7 @@ impl HelperBuilder for Helpers<'_> {
         let mut env_complete = true;
         let built = self
             .build_wheel(&archive_path, depth, &mut env_complete)
-            .and_then(|wheel| self.keep(&trees, sha.as_str(), sdist, wheel));
+            .and_then(|wheel| self.keep(&trees, &key, sdist, wheel));
         if let Err(e) = &built {
             if helpers_own(e, env_complete) {
                 deps.note_failed_helper(sha.as_str(), e.to_string());
@@ -217,7 +233,7 @@ impl Helpers<'_> {
     }
 
     /// Checks the guest's wheel against the sdist it was built from, unpacks it with the
-    /// rules for any wheel, and keeps it as `helper-wheels/<sdist sha256>/`.
+    /// rules for any wheel, and keeps it as `helper-wheels/<key>/` ([`helper_key`]).
     fn keep(
         &self,
         trees: &CacheDir,
@@ -243,6 +259,17 @@ impl Helpers<'_> {
         let download = trees.temp_tree("wheel").map_err(io)?;
         let wheel_path = download.path().join(HELPER_WHEEL);
         std::fs::write(&wheel_path, &bytes).map_err(|e| Error::io(&wheel_path, e))?;
+        // The wheel's own METADATA must name the sdist's project and version too, before
+        // anything is kept: a wheel refused later must not sit in the cache as complete.
+        let (member, text) = archive::read_wheel_metadata(&wheel_path, &Limits::default())?;
+        let core = crate::metadata::CoreMetadata::parse(&text, &member)?;
+        crate::identity::check(Some(&filename), &[], &core.name, &core.version, &[]).map_err(
+            |e| Error::Sandbox {
+                detail: format!(
+                    "the helper's build produced a wheel whose METADATA disagrees: {e}"
+                ),
+            },
+        )?;
         let staging = trees.temp_tree("unpack").map_err(io)?;
         archive::unpack_to_dir(
             &wheel_path,
