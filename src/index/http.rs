@@ -181,6 +181,10 @@ fn transient_io(kind: io::ErrorKind) -> bool {
 fn transient_error(e: &ureq::Error) -> bool {
     match e {
         ureq::Error::Io(io) => transient_io(io.kind()),
+        // A whole attempt that ran out of time was not a glitch but a body trickling in
+        // (a stall would have tripped the per-read timeout): another attempt would cost
+        // as long again.
+        ureq::Error::Timeout(ureq::Timeout::Global | ureq::Timeout::PerCall) => false,
         ureq::Error::Timeout(_)
         | ureq::Error::ConnectionFailed
         | ureq::Error::BodyStalled
