@@ -286,6 +286,24 @@ def _install_compat():
 
     platform.__getattr__ = platform_getattr
 
+    # open(name, "U") / "rU" (removed in 3.11): universal newlines, which text mode has
+    # always done in Python 3; 3.7 accepted "U" for reading only, and so does this.
+    import builtins
+
+    real_open = builtins.open
+
+    def open_accepting_u(file, mode="r", *args, **kwargs):
+        if type(mode) is str and "U" in mode:
+            rest = mode.replace("U", "")
+            if not set(rest) & set("wax+b") and mode.count("U") == 1:
+                _note("open() mode %r" % mode,
+                      "compatibility: accepted removed %s (universal newlines, what text "
+                      "mode does since Python 3)")
+                mode = rest or "r"
+        return real_open(file, mode, *args, **kwargs)
+
+    builtins.open = open_accepting_u
+
     import importlib.abc
     import importlib.util
     import types
