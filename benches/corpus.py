@@ -59,6 +59,8 @@ CAUSES = [
      r"libffi|\.h: No such file|CompileError|LinkError"),
     ("subprocess at setup time (no processes in the sandbox)", r"no processes in the sdistill sandbox|"
      r"exit(ed)? 127|: not found"),
+    # The driver's ctypes/ssl stand-ins (flagged answers): before the generic "stand-in".
+    ("stdlib module absent in the WASI guest", r"\b(ctypes|ssl) stand-in"),
     ("setup-time helper missing (stand-in, version 0.0.0)", r"0\.0\.0|setuptools_scm|setuptools-scm|\bpbr\b|"
      r"versioneer|vcversioner|setuptools_git|stand-in|setup_requires could not be provided|not PEP 508; not provided"),
     ("inconsistent metadata", r"inconsistent metadata"),

@@ -77,6 +77,13 @@ def fail(kind, exc=None, message=None):
         finish({"ok": False, "kind": "needs-compiler-probes", "message": message,
                 "traceback": tb[-8000:], "probes": sorted(set(PROBES_FAILED)),
                 "warnings": WARNINGS})
+    if (kind == "setup-failed" and WANTED_STAND_INS and CONFIG.get("phase") == "metadata"
+            and not CONFIG.get("provide_stand_ins")):
+        # The build failed after importing Cython, ctypes or ssl, which the guest lacks:
+        # the host may run it again with the stand-ins.
+        finish({"ok": False, "kind": "needs-stand-ins", "message": message,
+                "traceback": tb[-8000:], "wanted": sorted(set(WANTED_STAND_INS)),
+                "warnings": WARNINGS})
     finish({"ok": False, "kind": kind, "message": message, "traceback": tb[-8000:],
             "warnings": WARNINGS})
 
@@ -278,6 +285,24 @@ def _install_compat():
         raise AttributeError("module 'platform' has no attribute %r" % name)
 
     platform.__getattr__ = platform_getattr
+
+    # open(name, "U") / "rU" (removed in 3.11): universal newlines, which text mode has
+    # always done in Python 3; 3.7 accepted "U" for reading only, and so does this.
+    import builtins
+
+    real_open = builtins.open
+
+    def open_accepting_u(file, mode="r", *args, **kwargs):
+        if type(mode) is str and "U" in mode:
+            rest = mode.replace("U", "")
+            if not set(rest) & set("wax+b") and mode.count("U") == 1:
+                _note("open() mode %r" % mode,
+                      "compatibility: accepted removed %s (universal newlines, what text "
+                      "mode does since Python 3)")
+                mode = rest or "r"
+        return real_open(file, mode, *args, **kwargs)
+
+    builtins.open = open_accepting_u
 
     import importlib.abc
     import importlib.util
@@ -951,6 +976,306 @@ def _install_numpy_stand_in():
     sys.meta_path.append(NumpyStandIn())
 
 
+# --- Cython, ctypes and ssl at setup time: stand-ins on a second run ---------------------
+# Modules the guest does not have, which old setup.py files import: Cython (undeclared:
+# `from Cython.Build import cythonize`), ctypes (no native code under WASI) and ssl (no
+# OpenSSL). On pip's machine they exist. At first they are missing, as the guest is, and
+# each import by the sdist's code is remembered; many setup.py files guard the import and
+# take another path, which then stays unflagged. Only when the build then fails does the
+# host run it again with the stand-ins served ("provide_stand_ins"). Each stand-in covers
+# what metadata needs and nothing more: anything needing the real thing (translating
+# .pyx, loading a native library, TLS) raises, and every answer that used one carries a
+# warning starting "<name> stand-in", which the host treats as degraded (flagged, never
+# cached). Served only when the real module is not importable (a finder at the end of
+# sys.meta_path), and never to the standard library or setuptools, whose guarded imports
+# keep seeing a guest without them.
+
+WANTED_STAND_INS = []
+
+CYTHON_VERSION = "3.0.11"
+
+STAND_IN_NOTES = {
+    "Cython": ("cython stand-in: setup.py imported Cython, which the build does not "
+               "declare; no real Cython runs (cythonize() only renames .pyx sources to "
+               "the .c files Cython would write, __version__ says " + CYTHON_VERSION +
+               "), so this answer is flagged"),
+    "ctypes": ("ctypes stand-in: setup.py imported ctypes, which the WASI guest lacks; "
+               "the stand-in behaves like a machine where no native library can be "
+               "found or loaded, so this answer is flagged"),
+    "ssl": ("ssl stand-in: setup.py imported ssl, which the WASI guest lacks; the "
+            "stand-in has its names (classes, exceptions) but no TLS, so this answer "
+            "is flagged"),
+}
+
+_TRUSTED_IMPORTERS = ("<frozen ", "/wlr/", "/usr/local/lib/python3", "/site/")
+
+
+def _imported_by_sdist():
+    # The first frame outside the import machinery: whose import is this?
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith("<frozen importlib") or name.endswith("importlib/__init__.py")):
+            return not name.startswith(_TRUSTED_IMPORTERS)
+        frame = frame.f_back
+    return False
+
+
+def _stand_in_note(top):
+    note = STAND_IN_NOTES[top]
+    if note not in WARNINGS:
+        WARNINGS.append(note)
+
+
+def _module(name, doc):
+    import types
+
+    mod = types.ModuleType(name, doc)
+    mod.__sdistill_stand_in__ = True
+    return mod
+
+
+def _cython_module_name(path):
+    # Cython's fully qualified name: the path's parents that are packages, then the stem.
+    stem = os.path.splitext(os.path.basename(path))[0]
+    parts = [stem]
+    folder = os.path.dirname(os.path.abspath(path))
+    while any(os.path.isfile(os.path.join(folder, "__init__" + ext))
+              for ext in (".py", ".pyx", ".pxd")):
+        parts.append(os.path.basename(folder))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return ".".join(reversed(parts))
+
+
+def _cythonize(module_list, exclude=None, nthreads=0, aliases=None, quiet=False,
+               force=None, language=None, exclude_failures=False, **options):
+    import copy
+    import glob
+    import setuptools
+
+    _stand_in_note("Cython")
+    if isinstance(module_list, (str, setuptools.Extension)) or not isinstance(
+            module_list, (list, tuple)):
+        import distutils.extension
+        if not isinstance(module_list, (str, distutils.extension.Extension)):
+            raise TypeError("cythonize (sdistill stand-in): unsupported module list %r"
+                            % type(module_list).__name__)
+        module_list = [module_list]
+    excluded = set()
+    for pattern in ([exclude] if isinstance(exclude, str) else (exclude or [])):
+        excluded.update(os.path.normpath(p) for p in glob.glob(pattern, recursive=True))
+
+    def translated(source, lang):
+        base, ext = os.path.splitext(source)
+        if ext in (".pyx", ".py"):
+            return base + (".cpp" if lang == "c++" else ".c")
+        return source
+
+    out = []
+    for item in module_list:
+        if isinstance(item, str):
+            template, patterns = None, [item]
+        elif hasattr(item, "sources") and hasattr(item, "name"):
+            template, patterns = item, list(item.sources)
+        else:
+            raise TypeError("cythonize (sdistill stand-in): unsupported module %r"
+                            % type(item).__name__)
+        lang = language or getattr(template, "language", None)
+        if template is not None and "*" not in template.name:
+            ext = copy.copy(template)
+            ext.sources = [translated(s, lang) for s in template.sources]
+            out.append(ext)
+            continue
+        # A glob (a string, or an Extension named "*" or "pkg.*"): one module per file.
+        for pattern in patterns:
+            files = sorted(glob.glob(pattern, recursive=True))
+            if not files and isinstance(item, str):
+                raise ValueError("'%s' doesn't match any files" % pattern)
+            for path in files:
+                if os.path.normpath(path) in excluded or not path.endswith((".pyx", ".py")):
+                    continue
+                name = _cython_module_name(path)
+                if template is None:
+                    out.append(setuptools.Extension(name, [translated(path, lang)],
+                                                    language=lang))
+                else:
+                    ext = copy.copy(template)
+                    ext.name = name
+                    ext.sources = [translated(path, lang)] + [
+                        s for s in template.sources if s != pattern and "*" not in s]
+                    out.append(ext)
+    return out
+
+
+def _make_cython(name):
+    # Only these names exist; anything else is an AttributeError (the build fails rather
+    # than guess).
+    mod = _module(name, "sdistill stand-in for Cython (no Cython runs in the sandbox)")
+    if name in ("Cython", "Cython.Build", "Cython.Distutils", "Cython.Compiler"):
+        mod.__path__ = []
+    if name == "Cython":
+        mod.__version__ = CYTHON_VERSION
+    elif name == "Cython.Compiler.Version":
+        mod.version = mod.watermark = CYTHON_VERSION
+    elif name in ("Cython.Build", "Cython.Build.Dependencies"):
+        mod.cythonize = _cythonize
+    elif name in ("Cython.Distutils", "Cython.Distutils.build_ext",
+                  "Cython.Distutils.extension", "Cython.Distutils.old_build_ext"):
+        import setuptools
+        import setuptools.command.build_ext as setuptools_build_ext
+
+        class build_ext(setuptools_build_ext.build_ext):
+            # Cython's build_ext translates .pyx while building, which the metadata step
+            # never reaches; building extensions is refused.
+            def run(self):
+                if self.extensions:
+                    import distutils.errors
+                    raise distutils.errors.DistutilsModuleError(
+                        "Cython cannot run: the sandbox only stands in for it")
+                return setuptools_build_ext.build_ext.run(self)
+
+        class Extension(setuptools.Extension):
+            # Cython.Distutils.Extension: setuptools' plus the cython_* options.
+            def __init__(self, name, sources, *args, **kwargs):
+                cython = {k: kwargs.pop(k) for k in list(kwargs)
+                          if k.startswith(("cython_", "pyrex_")) or k == "no_c_in_traceback"}
+                setuptools.Extension.__init__(self, name, sources, *args, **kwargs)
+                for key, value in cython.items():
+                    setattr(self, key, value)
+
+        if name != "Cython.Distutils.extension":
+            mod.build_ext = mod.new_build_ext = build_ext
+        if name in ("Cython.Distutils", "Cython.Distutils.extension"):
+            mod.Extension = Extension
+        if name == "Cython.Distutils.old_build_ext":
+            mod.old_build_ext = build_ext
+    return mod
+
+
+def _make_ctypes(name):
+    # A machine where no native library can be found or loaded: find_library() says None,
+    # loading raises OSError after the audit event the real call raises (the observer
+    # records it as native code). No C types: sizes and layouts would be guesses.
+    mod = _module(name, "sdistill stand-in for ctypes (no native code in the sandbox)")
+    if name == "ctypes":
+        mod.__path__ = []
+
+        class ArgumentError(Exception):
+            pass
+
+        class CDLL:
+            def __init__(self, name, *args, **kwargs):
+                sys.audit("ctypes.dlopen", name)
+                raise OSError("%s: cannot open shared object file: no native libraries "
+                              "in the sdistill sandbox" % (name,))
+
+        class PyDLL(CDLL):
+            pass
+
+        class LibraryLoader:
+            def __init__(self, dlltype):
+                self._dlltype = dlltype
+
+            def __getattr__(self, name):
+                if name.startswith("_"):
+                    raise AttributeError(name)
+                return self._dlltype(name)
+
+            __getitem__ = __getattr__
+
+            def LoadLibrary(self, name):
+                return self._dlltype(name)
+
+        mod.ArgumentError = ArgumentError
+        mod.CDLL = CDLL
+        mod.PyDLL = PyDLL
+        mod.LibraryLoader = LibraryLoader
+        mod.cdll = LibraryLoader(CDLL)
+        mod.pydll = LibraryLoader(PyDLL)
+    elif name == "ctypes.util":
+        def find_library(name):
+            return None
+
+        mod.find_library = find_library
+    return mod
+
+
+def _make_ssl(name):
+    # Names for annotations, isinstance checks and except clauses; no TLS.
+    mod = _module(name, "sdistill stand-in for ssl (no OpenSSL in the sandbox)")
+
+    class SSLError(OSError):
+        pass
+
+    errors = {"SSLError": SSLError}
+    for sub in ("SSLZeroReturnError", "SSLWantReadError", "SSLWantWriteError",
+                "SSLSyscallError", "SSLEOFError", "SSLCertVerificationError"):
+        errors[sub] = type(sub, (SSLError,), {})
+    errors["CertificateError"] = errors["SSLCertVerificationError"]
+
+    def no_tls(*args, **kwargs):
+        raise SSLError("no TLS in the sdistill sandbox (ssl is a stand-in)")
+
+    class SSLContext:
+        def __new__(cls, *args, **kwargs):
+            no_tls()
+
+    class SSLSocket:
+        def __new__(cls, *args, **kwargs):
+            no_tls()
+
+    class SSLObject(SSLSocket):
+        pass
+
+    mod.__dict__.update(errors)
+    mod.SSLContext, mod.SSLSocket, mod.SSLObject = SSLContext, SSLSocket, SSLObject
+    mod.create_default_context = no_tls
+    mod.wrap_socket = no_tls
+    return mod
+
+
+STAND_IN_MODULES = {
+    "Cython": _make_cython, "Cython.Build": _make_cython,
+    "Cython.Build.Dependencies": _make_cython, "Cython.Distutils": _make_cython,
+    "Cython.Distutils.build_ext": _make_cython, "Cython.Distutils.extension": _make_cython,
+    "Cython.Distutils.old_build_ext": _make_cython, "Cython.Compiler": _make_cython,
+    "Cython.Compiler.Version": _make_cython,
+    "ctypes": _make_ctypes, "ctypes.util": _make_ctypes,
+    "ssl": _make_ssl,
+}
+
+
+def _install_late_stand_ins():
+    # Served only when the real module is not importable (a finder at the end of
+    # sys.meta_path), and only on the run the host asked for them.
+    import importlib.abc
+    import importlib.util
+
+    class LateStandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name not in STAND_IN_MODULES or not _imported_by_sdist():
+                return None
+            top = name.split(".")[0]
+            if not CONFIG.get("provide_stand_ins"):
+                WANTED_STAND_INS.append(top)
+                return None
+            return importlib.util.spec_from_loader(
+                name, self, is_package=name in ("Cython", "Cython.Build", "Cython.Distutils",
+                                                "Cython.Compiler", "ctypes"))
+
+        def create_module(self, spec):
+            _stand_in_note(spec.name.split(".")[0])
+            return STAND_IN_MODULES[spec.name](spec.name)
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.append(LateStandIns())
+
+
 # --- 2to3 and compiler probes ------------------------------------------------------------
 
 WANTED_2TO3 = []
@@ -1105,6 +1430,7 @@ def run_setup_py(project, command=None):
     _provide_2to3_names()
     _compiler_probes()
     _install_numpy_stand_in()
+    _install_late_stand_ins()
     _fast_egg_info()
     _patch_build_eggs()
     _accept_removed_keywords()
@@ -1287,11 +1613,11 @@ def run_wheel(project, backend_name, backend_path):
         except SystemExit as e:
             if e.code not in (None, 0):
                 fail("setup-failed", e, message="setup.py exited with status %r" % (e.code,))
-    if NUMPY_NOTE in WARNINGS:
+    if NUMPY_NOTE in WARNINGS or any(n in WARNINGS for n in STAND_IN_NOTES.values()):
         # A wheel built with the NumPy stand-in may be wrong, and the host keeps helper
         # wheels as clean: refuse it, saying why.
-        fail("setup-failed", message="its build imported numpy, which the sandbox only "
-             "stands in for; the wheel is not used")
+        fail("setup-failed", message="its build imported numpy, Cython, ctypes or ssl, "
+             "which the sandbox only stands in for; the wheel is not used")
     wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
     if len(wheels) != 1:
         fail("setup-failed", message="the build made %d wheels, not one" % len(wheels))

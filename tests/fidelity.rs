@@ -332,3 +332,52 @@ fn trailing_inline_regex_flags_are_moved_and_flagged() {
     assert_eq!(v["version"], "3.1");
     assert!(warnings(&v).contains("inline regex flags"), "{v}");
 }
+
+/// A declared Cython is the real (pure-Python) wheel from the index: the driver's Cython
+/// stand-in, only for undeclared imports, stays out of the way and nothing is flagged.
+#[test]
+fn declared_cython_is_the_wheel_not_the_stand_in() {
+    let cython = wheel_bytes(
+        "Cython",
+        "0.29.99",
+        "import sys, types\n__version__ = '0.29.99'\nBuild = types.ModuleType('Cython.Build')\nBuild.cythonize = lambda modules, **kw: []\nsys.modules['Cython.Build'] = Build\n",
+        &[],
+    );
+    let server = IndexServer::start(vec![IndexEntry {
+        project: "cython".into(),
+        filename: "Cython-0.29.99-py3-none-any.whl".into(),
+        bytes: cython,
+        advertised_sha256: None,
+        ..Default::default()
+    }]);
+    let (cache, runtime) = private_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+from setuptools import setup
+import Cython
+from Cython.Build import cythonize
+setup(name='cydecl', version='1.0', ext_modules=cythonize(['x.pyx']),
+      install_requires=['cy==' + Cython.__version__])
+"#;
+    let path = sdist(
+        tmp.path(),
+        "cydecl",
+        setup,
+        vec![file("pyproject.toml", "[build-system]\nrequires = ['setuptools', 'cython']\nbuild-backend = 'setuptools.build_meta'\n")],
+    );
+    let args = [
+        "--runtime",
+        &runtime,
+        "--index-url",
+        &server.url,
+        path.to_str().unwrap(),
+    ];
+    let v = inspect_env(&args, &[("SDISTILL_CACHE_DIR", cache.path().as_os_str())]).1;
+    assert_eq!(
+        v[0]["requires_dist"],
+        serde_json::json!(["cy==0.29.99"]),
+        "{}",
+        v[0]
+    );
+    assert!(!warnings(&v[0]).contains("stand-in"), "{}", v[0]);
+}

@@ -188,3 +188,196 @@ setup(name='sci', configuration=configuration,
     assert_eq!(again["cached"], false, "{again}");
     assert_eq!(again["version"], "2.5", "{again}");
 }
+
+/// An sdist with setup.py and `pkg/{files}` beside it.
+fn sdist_with(dir: &Path, name: &str, setup_py: &str, files: &[(&str, &str)]) -> PathBuf {
+    let top = format!("{name}-1.0");
+    let mut members = vec![file(&format!("{top}/setup.py"), setup_py)];
+    for (path, content) in files {
+        members.push(file(&format!("{top}/{path}"), content));
+    }
+    write_sdist(dir, &top, Kind::TarGz, &members)
+}
+
+/// Undeclared Cython at setup time: cythonize() over a glob and an Extension, and
+/// Cython.Distutils' build_ext and Extension. The stand-in answers (flagged, never cached)
+/// with the module names and .c sources Cython would give.
+#[test]
+fn undeclared_cython_is_a_flagged_stand_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+import os
+from setuptools import setup
+import Cython
+from Cython.Build import cythonize
+from Cython.Distutils import build_ext, Extension
+from setuptools.command.build_ext import build_ext as setuptools_build_ext
+assert issubclass(build_ext, setuptools_build_ext)
+assert int(Cython.__version__.split('.')[0]) >= 3
+exts = cythonize(['cy/*.pyx', Extension('cy.b', ['cy/b.pyx', 'cy/helper.c'], cython_directives={})],
+                 exclude=['cy/skip.pyx'])
+names = sorted('%s-%s' % (e.name, '+'.join(os.path.basename(s) for s in e.sources)) for e in exts)
+setup(name='cy', version='1.0', packages=['cy'], ext_modules=exts, cmdclass={'build_ext': build_ext},
+      install_requires=[n.replace('.', '_').replace('+', '_') for n in names])
+"#;
+    let path = sdist_with(
+        tmp.path(),
+        "cy",
+        setup,
+        &[
+            ("cy/__init__.py", ""),
+            ("cy/a.pyx", ""),
+            ("cy/skip.pyx", ""),
+            ("cy/b.pyx", ""),
+            ("cy/helper.c", ""),
+        ],
+    );
+    let (code, v) = inspect_one(&[], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["requires_dist"],
+        serde_json::json!(["cy_a-a_c", "cy_b-b_c", "cy_b-b_c_helper_c"]),
+        "{v}"
+    );
+    assert!(warnings(&v).contains("cython stand-in"), "{v}");
+    let (_, again) = inspect_one(&[], &path);
+    assert_eq!(again["cached"], false, "{again}");
+}
+
+/// Only what metadata needs: the rest of Cython is missing, and the build fails.
+#[test]
+fn the_cython_stand_in_does_not_guess() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+from setuptools import setup
+import Cython
+Cython.inline('return 1')
+setup(name='cyx', version='1.0')
+"#;
+    let (code, v) = inspect(&sdist(tmp.path(), "cyx", setup));
+    assert_ne!(code, 0, "{v}");
+    assert_eq!(error_kind(&v), Some("setup-failed"), "{v}");
+    assert!(v.to_string().contains("inline"), "{v}");
+}
+
+/// A guarded Cython import takes the Cython-free path, as under pip without Cython: no
+/// stand-in, no flag.
+#[test]
+fn a_guarded_cython_import_takes_the_cython_free_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+from setuptools import setup
+try:
+    from Cython.Build import cythonize
+    have = 'with-cython'
+except ImportError:
+    have = 'without-cython'
+setup(name='cyg', version='1.0', install_requires=[have])
+"#;
+    let (code, v) = inspect(&sdist(tmp.path(), "cyg", setup));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["requires_dist"],
+        serde_json::json!(["without-cython"]),
+        "{v}"
+    );
+    assert!(!warnings(&v).contains("stand-in"), "{v}");
+}
+
+/// ctypes and ssl, which the WASI guest lacks: imported by setup.py's code, they are
+/// served on a second run like a machine where no native library loads and TLS is not
+/// available; flagged, never cached.
+#[test]
+fn ctypes_and_ssl_are_flagged_stand_ins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+import ctypes, ctypes.util, ssl
+from setuptools import setup
+def connect(tls: ssl.SSLContext = None):
+    pass
+found = ctypes.util.find_library('z')
+try:
+    ctypes.CDLL('libz.so.1')
+    loaded = 'loaded'
+except OSError:
+    loaded = 'not-loaded'
+try:
+    ssl.create_default_context()
+    tls = 'tls'
+except ssl.SSLError:
+    tls = 'no-tls'
+setup(name='nat', version='1.0', install_requires=['found-%s' % (found is not None), loaded, tls])
+"#;
+    let path = sdist(tmp.path(), "nat", setup);
+    let (code, v) = inspect_one(&[], &path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["requires_dist"],
+        serde_json::json!(["found-False", "not-loaded", "no-tls"]),
+        "{v}"
+    );
+    assert!(warnings(&v).contains("ctypes stand-in"), "{v}");
+    assert!(warnings(&v).contains("ssl stand-in"), "{v}");
+    let (_, again) = inspect_one(&[], &path);
+    assert_eq!(again["cached"], false, "{again}");
+}
+
+/// No C types in the ctypes stand-in (sizes would be guesses): the build fails.
+#[test]
+fn the_ctypes_stand_in_has_no_c_types() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+import ctypes
+from setuptools import setup
+bits = ctypes.sizeof(ctypes.c_void_p) * 8
+setup(name='ct', version='1.0', install_requires=['bits-%d' % bits])
+"#;
+    let (code, v) = inspect(&sdist(tmp.path(), "ct", setup));
+    assert_ne!(code, 0, "{v}");
+    assert_eq!(error_kind(&v), Some("setup-failed"), "{v}");
+}
+
+/// The observer still sees native code: the import of ctypes and the attempt to load a
+/// library through the stand-in.
+#[test]
+fn ctypes_through_the_stand_in_is_observed_as_native_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+import ctypes
+from setuptools import setup
+try:
+    ctypes.CDLL('libevil.so')
+except OSError:
+    pass
+setup(name='ob', version='1.0')
+"#;
+    let (code, v) = inspect_one(
+        &["--no-cache", "--observe"],
+        &sdist(tmp.path(), "ob", setup),
+    );
+    assert_eq!(code, 0, "{v}");
+    let events = v["behaviour"]["events"].to_string();
+    assert!(events.contains("native-code"), "{v}");
+    assert!(events.contains("libevil.so"), "{v}");
+}
+
+/// open(name, "U") (removed in Python 3.11): universal newlines, as text mode does.
+#[test]
+fn open_mode_u_is_accepted_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let setup = r#"
+from setuptools import setup
+version = open('cu/VERSION', 'U').read().strip()
+setup(name='cu', version=version, packages=['cu'])
+"#;
+    let path = sdist_with(
+        tmp.path(),
+        "cu",
+        setup,
+        &[("cu/__init__.py", ""), ("cu/VERSION", "1.0\r\n")],
+    );
+    let (code, v) = inspect(&path);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["version"], "1.0", "{v}");
+    assert!(warnings(&v).contains("mode 'U'"), "{v}");
+}

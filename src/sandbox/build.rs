@@ -25,6 +25,15 @@ use super::instance::{self, Ending, Entry, Preopen, RunOutcome};
 use super::{native_backend, snapshot, Sandbox};
 use crate::build_deps::BuildEnv;
 use crate::dirs::TempTree;
+
+/// How the driver's warnings about its stand-ins begin (NumPy, Cython, `ctypes`, `ssl`):
+/// an answer with one is flagged and never cached.
+const STAND_IN_NOTES: &[&str] = &[
+    "numpy stand-in",
+    "cython stand-in",
+    "ctypes stand-in",
+    "ssl stand-in",
+];
 use crate::error::{Error, Result};
 use crate::limits::{LimitKind, Limits};
 use crate::metadata::CoreMetadata;
@@ -53,6 +62,7 @@ struct Attempt<'a> {
     allow_build_retry: bool,
     probes_succeed: bool,
     provide_2to3: bool,
+    provide_stand_ins: bool,
     setuptools: usize,
     target: Target,
     phase: Phase,
@@ -198,11 +208,11 @@ impl Sandbox {
                 }),
                 _,
             ) => {
-                // The driver's NumPy stand-in answered part of the build: flagged (the
-                // warning says so) and never cached.
+                // A driver stand-in (NumPy, Cython, ctypes, ssl) answered part of the build:
+                // flagged (the warning says so) and never cached.
                 degraded.extend(
                     w.iter()
-                        .filter(|w| w.starts_with("numpy stand-in"))
+                        .filter(|w| STAND_IN_NOTES.iter().any(|p| w.starts_with(p)))
                         .cloned(),
                 );
                 warnings.extend(w);
@@ -278,6 +288,7 @@ impl Sandbox {
         let mut build_retry_left = true;
         let mut probes_succeed = false;
         let mut provide_2to3 = false;
+        let mut provide_stand_ins = false;
         let mut notes = Vec::new();
         let mut host_failure = None;
         let (mut result, mut outcome);
@@ -287,6 +298,7 @@ impl Sandbox {
                 allow_build_retry: build_retry_left,
                 probes_succeed,
                 provide_2to3,
+                provide_stand_ins,
                 setuptools,
                 target,
                 phase,
@@ -317,6 +329,14 @@ impl Sandbox {
                 }) if !provide_2to3 => {
                     // The run that provides them reports each name it served.
                     provide_2to3 = true;
+                }
+                Some(GuestResult::NeedsFallback {
+                    fallback: Fallback::StandIns,
+                    ..
+                }) if !provide_stand_ins => {
+                    // Cython, ctypes or ssl was imported and missing: once more with the
+                    // driver's stand-ins, each use reported (and the answer flagged).
+                    provide_stand_ins = true;
                 }
                 _ if needs_pkg_resources(&result) && setuptools + 1 < self.setuptools.len() => {
                     setuptools += 1;
@@ -452,6 +472,7 @@ impl Sandbox {
             allow_build_retry,
             probes_succeed,
             provide_2to3,
+            provide_stand_ins,
             setuptools,
             ..
         } = plan;
@@ -485,6 +506,7 @@ impl Sandbox {
             allow_build_retry,
             probes_succeed,
             provide_2to3,
+            provide_stand_ins,
             setuptools_path: self
                 .setuptools
                 .get(setuptools)

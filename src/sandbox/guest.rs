@@ -51,6 +51,9 @@ pub struct GuestRequest {
     /// distutils' 2to3 helpers are provided: the run after a build that looked for them
     /// failed.
     pub provide_2to3: bool,
+    /// The driver's stand-ins for Cython, `ctypes` and `ssl` are served: the run after a
+    /// build that imported one of them (missing) failed.
+    pub provide_stand_ins: bool,
     /// Guest path of the setuptools tree to use.
     pub setuptools_path: String,
     /// The platform the guest pretends to be.
@@ -84,6 +87,8 @@ pub enum Fallback {
     CompilerProbes,
     /// distutils' 2to3 helpers (`build_py_2to3`, ...) are provided.
     TwoToThree,
+    /// The driver's stand-ins for modules the guest lacks (Cython, `ctypes`, `ssl`).
+    StandIns,
 }
 
 /// The machine a user resolves for; the guest imitates it (`--target-platform`).
@@ -193,6 +198,7 @@ pub fn config_json(request: &GuestRequest) -> String {
         "allow_build_retry": request.allow_build_retry,
         "compiler_probes": if request.probes_succeed { "succeed" } else { "fail" },
         "provide_2to3": request.provide_2to3,
+        "provide_stand_ins": request.provide_stand_ins,
         "setuptools_path": request.setuptools_path,
         "phase": match request.phase {
             Phase::Metadata => "metadata",
@@ -330,6 +336,7 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
     let fallback = match raw.kind.as_deref() {
         Some("needs-compiler-probes") if !raw.ok => Some((Fallback::CompilerProbes, raw.probes)),
         Some("needs-2to3") if !raw.ok => Some((Fallback::TwoToThree, raw.wanted)),
+        Some("needs-stand-ins") if !raw.ok => Some((Fallback::StandIns, raw.wanted)),
         _ => None,
     };
     if let Some((fallback, names)) = fallback {
@@ -348,6 +355,9 @@ pub fn read_result(out: &Dir, cap: u64) -> Result<Option<GuestResult>> {
             "run_2to3",
             "copydir_run_2to3",
             "Mixin2to3",
+            "Cython",
+            "ctypes",
+            "ssl",
         ];
         let names = names
             .into_iter()
