@@ -157,7 +157,17 @@ pub fn cleanup() {
     let dirs = registry().lock().unwrap_or_else(|p| p.into_inner());
     CLEANED.store(true, Ordering::SeqCst);
     for dir in dirs.values() {
-        let _ = super::remove_tree(dir);
+        // A worker thread may still be writing into the tree (an unpack in progress when
+        // a signal came): what it adds behind the removal keeps the directory from going.
+        // A few more passes, bounded (the process is about to exit and nothing writes
+        // after that).
+        for _ in 0..50 {
+            let _ = super::remove_tree(dir);
+            if !dir.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
