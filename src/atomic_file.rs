@@ -16,6 +16,9 @@
 //!   file goes in the target's directory, so the rename stays on one file system), and a
 //!   dangling link gets its target created. Replacing the link itself would silently
 //!   detach the file the user pointed at.
+//! - **devices, FIFOs and sockets** (`-o /dev/null`, `-o /dev/stdout`, a named pipe) are
+//!   written to, not replaced: renaming a file over `/dev/null` as root would turn the
+//!   machine's null device into a regular file that every later `> /dev/null` fills.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +31,20 @@ const MAX_LINKS: usize = 40;
 /// relies on).
 pub fn write(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let target = final_target(path)?;
+    if let Ok(meta) = std::fs::metadata(&target) {
+        if meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{} is a directory", target.display()),
+            ));
+        }
+        if !meta.is_file() {
+            // Not a file to replace: write to it as a plain write would.
+            let mut out = std::fs::OpenOptions::new().write(true).open(&target)?;
+            out.write_all(bytes)?;
+            return out.flush();
+        }
+    }
     let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -173,6 +190,39 @@ mod tests {
     }
 
     #[cfg(unix)]
+    /// A FIFO (like `/dev/null` or `/dev/stdout`, not a file to replace) is written to and
+    /// stays what it was.
+    #[test]
+    fn a_fifo_is_written_to_not_replaced() {
+        use std::io::Read;
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                std::fs::File::open(&fifo)
+                    .unwrap()
+                    .read_to_string(&mut text)
+                    .unwrap();
+                text
+            })
+        };
+        write(&fifo, b"lock\n", true).unwrap();
+        assert_eq!(reader.join().unwrap(), "lock\n");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "{kind:?}");
+    }
+
     #[test]
     fn symlinks_are_written_through() {
         use std::os::unix::fs::{symlink, PermissionsExt};
