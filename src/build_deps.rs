@@ -95,6 +95,10 @@ pub struct BuildDeps {
     /// whose sdists all need the same broken helper builds it once. Never on disk: a
     /// failure is not an answer to keep.
     failed_helpers: Mutex<HashMap<String, String>>,
+    /// Projects whose index page could not be fetched, so that files already in the cache
+    /// (from whichever index) stood in for it: an answer built with them is flagged and
+    /// never cached under this index's key.
+    unlisted: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The environment build requirements' markers are evaluated in: the guest.
@@ -138,6 +142,7 @@ impl BuildDeps {
             client: Mutex::new(None),
             pages: Mutex::new(HashMap::new()),
             failed_helpers: Mutex::new(HashMap::new()),
+            unlisted: Mutex::new(Default::default()),
         }
     }
 
@@ -232,6 +237,12 @@ impl BuildDeps {
                 }),
                 other => other,
             };
+            if self.unlisted.lock().is_ok_and(|u| u.contains(&name)) {
+                env.warnings.push(format!(
+                    "the index page of build requirement `{name}` could not be fetched; files already in the cache were used, so the result is flagged"
+                ));
+                env.incomplete = true;
+            }
             match provided {
                 Ok(Offer::Wheel(version, dir, metadata)) => {
                     env.provided.push(format!("{name}=={version}"));
@@ -419,6 +430,9 @@ impl BuildDeps {
                     if cached.is_empty() {
                         Err(e)
                     } else {
+                        if let Ok(mut unlisted) = self.unlisted.lock() {
+                            unlisted.insert(name.to_string());
+                        }
                         Ok(ProjectPage {
                             files: cached,
                             refused: Vec::new(),

@@ -286,3 +286,26 @@ fn a_helper_built_with_the_numpy_stand_in_is_refused() {
         "{all}"
     );
 }
+
+/// With the index unreachable, files already in the cache stand in for a build
+/// requirement's page — from whichever index they came — so the answer says so and is
+/// flagged (and, being flagged, never cached).
+#[test]
+fn a_build_requirement_whose_page_cannot_be_fetched_flags_the_answer() {
+    let server = IndexServer::start(vec![helper("sdhelp", "2.16.0.0", &[])]);
+    let index = server.url.clone();
+    let (cache, runtime) = private_cache();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = user(tmp.path(), "sdhelp");
+    let (code, v) = inspect(cache.path(), &runtime, &index, &[], &input);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["warnings"].as_array().unwrap().is_empty(), "{v}");
+    drop(server);
+    let (code, v) = inspect(cache.path(), &runtime, &index, &[], &input);
+    assert_eq!(v["version"], "4.2", "{v}");
+    assert!(
+        text(&v).contains("could not be fetched; files already in the cache were used"),
+        "{v}"
+    );
+    let _ = code;
+}
