@@ -195,26 +195,26 @@ pub fn unpack(
     limits: &Limits,
     work_dir: Option<&Path>,
 ) -> Result<Unpacked> {
-    let parent = work_dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(std::env::temp_dir);
-    let temp =
-        crate::dirs::TempTree::new_in(&parent, "sdist-").map_err(|e| Error::io(&parent, e))?;
-    let dir = Dir::open_ambient_dir(temp.path(), ambient_authority())
-        .map_err(|e| Error::io(temp.path(), e))?;
-    let sink = match kind {
-        InputKind::Directory => unpack_into(Input::Tree(path), kind, limits, dir)?,
-        _ => unpack_into(Input::File(&InputFile::open(path)?), kind, limits, dir)?,
-    };
-    Ok(Unpacked {
-        temp,
-        root: sink.project_root(),
-    })
+    match kind {
+        InputKind::Directory => unpack_in_temp(Input::Tree(path), kind, limits, work_dir),
+        _ => unpack_in_temp(Input::File(&InputFile::open(path)?), kind, limits, work_dir),
+    }
 }
 
 /// [`unpack`] of an archive already opened: its bytes are the ones that were hashed.
 pub fn unpack_opened(
     input: &InputFile,
+    kind: InputKind,
+    limits: &Limits,
+    work_dir: Option<&Path>,
+) -> Result<Unpacked> {
+    unpack_in_temp(Input::File(input), kind, limits, work_dir)
+}
+
+/// Unpacks `input` into a fresh temporary directory under `work_dir` (the system temp
+/// dir when `None`).
+fn unpack_in_temp(
+    input: Input<'_>,
     kind: InputKind,
     limits: &Limits,
     work_dir: Option<&Path>,
@@ -226,7 +226,7 @@ pub fn unpack_opened(
         crate::dirs::TempTree::new_in(&parent, "sdist-").map_err(|e| Error::io(&parent, e))?;
     let dir = Dir::open_ambient_dir(temp.path(), ambient_authority())
         .map_err(|e| Error::io(temp.path(), e))?;
-    let sink = unpack_into(Input::File(input), kind, limits, dir)?;
+    let sink = unpack_into(input, kind, limits, dir)?;
     Ok(Unpacked {
         temp,
         root: sink.project_root(),
