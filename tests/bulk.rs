@@ -373,7 +373,10 @@ fn peak_rss(mut child: Child) -> (u64, std::process::ExitStatus, String) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(240), "did not end");
+        // A hang guard, not a speed check.
+        if Instant::now() > started + Duration::from_secs(240) {
+            panic!("did not end");
+        }
         std::thread::sleep(Duration::from_millis(5));
     };
     (peak, status, reader.join().unwrap())
@@ -477,7 +480,10 @@ fn a_killed_run_resumes_with_no_duplicates_and_no_gaps() {
         if done >= 2 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        // A hang guard, not a speed check.
+        if Instant::now() > started + Duration::from_secs(120) {
+            panic!("no progress");
+        }
         assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
         std::thread::sleep(Duration::from_millis(10));
     }

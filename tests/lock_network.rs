@@ -233,12 +233,26 @@ fn transient_failures_are_retried_and_reported() {
         ],
         ..Default::default()
     });
-    let started = std::time::Instant::now();
     let (code, out, err) = net.lock(&["app"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("lib==2.0"), "{out}");
-    // Retry-After: 1 was honoured (at least a second), and the whole lock stayed short.
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    // Retry-After: 1 was honoured: the retry after the 429 waited at least a second (as
+    // the retry report says; the wait is computed, not timed here).
+    let waited_ms: Vec<u64> = err
+        .lines()
+        .filter(|l| l.contains("HTTP 429"))
+        .filter_map(|l| {
+            l.rsplit_once(" after ")?
+                .1
+                .strip_suffix(" ms")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(
+        !waited_ms.is_empty() && waited_ms.iter().all(|ms| *ms >= 1000),
+        "{err}"
+    );
     assert!(
         err.contains("retried") && err.contains("HTTP 503") && err.contains("HTTP 429"),
         "{err}"
@@ -282,15 +296,11 @@ fn a_stalled_response_ends_and_is_retried() {
         ],
         ..Default::default()
     });
-    let started = std::time::Instant::now();
     let (code, out, err) = net.lock(&["app"], &[("SDISTILL_HTTP_TIMEOUT", "1")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("small==1.0"), "{out}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
+    // Both stalls were cut by the stall timeout and retried: a stall waited out (30 s)
+    // would have answered on the first attempt, with nothing retried.
     assert_eq!(err.matches("warning: retried").count(), 2, "{err}");
 }
 
